@@ -1,0 +1,13 @@
+//! The one error type over every stage.
+
+/// Anything that can go wrong between the subscripts text and a result.
+///
+/// Each variant wraps its stage's typed error; `Display` is the stage's
+/// rendering, carets and all.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The subscripts text is not a valid expression.
+    #[error(transparent)]
+    Parse(#[from] einsum_syntax::ParseError),
+}

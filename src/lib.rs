@@ -1,0 +1,37 @@
+//! einsum: an Einstein-summation expression compiler.
+//!
+//! Write an expression such as `"ij,jk->ik"`; the compiler parses it once,
+//! plans the contraction order and lowers every step to a kernel. This crate is
+//! the small public face over the pipeline crates:
+//!
+//! - [`syntax`] (`einsum-syntax`): the subscript language, its tree, the
+//!   lowered [`syntax::Expr`] and typed parse errors with spans.
+//!
+//! The planner and the executor join as they land; [`Error`] is the one error
+//! type over every stage.
+//!
+//! ```
+//! let expr = einsum::parse("ij,ij->i")?;
+//! assert_eq!(expr.to_string(), "ij,ij->i");
+//!
+//! let err = einsum::parse("ij,ij->k").unwrap_err();
+//! assert_eq!(err.to_string(), "\
+//! error: output label 'k' appears in no input
+//!   ij,ij->k
+//!          ^");
+//! # Ok::<(), einsum::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+
+mod error;
+
+pub use einsum_syntax as syntax;
+pub use error::Error;
+
+/// Parses and lowers a subscripts string: the first step of every einsum.
+///
+/// See [`syntax::parse`] for the language and [`syntax::Subscripts::lower`]
+/// for what lowering resolves.
+pub fn parse(subscripts: &str) -> Result<syntax::Expr, Error> {
+    Ok(syntax::parse(subscripts)?.lower())
+}
