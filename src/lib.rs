@@ -35,3 +35,8 @@ pub use error::Error;
 pub fn parse(subscripts: &str) -> Result<syntax::Expr, Error> {
     Ok(syntax::parse(subscripts)?.lower())
 }
+
+// The README's Rust examples run as doctests, so they cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

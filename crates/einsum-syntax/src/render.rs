@@ -13,11 +13,24 @@ use std::fmt::{self, Display, Write};
 
 use crate::Span;
 
+/// Whether `ch` would not show as itself in a terminal: control characters,
+/// whitespace other than `' '`, zero-width and bidi format characters, and
+/// combining marks (which would fuse with the character before them).
+fn invisible(ch: char) -> bool {
+    ch.is_control()
+        || ch.is_whitespace()
+        || matches!(ch,
+            '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}'
+            | '\u{FEFF}' | '\u{FE00}'..='\u{FE0F}'
+            | '\u{0300}'..='\u{036F}' | '\u{1AB0}'..='\u{1AFF}' | '\u{1DC0}'..='\u{1DFF}'
+            | '\u{20D0}'..='\u{20FF}' | '\u{FE20}'..='\u{FE2F}')
+}
+
 /// Writes `error: {message}`, then the text indented by two spaces, then a
 /// line of carets under each span.
 ///
-/// Control characters and whitespace other than `' '` are shown escaped (a tab
-/// as `\t`) so the caret line stays aligned and on one line. Columns count
+/// Control characters, whitespace other than `' '`, invisible format
+/// characters and combining marks are shown escaped (a tab as `\t`) so the caret line stays aligned and on one line. Columns count
 /// characters, not bytes. A span that covers nothing (a missing output, an
 /// empty term) still gets one caret. Spans that fall outside the text or off a
 /// character boundary are clamped, never a panic.
@@ -34,7 +47,7 @@ pub fn write_diagnostic(
     let mut column = 0;
     for (offset, ch) in text.char_indices() {
         columns[offset..offset + ch.len_utf8()].fill(column);
-        if ch == ' ' || !(ch.is_control() || ch.is_whitespace()) {
+        if ch == ' ' || !invisible(ch) {
             shown.push(ch);
             column += 1;
         } else {
@@ -92,6 +105,14 @@ mod tests {
         assert_eq!(
             render("i\tj#", &[Span::new(3, 4)]),
             "error: msg\n  i\\tj#\n      ^"
+        );
+    }
+
+    #[test]
+    fn invisible_characters_are_escaped() {
+        assert_eq!(
+            render("i\u{301}\u{feff}", &[Span::new(1, 3)]),
+            "error: msg\n  i\\u{301}\\u{feff}\n   ^^^^^^^"
         );
     }
 
