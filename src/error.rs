@@ -10,4 +10,7 @@ pub enum Error {
     /// The subscripts text is not a valid expression.
     #[error(transparent)]
     Parse(#[from] einsum_syntax::ParseError),
+    /// The operands do not fit the expression, or no plan fits the options.
+    #[error(transparent)]
+    Plan(#[from] einsum_plan::PlanError),
 }

@@ -6,9 +6,11 @@
 //!
 //! - [`syntax`] (`einsum-syntax`): the subscript language, its tree, the
 //!   lowered [`syntax::Expr`] and typed parse errors with spans.
+//! - [`plan`] (`einsum-plan`): binding shapes, the contraction order, the
+//!   kernel of every step; [`explain`] gives the plan for text and shapes.
 //!
-//! The planner and the executor join as they land; [`Error`] is the one error
-//! type over every stage.
+//! The executor joins as it lands; [`Error`] is the one error type over
+//! every stage.
 //!
 //! ```
 //! let expr = einsum::parse("ij,ij->i")?;
@@ -25,6 +27,7 @@
 
 mod error;
 
+pub use einsum_plan as plan;
 pub use einsum_syntax as syntax;
 pub use error::Error;
 
@@ -34,6 +37,25 @@ pub use error::Error;
 /// for what lowering resolves.
 pub fn parse(subscripts: &str) -> Result<syntax::Expr, Error> {
     Ok(syntax::parse(subscripts)?.lower())
+}
+
+/// Plans `subscripts` for operands of the given shapes: parse, bind, order,
+/// kernels. `Display` of the result is the explain report.
+///
+/// ```
+/// let shapes: [&[usize]; 2] = [&[1000, 1000], &[1000, 1000]];
+/// let plan = einsum::explain("ij,ij->i", &shapes, &einsum::plan::PlanOptions::new())?;
+/// assert_eq!(plan.steps()[0].kernel.to_string(), "dot n=1000 (x1000 rows)");
+/// # Ok::<(), einsum::Error>(())
+/// ```
+pub fn explain<S: AsRef<[usize]>>(
+    subscripts: &str,
+    shapes: &[S],
+    options: &plan::PlanOptions,
+) -> Result<plan::Plan, Error> {
+    let expr = parse(subscripts)?;
+    let bound = plan::bind(&expr, shapes)?;
+    Ok(plan::plan(&bound, options)?)
 }
 
 // The README's Rust examples run as doctests, so they cannot go stale.

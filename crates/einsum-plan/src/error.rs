@@ -93,6 +93,26 @@ pub enum PlanErrorKind {
         /// Bytes per element.
         elem_size: usize,
     },
+    /// Every contraction order needs an intermediate larger than the limit.
+    #[error("every contraction order needs an intermediate larger than the memory limit of {limit} elements{}", needed.map(|n| format!(" (the smallest possible largest intermediate has {n})")).unwrap_or_default())]
+    MemoryLimitExceeded {
+        /// The limit, in elements.
+        limit: u128,
+        /// The smallest largest-intermediate any order needs, when known.
+        needed: Option<u128>,
+    },
+    /// A user-given contraction path that does not fit the operands.
+    #[error("invalid contraction path: {reason}")]
+    PathInvalid {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// More distinct axes than the order search supports.
+    #[error("{axes} distinct axes; the order search supports at most 4096")]
+    AxesTooMany {
+        /// How many there are.
+        axes: usize,
+    },
 }
 
 fn plural(n: usize) -> &'static str {

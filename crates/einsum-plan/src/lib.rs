@@ -17,9 +17,18 @@
 #![forbid(unsafe_code)]
 
 mod axis;
+mod axis_set;
 mod bind;
+mod cost;
 mod error;
+mod kernel;
+pub mod order;
+mod plan;
 
 pub use axis::{Axis, AxisId, AxisOrigin};
 pub use bind::{Bound, Dim, bind, checked_product};
+pub use cost::{Objective, naive_flops};
 pub use error::{PlanError, PlanErrorKind};
+pub use kernel::{Kernel, Repack, Role, Side};
+pub use order::{Optimize, Path};
+pub use plan::{Arg, Plan, PlanOptions, Slot, Step, plan};

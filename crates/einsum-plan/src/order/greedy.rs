@@ -1,0 +1,224 @@
+//! Greedy: contract the pair whose result removes the most memory; identical
+//! operands (Hadamard and batch merges) first; outer products last, smallest
+//! first.
+//!
+//! A candidate's cost never goes stale: while both tensors live, every axis
+//! they share with a third tensor stays held by some live tensor, so the
+//! result of contracting them does not change. The heap therefore needs no
+//! re-scoring, only skipping of pairs whose tensors are gone.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use super::{Search, SsaPath};
+use crate::axis_set::AxisSet;
+
+/// Picks one of the best candidates: given their costs in increasing order,
+/// returns an index. Plain greedy always takes 0.
+pub(crate) type Chooser<'c> = &'c mut dyn FnMut(&[i128]) -> usize;
+
+/// How many of the best candidates a chooser sees.
+pub(crate) const CHOICES: usize = 4;
+
+/// `None` when every order needs an intermediate above the memory limit.
+pub(crate) fn search<const W: usize>(
+    search: &Search<'_, W>,
+    mut chooser: Option<Chooser<'_>>,
+) -> Option<SsaPath> {
+    let mut state = State::new(search);
+
+    // Operands with identical axes first: an elementwise product (with any
+    // sum over axes no one else holds) never grows anything.
+    for b in 0..search.inputs.len() {
+        if let Some(a) = (0..b)
+            .find(|&a| state.live[a].is_some_and(|s| Some(s) == state.live[b]) && state.alive > 1)
+        {
+            state.contract(a, b)?;
+        }
+    }
+
+    // Pairs that share an axis, by memory removed.
+    let mut heap = BinaryHeap::new();
+    for axis in 0..search.sizes.len() {
+        let holders: Vec<usize> = state.holders[axis]
+            .iter()
+            .copied()
+            .filter(|&t| state.live[t].is_some())
+            .collect();
+        for (i, &a) in holders.iter().enumerate() {
+            for &b in &holders[i + 1..] {
+                // Push each pair once: from the smallest axis they share.
+                let shared = state.set(a).intersection(&state.set(b));
+                if shared.iter().next() == Some(axis) {
+                    heap.push(Reverse(state.candidate(a, b)));
+                }
+            }
+        }
+    }
+
+    let mut picked = Vec::with_capacity(CHOICES);
+    while state.alive > 1 {
+        // The best few live candidates; the chooser takes one, the rest go back.
+        picked.clear();
+        while picked.len() < chooser.as_ref().map_or(1, |_| CHOICES) {
+            let Some(Reverse(candidate)) = heap.pop() else {
+                break;
+            };
+            let (_, a, b) = candidate;
+            if state.live[a].is_some() && state.live[b].is_some() && state.fits(a, b) {
+                picked.push(candidate);
+            }
+        }
+        if picked.is_empty() {
+            break;
+        }
+        let costs: Vec<i128> = picked.iter().map(|c| c.0).collect();
+        let choice = chooser
+            .as_mut()
+            .map_or(0, |choose| choose(&costs).min(picked.len() - 1));
+        let (_, a, b) = picked[choice];
+        for (k, &other) in picked.iter().enumerate() {
+            if k != choice {
+                heap.push(Reverse(other));
+            }
+        }
+        let new = state.contract(a, b)?;
+        let result = state.set(new);
+        let mut seen = Vec::new();
+        for axis in result.iter() {
+            for &t in &state.holders[axis] {
+                if t != new && state.live[t].is_some() && !seen.contains(&t) {
+                    seen.push(t);
+                    heap.push(Reverse(state.candidate(t, new)));
+                }
+            }
+        }
+    }
+
+    // What is left shares no axis: outer products, smallest first.
+    while state.alive > 1 {
+        let mut rest: Vec<usize> = (0..state.live.len())
+            .filter(|&t| state.live[t].is_some())
+            .collect();
+        rest.sort_by_key(|&t| (state.set(t).size(search.sizes), t));
+        state.contract(rest[0], rest[1])?;
+    }
+    Some(state.path)
+}
+
+/// The greedy's working state: live tensors, who holds each axis, the path.
+struct State<'s, 'a, const W: usize> {
+    search: &'s Search<'a, W>,
+    live: Vec<Option<AxisSet<W>>>,
+    /// Tensors (live or not) holding each axis, in creation order.
+    holders: Vec<Vec<usize>>,
+    /// Live tensors holding each axis.
+    counts: Vec<u32>,
+    alive: usize,
+    path: SsaPath,
+}
+
+impl<'s, 'a, const W: usize> State<'s, 'a, W> {
+    fn new(search: &'s Search<'a, W>) -> Self {
+        let mut holders = vec![Vec::new(); search.sizes.len()];
+        let mut counts = vec![0u32; search.sizes.len()];
+        for (t, set) in search.inputs.iter().enumerate() {
+            for axis in set.iter() {
+                holders[axis].push(t);
+                counts[axis] += 1;
+            }
+        }
+        State {
+            search,
+            live: search.inputs.iter().copied().map(Some).collect(),
+            holders,
+            counts,
+            alive: search.inputs.len(),
+            path: Vec::new(),
+        }
+    }
+
+    fn set(&self, t: usize) -> AxisSet<W> {
+        self.live[t].unwrap_or_default()
+    }
+
+    /// The axes the pair's result keeps: the output's and those another live
+    /// tensor holds.
+    fn keep(&self, a: &AxisSet<W>, b: &AxisSet<W>) -> AxisSet<W> {
+        let mut keep = self.search.output;
+        for axis in a.union(b).iter() {
+            let own = u32::from(a.contains(axis)) + u32::from(b.contains(axis));
+            if self.counts[axis] > own {
+                keep.insert(axis);
+            }
+        }
+        keep
+    }
+
+    /// `(memory removed, a, b)`: the heap key; smaller is better.
+    fn candidate(&self, a: usize, b: usize) -> (i128, usize, usize) {
+        let (sa, sb) = (self.set(a), self.set(b));
+        let pair = self.search.pair(&sa, &sb, &self.keep(&sa, &sb));
+        let sizes = self.search.sizes;
+        let clamp = |x: u128| i128::try_from(x).unwrap_or(i128::MAX / 4);
+        let removed = clamp(pair.size) - clamp(sa.size(sizes)) - clamp(sb.size(sizes));
+        (removed, a.min(b), a.max(b))
+    }
+
+    /// Whether contracting `a` and `b` stays within the memory limit (the
+    /// last contraction makes the output, which is exempt).
+    fn fits(&self, a: usize, b: usize) -> bool {
+        if self.alive == 2 {
+            return true;
+        }
+        let (sa, sb) = (self.set(a), self.set(b));
+        self.keep(&sa, &sb)
+            .intersection(&sa.union(&sb))
+            .size(self.search.sizes)
+            <= self.search.limit
+    }
+
+    /// Contracts `a` and `b`; `None` if that breaks the memory limit.
+    fn contract(&mut self, a: usize, b: usize) -> Option<usize> {
+        if !self.fits(a, b) {
+            return None;
+        }
+        let (sa, sb) = (self.set(a), self.set(b));
+        let result = sa.union(&sb).intersection(&self.keep(&sa, &sb));
+        let new = self.live.len();
+        for axis in sa.iter() {
+            self.counts[axis] -= 1;
+        }
+        for axis in sb.iter() {
+            self.counts[axis] -= 1;
+        }
+        for axis in result.iter() {
+            self.counts[axis] += 1;
+            self.holders[axis].push(new);
+        }
+        self.live[a] = None;
+        self.live[b] = None;
+        self.live.push(Some(result));
+        self.alive -= 1;
+        self.path.push((a, b));
+        Some(new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::order::Optimize;
+    use crate::order::tests::cost;
+
+    #[test]
+    fn greedy_takes_hadamard_first_and_outer_last() {
+        let sizes = [('i', 10), ('j', 20), ('k', 30)];
+        // ij,ij->ij then with jk: 200 + 2*6000.
+        assert_eq!(
+            cost("ij,jk,ij->ik", &sizes, &Optimize::Greedy),
+            200 + 12_000
+        );
+        // Outer product of three vectors: smallest first.
+        assert_eq!(cost("i,j,k->ijk", &sizes, &Optimize::Greedy), 200 + 6000);
+    }
+}

@@ -1,0 +1,401 @@
+//! Contraction order: which two operands to contract at each step.
+//!
+//! Each optimizer is its own file and works on the same [`Search`]: the
+//! operands (after single-operand preprocessing) as axis sets, the output, the
+//! axis sizes, a memory limit and an objective. Every optimizer returns an
+//! [`SsaPath`]: pairs of tensor ids where `0..n` are the operands and each
+//! contraction creates the next id. [`Path`] converts to numpy's linear format.
+//!
+//! The search is generic over the bitset width `W` and dispatched on the
+//! number of axes, so small problems do their set algebra in one word.
+
+mod branch;
+mod dp;
+mod greedy;
+mod naive;
+mod optimal;
+mod random_greedy;
+
+use crate::axis_set::AxisSet;
+use crate::cost::{Objective, pair_flops};
+
+/// How to choose the contraction order.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Optimize {
+    /// Choose by problem size: `optimal` for a few operands, `dp` for
+    /// dozens, `greedy` beyond, so planning stays fast.
+    #[default]
+    Auto,
+    /// Exhaustive depth-first search, pruned on the best cost found and on
+    /// states already reached more cheaply. Exact; exponential.
+    Optimal,
+    /// Dynamic programming over connected subsets with a growing cost cap
+    /// (Pfeifer, Haegeman and Verstraete 2014, as opt_einsum's `dp`). Exact
+    /// among orders without intermediate outer products.
+    Dp,
+    /// Repeatedly contract the pair that removes the most memory; outer
+    /// products last.
+    Greedy,
+    /// Branch and bound: explore the best `n` candidate pairs at each step
+    /// (`0` explores all), pruning on the best cost found.
+    Branch(usize),
+    /// Greedy with the choice among the best candidates drawn at random,
+    /// repeated `trials` times; the same `seed` gives the same order.
+    RandomGreedy {
+        /// How many greedy runs; the first is plain greedy.
+        trials: usize,
+        /// Seed of the random choices.
+        seed: u64,
+    },
+    /// Left to right: `((a b) c) d`, for reference.
+    Naive,
+    /// A given order, in numpy's linear format: each pair indexes the current
+    /// operand list, whose contracted pair is removed and result appended.
+    Path(Path),
+}
+
+/// A contraction order in single-static-assignment form: operand ids are
+/// `0..n`, the `k`-th pair creates id `n + k`.
+pub(crate) type SsaPath = Vec<(usize, usize)>;
+
+/// A contraction order in numpy's linear format.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Path(pub Vec<(usize, usize)>);
+
+impl Path {
+    /// Converts an SSA path over `n` operands to the linear format.
+    pub(crate) fn from_ssa(n: usize, ssa: &[(usize, usize)]) -> Path {
+        // Current list: ssa ids in list order.
+        let mut list: Vec<usize> = (0..n).collect();
+        let mut linear = Vec::with_capacity(ssa.len());
+        for (k, &(a, b)) in ssa.iter().enumerate() {
+            let pa = list.iter().position(|&x| x == a).unwrap_or(0);
+            let pb = list.iter().position(|&x| x == b).unwrap_or(0);
+            let (lo, hi) = (pa.min(pb), pa.max(pb));
+            linear.push((lo, hi));
+            list.remove(hi);
+            list.remove(lo);
+            list.push(n + k);
+        }
+        Path(linear)
+    }
+
+    /// Converts to SSA form over `n` operands, checking every pair.
+    pub(crate) fn to_ssa(&self, n: usize) -> Result<SsaPath, String> {
+        let mut list: Vec<usize> = (0..n).collect();
+        let mut ssa = Vec::with_capacity(self.0.len());
+        for (k, &(a, b)) in self.0.iter().enumerate() {
+            if a == b || a >= list.len() || b >= list.len() {
+                return Err(format!(
+                    "pair {k} ({a}, {b}) is not two distinct positions among {} operands",
+                    list.len()
+                ));
+            }
+            ssa.push((list[a], list[b]));
+            let (lo, hi) = (a.min(b), a.max(b));
+            list.remove(hi);
+            list.remove(lo);
+            list.push(n + k);
+        }
+        if list.len() > 1 {
+            return Err(format!(
+                "the path leaves {} operands uncontracted",
+                list.len()
+            ));
+        }
+        Ok(ssa)
+    }
+}
+
+/// Why no order could be found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum OrderError {
+    /// Every order needs an intermediate above the limit; the smallest
+    /// largest-intermediate any order needs is given when known.
+    MemoryLimit { limit: u128, needed: Option<u128> },
+    /// A user path that does not fit the operands.
+    PathInvalid(String),
+    /// More axes than the widest search bitset.
+    AxesTooMany(usize),
+}
+
+/// The problem every optimizer solves.
+pub(crate) struct Search<'a, const W: usize> {
+    pub inputs: Vec<AxisSet<W>>,
+    pub output: AxisSet<W>,
+    pub sizes: &'a [usize],
+    /// Largest intermediate allowed, in elements (`u128::MAX` for none). The
+    /// final result is the output and is not an intermediate.
+    pub limit: u128,
+    pub objective: Objective,
+}
+
+/// One candidate pairwise contraction.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Pair<const W: usize> {
+    pub result: AxisSet<W>,
+    pub flops: u128,
+    pub size: u128,
+}
+
+impl<const W: usize> Search<'_, W> {
+    /// Contracts `a` with `b`, keeping the axes in `keep` (the output and the
+    /// axes of every other live tensor).
+    pub(crate) fn pair(&self, a: &AxisSet<W>, b: &AxisSet<W>, keep: &AxisSet<W>) -> Pair<W> {
+        let union = a.union(b);
+        let result = union.intersection(keep);
+        let sums = result != union;
+        Pair {
+            result,
+            flops: pair_flops(union.size(self.sizes), sums),
+            size: result.size(self.sizes),
+        }
+    }
+
+    /// The output and the axes of every tensor in `live` except `skip`.
+    pub(crate) fn keep<'t>(
+        &self,
+        live: impl IntoIterator<Item = (usize, &'t AxisSet<W>)>,
+        skip: [usize; 2],
+    ) -> AxisSet<W> {
+        live.into_iter()
+            .filter(|(id, _)| !skip.contains(id))
+            .fold(self.output, |acc, (_, set)| acc.union(set))
+    }
+
+    /// The score of `path` under the objective, and its largest intermediate;
+    /// `None` if the path is not a complete order.
+    pub(crate) fn score(&self, path: &[(usize, usize)]) -> Option<(u128, u128)> {
+        let mut live: Vec<Option<AxisSet<W>>> = self.inputs.iter().copied().map(Some).collect();
+        let mut score = 0;
+        let mut largest = 0;
+        for (step, &(a, b)) in path.iter().enumerate() {
+            let sa = live.get(a).copied().flatten()?;
+            let sb = live.get(b).copied().flatten()?;
+            live[a] = None;
+            live[b] = None;
+            let keep = self.keep(
+                live.iter()
+                    .enumerate()
+                    .filter_map(|(i, s)| s.as_ref().map(|s| (i, s))),
+                [a, b],
+            );
+            let pair = self.pair(&sa, &sb, &keep);
+            let last = step + 1 == path.len();
+            if !last {
+                largest = largest.max(pair.size);
+            }
+            score = self
+                .objective
+                .add(score, pair.flops, if last { 0 } else { pair.size });
+            live.push(Some(pair.result));
+        }
+        (live.iter().flatten().count() == 1).then_some((score, largest))
+    }
+
+    /// Runs the optimizer.
+    fn run(&self, optimize: &Optimize) -> Result<SsaPath, OrderError> {
+        let n = self.inputs.len();
+        if n <= 1 {
+            return Ok(Vec::new());
+        }
+        let path = match optimize {
+            Optimize::Auto => return self.run(&auto_choice(n)),
+            Optimize::Optimal => optimal::search(self),
+            Optimize::Dp => dp::search(self),
+            Optimize::Greedy => greedy::search(self, None),
+            Optimize::Branch(width) => branch::search(self, *width),
+            Optimize::RandomGreedy { trials, seed } => random_greedy::search(self, *trials, *seed),
+            Optimize::Naive => naive::search(self),
+            Optimize::Path(path) => {
+                let ssa = path.to_ssa(n).map_err(OrderError::PathInvalid)?;
+                let (_, largest) = self
+                    .score(&ssa)
+                    .ok_or_else(|| OrderError::PathInvalid("the path is incomplete".into()))?;
+                if largest > self.limit {
+                    return Err(OrderError::MemoryLimit {
+                        limit: self.limit,
+                        needed: Some(largest),
+                    });
+                }
+                Some(ssa)
+            }
+        };
+        path.ok_or_else(|| OrderError::MemoryLimit {
+            limit: self.limit,
+            needed: self.smallest_peak(),
+        })
+    }
+
+    /// The smallest largest-intermediate any order reaches, by the `Size`
+    /// objective with no limit (greedy when the problem is large): for the
+    /// error message when nothing fits.
+    fn smallest_peak(&self) -> Option<u128> {
+        let unlimited = Search {
+            inputs: self.inputs.clone(),
+            output: self.output,
+            sizes: self.sizes,
+            limit: u128::MAX,
+            objective: Objective::Size,
+        };
+        let path = if self.inputs.len() <= 8 {
+            optimal::search(&unlimited)
+        } else {
+            greedy::search(&unlimited, None)
+        }?;
+        unlimited.score(&path).map(|(_, largest)| largest)
+    }
+}
+
+/// The optimizer `Auto` picks for `n` operands.
+fn auto_choice(n: usize) -> Optimize {
+    match n {
+        0..=5 => Optimize::Optimal,
+        6..=16 => Optimize::Dp,
+        _ => Optimize::Greedy,
+    }
+}
+
+/// Finds an order for `inputs` (axis indices, each list without repeats)
+/// contracting to `output`.
+pub(crate) fn find(
+    inputs: &[Vec<usize>],
+    output: &[usize],
+    sizes: &[usize],
+    limit: u128,
+    objective: Objective,
+    optimize: &Optimize,
+) -> Result<SsaPath, OrderError> {
+    fn go<const W: usize>(
+        inputs: &[Vec<usize>],
+        output: &[usize],
+        sizes: &[usize],
+        limit: u128,
+        objective: Objective,
+        optimize: &Optimize,
+    ) -> Result<SsaPath, OrderError> {
+        let search = Search::<W> {
+            inputs: inputs
+                .iter()
+                .map(|axes| AxisSet::from_indices(axes.iter().copied()))
+                .collect(),
+            output: AxisSet::from_indices(output.iter().copied()),
+            sizes,
+            limit,
+            objective,
+        };
+        search.run(optimize)
+    }
+    match sizes.len().div_ceil(64) {
+        0 | 1 => go::<1>(inputs, output, sizes, limit, objective, optimize),
+        2 => go::<2>(inputs, output, sizes, limit, objective, optimize),
+        3 | 4 => go::<4>(inputs, output, sizes, limit, objective, optimize),
+        5..=8 => go::<8>(inputs, output, sizes, limit, objective, optimize),
+        9..=16 => go::<16>(inputs, output, sizes, limit, objective, optimize),
+        17..=64 => go::<64>(inputs, output, sizes, limit, objective, optimize),
+        _ => Err(OrderError::AxesTooMany(sizes.len())),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A search over axes named by letters, for tests: `"ij,jk->ik"` style
+    /// text with one size per letter given as `(letter, size)`.
+    pub(crate) fn problem(
+        text: &str,
+        sizes: &[(char, usize)],
+    ) -> (Vec<Vec<usize>>, Vec<usize>, Vec<usize>) {
+        let (ins, out) = text.split_once("->").expect("explicit output");
+        let index = |c: char| {
+            sizes
+                .iter()
+                .position(|&(l, _)| l == c)
+                .expect("sized label")
+        };
+        let inputs = ins
+            .split(',')
+            .map(|t| t.chars().map(index).collect())
+            .collect();
+        let output = out.chars().map(index).collect();
+        (inputs, output, sizes.iter().map(|&(_, s)| s).collect())
+    }
+
+    pub(crate) fn cost(text: &str, sizes: &[(char, usize)], optimize: &Optimize) -> u128 {
+        let (inputs, output, sizes) = problem(text, sizes);
+        let path = find(
+            &inputs,
+            &output,
+            &sizes,
+            u128::MAX,
+            Objective::Flops,
+            optimize,
+        )
+        .unwrap();
+        let search = Search::<1> {
+            inputs: inputs
+                .iter()
+                .map(|a| AxisSet::from_indices(a.iter().copied()))
+                .collect(),
+            output: AxisSet::from_indices(output.iter().copied()),
+            sizes: &sizes,
+            limit: u128::MAX,
+            objective: Objective::Flops,
+        };
+        search.score(&path).expect("complete path").0
+    }
+
+    #[test]
+    fn linear_and_ssa_formats_convert_both_ways() {
+        let ssa = vec![(1, 2), (0, 3)];
+        let linear = Path::from_ssa(3, &ssa);
+        assert_eq!(linear, Path(vec![(1, 2), (0, 1)]));
+        assert_eq!(linear.to_ssa(3).unwrap(), ssa);
+        assert!(Path(vec![(0, 0)]).to_ssa(2).is_err());
+        assert!(Path(vec![(0, 1)]).to_ssa(3).is_err());
+        assert!(Path(vec![(0, 5)]).to_ssa(3).is_err());
+    }
+
+    #[test]
+    fn chain4_finds_the_skinny_middle() {
+        // workloads.toml: left to right costs 2.04e9, the best order 6e7.
+        let text = "ij,jk,kl,lm->im";
+        let sizes = [
+            ('i', 1000),
+            ('j', 1000),
+            ('k', 10),
+            ('l', 1000),
+            ('m', 1000),
+        ];
+        assert_eq!(cost(text, &sizes, &Optimize::Naive), 2_040_000_000);
+        for optimize in [
+            Optimize::Optimal,
+            Optimize::Dp,
+            Optimize::Greedy,
+            Optimize::Branch(0),
+            Optimize::Auto,
+        ] {
+            assert_eq!(cost(text, &sizes, &optimize), 60_000_000, "{optimize:?}");
+        }
+    }
+
+    #[test]
+    fn chain5_finds_the_cheap_order() {
+        // workloads.toml: left to right 2.1e9, the best order "8.2e7";
+        // numpy's einsum_path(optimize='optimal') says 8.160e+07 exactly.
+        let text = "pq,qr,rs,st,tu->pu";
+        let sizes = [
+            ('p', 1000),
+            ('q', 20),
+            ('r', 1000),
+            ('s', 1000),
+            ('t', 20),
+            ('u', 1000),
+        ];
+        assert_eq!(cost(text, &sizes, &Optimize::Naive), 2_120_000_000);
+        assert_eq!(cost(text, &sizes, &Optimize::Optimal), 81_600_000);
+        assert_eq!(cost(text, &sizes, &Optimize::Dp), 81_600_000);
+    }
+}

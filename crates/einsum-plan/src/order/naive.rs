@@ -1,0 +1,13 @@
+//! Left to right: `((a b) c) d`. The reference every optimizer must beat.
+
+use super::{Search, SsaPath};
+
+/// `None` when an intermediate exceeds the memory limit.
+pub(crate) fn search<const W: usize>(search: &Search<'_, W>) -> Option<SsaPath> {
+    let n = search.inputs.len();
+    let path: SsaPath = (1..n)
+        .map(|k| (if k == 1 { 0 } else { n + k - 2 }, k))
+        .collect();
+    let (_, largest) = search.score(&path)?;
+    (largest <= search.limit).then_some(path)
+}

@@ -1,0 +1,834 @@
+//! The plan: an ordered list of steps over slots, with its costs.
+
+use std::fmt;
+
+use crate::axis::{Axis, AxisId};
+use crate::bind::{Bound, Dim};
+use crate::cost::{Objective, naive_flops, pair_flops};
+use crate::error::{PlanError, PlanErrorKind};
+use crate::kernel::{self, Kernel, Layout, Repack};
+use crate::order::{self, Optimize, OrderError, Path};
+
+/// How to plan: the optimizer, a memory limit, the objective.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct PlanOptions {
+    optimize: Optimize,
+    memory_limit: Option<usize>,
+    objective: Objective,
+}
+
+impl PlanOptions {
+    /// The defaults: `Optimize::Auto`, no memory limit, minimise FLOPs.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The order search to use.
+    pub fn optimize(mut self, optimize: Optimize) -> Self {
+        self.optimize = optimize;
+        self
+    }
+
+    /// The largest intermediate allowed, in elements (`None`: no limit). The
+    /// output is not an intermediate and is never limited.
+    pub fn memory_limit(mut self, elements: Option<usize>) -> Self {
+        self.memory_limit = elements;
+        self
+    }
+
+    /// What the order search minimises.
+    pub fn objective(mut self, objective: Objective) -> Self {
+        self.objective = objective;
+        self
+    }
+}
+
+/// Where a step reads or writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Slot {
+    /// Operand `k`, as the caller passed it.
+    Operand(usize),
+    /// Intermediate `t`, in the workspace.
+    Temp(usize),
+    /// The result.
+    Output,
+}
+
+/// One input of a step: a slot read through its dimensions.
+///
+/// For an operand the dimensions are the operand's own, in order: a repeated
+/// axis is a diagonal, a dimension whose extent is not its axis's size (1
+/// against n) broadcasts. The executor takes both as views, with no copy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Arg {
+    /// What is read.
+    pub slot: Slot,
+    /// Its dimensions.
+    pub dims: Vec<Dim>,
+}
+
+/// One step: read one or two slots, write one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    /// The inputs.
+    pub args: Vec<Arg>,
+    /// Where the result goes.
+    pub out: Slot,
+    /// The result's axes, in memory order (C order for temporaries).
+    pub out_axes: Vec<AxisId>,
+    /// What the step does.
+    pub kernel: Kernel,
+    /// Its FLOPs (see the cost model).
+    pub flops: u128,
+    /// Copies a BLAS-fed kernel needs so each role group has one axis order
+    /// in every tensor (operands assumed in C order, temporaries in their
+    /// planned layout).
+    pub repacks: Vec<Repack>,
+    /// Whether a role group spans several strides in some tensor, so the
+    /// kernel loops over the group's contiguous runs.
+    pub split: bool,
+}
+
+/// A complete plan: the steps that compute an einsum, and what they cost.
+///
+/// `Display` prints a report in the shape of `numpy.einsum_path`'s, plus, per
+/// step, its own einsum and its kernel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    bound: Bound,
+    steps: Vec<Step>,
+    temps: Vec<Vec<AxisId>>,
+    path: Path,
+    optimize: Optimize,
+    naive_flops: u128,
+    optimized_flops: u128,
+    largest_intermediate: usize,
+    peak_intermediates: usize,
+}
+
+/// Plans a bound problem.
+///
+/// ```
+/// use einsum_plan::{PlanOptions, bind, plan};
+///
+/// let expr = einsum_syntax::parse("ij,jk,kl,lm->im").unwrap().lower();
+/// let shapes: [&[usize]; 4] = [&[1000, 1000], &[1000, 10], &[10, 1000], &[1000, 1000]];
+/// let plan = plan(&bind(&expr, &shapes)?, &PlanOptions::new())?;
+/// assert_eq!(plan.optimized_flops(), 60_000_000);
+/// # Ok::<(), einsum_plan::PlanError>(())
+/// ```
+pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
+    let axes = bound.axes();
+    let size = |a: AxisId| axes[a.index()].size;
+    let output = bound.output();
+    let n = bound.operands().len();
+
+    // Each operand's distinct axes once diagonals and broadcasts are views.
+    let effective: Vec<Vec<AxisId>> = bound
+        .operands()
+        .iter()
+        .map(|dims| {
+            let mut seen = Vec::with_capacity(dims.len());
+            for d in dims {
+                if !d.broadcasts(axes) && !seen.contains(&d.axis) {
+                    seen.push(d.axis);
+                }
+            }
+            seen
+        })
+        .collect();
+    let mut holders = vec![0usize; axes.len()];
+    for eff in &effective {
+        for a in eff {
+            holders[a.index()] += 1;
+        }
+    }
+
+    let mut builder = Builder {
+        axes,
+        steps: Vec::new(),
+        temps: Vec::new(),
+        consumer: Vec::new(),
+    };
+    let raw = |k: usize| Arg {
+        slot: Slot::Operand(k),
+        dims: bound.operands()[k].clone(),
+    };
+
+    if n == 1 {
+        let summed: Vec<AxisId> = effective[0]
+            .iter()
+            .copied()
+            .filter(|a| !output.contains(a))
+            .collect();
+        let len = product(output, size);
+        let kernel = if summed.is_empty() {
+            Kernel::Copy { len }
+        } else {
+            Kernel::Reduce {
+                len,
+                sum: product(&summed, size),
+            }
+        };
+        let flops = if summed.is_empty() {
+            0
+        } else {
+            product_u128(&effective[0], size)
+        };
+        builder.steps.push(Step {
+            args: vec![raw(0)],
+            out: Slot::Output,
+            out_axes: output.to_vec(),
+            kernel,
+            flops,
+            repacks: Vec::new(),
+            split: false,
+        });
+        return Ok(builder.finish(bound, Path(Vec::new()), options.optimize.clone()));
+    }
+
+    // Sum away axes only one operand holds, before the order search.
+    let mut current: Vec<Arg> = Vec::with_capacity(n);
+    let mut search_inputs: Vec<Vec<usize>> = Vec::with_capacity(n);
+    for (k, eff) in effective.iter().enumerate() {
+        let summed: Vec<AxisId> = eff
+            .iter()
+            .copied()
+            .filter(|a| holders[a.index()] == 1 && !output.contains(a))
+            .collect();
+        let kept: Vec<AxisId> = eff
+            .iter()
+            .copied()
+            .filter(|a| !summed.contains(a))
+            .collect();
+        if summed.is_empty() {
+            current.push(raw(k));
+        } else {
+            let t = builder.temp(kept.clone());
+            builder.steps.push(Step {
+                args: vec![raw(k)],
+                out: Slot::Temp(t),
+                out_axes: kept.clone(),
+                kernel: Kernel::Reduce {
+                    len: product(&kept, size),
+                    sum: product(&summed, size),
+                },
+                flops: product_u128(eff, size),
+                repacks: Vec::new(),
+                split: false,
+            });
+            current.push(builder.arg(t));
+        }
+        search_inputs.push(kept.iter().map(|a| a.index()).collect());
+    }
+
+    let sizes: Vec<usize> = axes.iter().map(|a| a.size).collect();
+    let limit = options.memory_limit.map_or(u128::MAX, |l| l as u128);
+    let text = bound.expr().text();
+    let out_indices: Vec<usize> = output.iter().map(|a| a.index()).collect();
+    let ssa = order::find(
+        &search_inputs,
+        &out_indices,
+        &sizes,
+        limit,
+        options.objective,
+        &options.optimize,
+    )
+    .map_err(|e| order_error(e, text))?;
+
+    // Replay the order: each pair becomes a step into a new temporary (the
+    // last into the output).
+    let mut sets: Vec<Vec<AxisId>> = search_inputs
+        .iter()
+        .map(|s| s.iter().map(|&i| AxisId::new(i)).collect())
+        .collect();
+    let mut live: Vec<bool> = vec![true; n];
+    for (step, &(a, b)) in ssa.iter().enumerate() {
+        live[a] = false;
+        live[b] = false;
+        let last = step + 1 == ssa.len();
+        let mut result: Vec<AxisId> = Vec::new();
+        for &axis in sets[a].iter().chain(&sets[b]) {
+            let elsewhere = sets
+                .iter()
+                .enumerate()
+                .any(|(t, s)| live.get(t) == Some(&true) && s.contains(&axis));
+            if (output.contains(&axis) || elsewhere) && !result.contains(&axis) {
+                result.push(axis);
+            }
+        }
+        let (out, out_axes) = if last {
+            (Slot::Output, output.to_vec())
+        } else {
+            let t = builder.temp(result.clone());
+            (Slot::Temp(t), result.clone())
+        };
+        let union: Vec<AxisId> = {
+            let mut u = sets[a].clone();
+            u.extend(sets[b].iter().filter(|x| !sets[a].contains(x)));
+            u
+        };
+        let sums = union.len() != result.len();
+        let kernel = kernel::pairwise(&sets[a], &sets[b], &result, size);
+        let flops = pair_flops(product_u128(&union, size), sums);
+        let args = vec![current[a].clone(), current[b].clone()];
+        builder.steps.push(Step {
+            args,
+            out,
+            out_axes,
+            kernel,
+            flops,
+            repacks: Vec::new(),
+            split: false,
+        });
+        if let Slot::Temp(t) = out {
+            current.push(builder.arg(t));
+        } else {
+            current.push(Arg {
+                slot: Slot::Output,
+                dims: Vec::new(),
+            });
+        }
+        sets.push(result);
+        live.push(true);
+    }
+    let path = Path::from_ssa(n, &ssa);
+    builder.lay_out();
+    builder.plan_repacks();
+    Ok(builder.finish(bound, path, options.optimize.clone()))
+}
+
+fn order_error(error: OrderError, text: &str) -> PlanError {
+    let whole = einsum_syntax::Span::new(0, text.len());
+    let kind = match error {
+        OrderError::MemoryLimit { limit, needed } => {
+            PlanErrorKind::MemoryLimitExceeded { limit, needed }
+        }
+        OrderError::PathInvalid(reason) => PlanErrorKind::PathInvalid { reason },
+        OrderError::AxesTooMany(axes) => PlanErrorKind::AxesTooMany { axes },
+    };
+    PlanError::new(kind, text, vec![whole])
+}
+
+fn product(axes: &[AxisId], size: impl Fn(AxisId) -> usize) -> usize {
+    // Every product here is at most a product of operand or intermediate
+    // sizes already checked by binding or the memory model; saturate anyway.
+    axes.iter()
+        .fold(1usize, |acc, &a| acc.saturating_mul(size(a)))
+}
+
+fn product_u128(axes: &[AxisId], size: impl Fn(AxisId) -> usize) -> u128 {
+    axes.iter()
+        .fold(1u128, |acc, &a| acc.saturating_mul(size(a) as u128))
+}
+
+struct Builder<'a> {
+    axes: &'a [Axis],
+    steps: Vec<Step>,
+    temps: Vec<Vec<AxisId>>,
+    /// The step that reads each temporary.
+    consumer: Vec<Option<usize>>,
+}
+
+impl Builder<'_> {
+    fn temp(&mut self, axes: Vec<AxisId>) -> usize {
+        self.temps.push(axes);
+        self.consumer.push(None);
+        self.temps.len() - 1
+    }
+
+    fn arg(&self, t: usize) -> Arg {
+        let dims = self.temps[t]
+            .iter()
+            .map(|&axis| Dim {
+                axis,
+                extent: self.axes[axis.index()].size,
+            })
+            .collect();
+        Arg {
+            slot: Slot::Temp(t),
+            dims,
+        }
+    }
+
+    /// Chooses each temporary's memory order, from the last step back, so
+    /// that the step reading it sees its axes grouped by role: batch axes
+    /// first in the order its result wants, then the free axes likewise, then
+    /// the summed axes in the order of the other input. A GEMM then reads
+    /// each group as one stride.
+    fn lay_out(&mut self) {
+        for s in (0..self.steps.len()).rev() {
+            if self.steps[s].args.len() != 2 {
+                continue;
+            }
+            let distinct = |arg: &Arg| {
+                let mut v: Vec<AxisId> = Vec::new();
+                for d in &arg.dims {
+                    if d.extent == self.axes[d.axis.index()].size && !v.contains(&d.axis) {
+                        v.push(d.axis);
+                    }
+                }
+                v
+            };
+            // The left input holds the result's first free axis, so the
+            // result is row-major in GEMM's (m, n).
+            {
+                let step = &mut self.steps[s];
+                let (left, right) = (distinct(&step.args[0]), distinct(&step.args[1]));
+                let first_free = step
+                    .out_axes
+                    .iter()
+                    .find(|a| !(left.contains(a) && right.contains(a)));
+                if first_free.is_some_and(|a| right.contains(a)) {
+                    step.args.swap(0, 1);
+                }
+            }
+            let step = self.steps[s].clone();
+            let out = step.out_axes.clone();
+            let (left, right) = (distinct(&step.args[0]), distinct(&step.args[1]));
+            self.steps[s].kernel =
+                kernel::pairwise(&left, &right, &out, |a| self.axes[a.index()].size);
+            let fixed = |arg: &Arg| !matches!(arg.slot, Slot::Temp(_));
+            let by = |order: &[AxisId], set: &[AxisId]| -> Vec<AxisId> {
+                order.iter().copied().filter(|a| set.contains(a)).collect()
+            };
+            let shared: Vec<AxisId> = left
+                .iter()
+                .copied()
+                .filter(|a| right.contains(a) && !out.contains(a))
+                .collect();
+            let k_order = if fixed(&step.args[1]) {
+                by(&right, &shared)
+            } else if fixed(&step.args[0]) {
+                by(&left, &shared)
+            } else {
+                shared.clone()
+            };
+            for (i, own) in [(0usize, &left), (1, &right)] {
+                let Slot::Temp(t) = step.args[i].slot else {
+                    continue;
+                };
+                let batch: Vec<AxisId> = out
+                    .iter()
+                    .copied()
+                    .filter(|a| left.contains(a) && right.contains(a))
+                    .collect();
+                let free: Vec<AxisId> = out
+                    .iter()
+                    .copied()
+                    .filter(|a| own.contains(a) && !batch.contains(a))
+                    .collect();
+                let mut layout = batch;
+                if i == 0 {
+                    layout.extend(free);
+                    layout.extend(k_order.iter().copied());
+                } else {
+                    layout.extend(k_order.iter().copied());
+                    layout.extend(free);
+                }
+                debug_assert_eq!(layout.len(), own.len());
+                self.temps[t] = layout.clone();
+                self.consumer[t] = Some(s);
+                let dims: Vec<Dim> = layout
+                    .iter()
+                    .map(|&axis| Dim {
+                        axis,
+                        extent: self.axes[axis.index()].size,
+                    })
+                    .collect();
+                self.steps[s].args[i].dims = dims;
+                if let Some(producer) = self.steps.iter().position(|st| st.out == Slot::Temp(t)) {
+                    self.steps[producer].out_axes = layout;
+                }
+            }
+        }
+    }
+
+    /// Each tensor of a step as memory: operands and the output in C order,
+    /// temporaries in their layout.
+    fn layout(&self, dims: &[Dim]) -> Layout {
+        let mut strides: Vec<(AxisId, isize)> = Vec::with_capacity(dims.len());
+        let mut stride = 1isize;
+        for d in dims.iter().rev() {
+            if d.extent == self.axes[d.axis.index()].size {
+                match strides.iter_mut().find(|(a, _)| *a == d.axis) {
+                    Some((_, s)) => *s += stride,
+                    None => strides.push((d.axis, stride)),
+                }
+            }
+            stride = stride.saturating_mul(d.extent as isize);
+        }
+        let len = dims
+            .iter()
+            .fold(1usize, |acc, d| acc.saturating_mul(d.extent));
+        Layout { strides, len }
+    }
+
+    fn plan_repacks(&mut self) {
+        for s in 0..self.steps.len() {
+            let step = &self.steps[s];
+            if step.args.len() != 2 {
+                continue;
+            }
+            let full = |axis: AxisId| Dim {
+                axis,
+                extent: self.axes[axis.index()].size,
+            };
+            let left = self.layout(&step.args[0].dims);
+            let right = self.layout(&step.args[1].dims);
+            let out_dims: Vec<Dim> = step.out_axes.iter().map(|&a| full(a)).collect();
+            let out = self.layout(&out_dims);
+            let l: Vec<AxisId> = left.strides.iter().map(|&(a, _)| a).collect();
+            let r: Vec<AxisId> = right.strides.iter().map(|&(a, _)| a).collect();
+            let mut roles: Vec<(AxisId, kernel::Role)> = Vec::new();
+            for &a in l.iter().chain(&r) {
+                if !roles.iter().any(|(x, _)| *x == a) {
+                    roles.push((a, kernel::classify(a, &l, &r, &step.out_axes)));
+                }
+            }
+            let lowering = kernel::lower(&step.kernel, &left, &right, &out, &roles, |a| {
+                self.axes[a.index()].size
+            });
+            self.steps[s].repacks = lowering.repacks;
+            self.steps[s].split = lowering.split;
+        }
+    }
+
+    fn finish(self, bound: &Bound, path: Path, optimize: Optimize) -> Plan {
+        let size = |a: &AxisId| self.axes[a.index()].size;
+        let temp_len = |t: usize| {
+            self.temps[t]
+                .iter()
+                .map(size)
+                .fold(1usize, |x, y| x.saturating_mul(y))
+        };
+        let largest_intermediate = (0..self.temps.len()).map(temp_len).max().unwrap_or(0);
+        // Peak of temporaries alive at once: each lives from its step to its reader.
+        let mut live = 0usize;
+        let mut peak = 0usize;
+        for step in &self.steps {
+            if let Slot::Temp(t) = step.out {
+                live = live.saturating_add(temp_len(t));
+                peak = peak.max(live);
+            }
+            for arg in &step.args {
+                if let Slot::Temp(t) = arg.slot {
+                    live -= temp_len(t);
+                }
+            }
+        }
+        let all: Vec<AxisId> = (0..self.axes.len()).map(AxisId::new).collect();
+        let sums = all.iter().any(|a| !bound.output().contains(a));
+        let points = all
+            .iter()
+            .fold(1u128, |acc, a| acc.saturating_mul(size(a) as u128));
+        Plan {
+            bound: bound.clone(),
+            naive_flops: naive_flops(points, bound.operands().len(), sums),
+            optimized_flops: self
+                .steps
+                .iter()
+                .fold(0u128, |acc, s| acc.saturating_add(s.flops)),
+            steps: self.steps,
+            temps: self.temps,
+            path,
+            optimize,
+            largest_intermediate,
+            peak_intermediates: peak,
+        }
+    }
+}
+
+impl Plan {
+    /// The bound problem: axes, operands, output.
+    pub fn bound(&self) -> &Bound {
+        &self.bound
+    }
+
+    /// The steps, in execution order.
+    pub fn steps(&self) -> &[Step] {
+        &self.steps
+    }
+
+    /// Each temporary's axes, in memory (C) order.
+    pub fn temps(&self) -> &[Vec<AxisId>] {
+        &self.temps
+    }
+
+    /// The contraction order in numpy's linear format.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// FLOPs of evaluating the einsum in one go, numpy's convention.
+    pub fn naive_flops(&self) -> u128 {
+        self.naive_flops
+    }
+
+    /// FLOPs of the plan's steps together.
+    pub fn optimized_flops(&self) -> u128 {
+        self.optimized_flops
+    }
+
+    /// Elements of the largest temporary (0 when there is none).
+    pub fn largest_intermediate(&self) -> usize {
+        self.largest_intermediate
+    }
+
+    /// Elements of temporaries alive at the same time, at the worst moment:
+    /// the workspace a run needs, times the element size.
+    pub fn workspace_elements(&self) -> usize {
+        self.peak_intermediates
+    }
+
+    /// The output's shape.
+    pub fn output_shape(&self) -> Vec<usize> {
+        self.bound.output_shape()
+    }
+
+    /// The einsum a step computes, in the plan's axis names.
+    pub fn step_subscripts(&self, step: &Step) -> String {
+        let name = |a: AxisId| self.bound.axis(a).name;
+        let args: Vec<String> = step
+            .args
+            .iter()
+            .map(|arg| arg.dims.iter().map(|d| name(d.axis)).collect())
+            .collect();
+        let out: String = step.out_axes.iter().map(|&a| name(a)).collect();
+        format!("{}->{out}", args.join(","))
+    }
+
+    fn scaling(&self) -> (usize, usize) {
+        let naive = self.bound.axes().len();
+        let optimized = self
+            .steps
+            .iter()
+            .map(|s| {
+                let mut axes: Vec<AxisId> = s
+                    .args
+                    .iter()
+                    .flat_map(|a| a.dims.iter().map(|d| d.axis))
+                    .collect();
+                axes.sort_unstable();
+                axes.dedup();
+                axes.len()
+            })
+            .max()
+            .unwrap_or(0);
+        (naive, optimized)
+    }
+}
+
+/// `1.234e+05`, as numpy prints FLOP counts.
+pub(crate) fn sci(x: u128) -> String {
+    let s = format!("{:.3e}", x as f64);
+    match s.split_once('e') {
+        Some((mantissa, exp)) => {
+            let (sign, digits) = exp.strip_prefix('-').map_or(("+", exp), |d| ("-", d));
+            format!("{mantissa}e{sign}{digits:0>2}")
+        }
+        None => s,
+    }
+}
+
+fn shape_text(shape: &[usize]) -> String {
+    if shape.is_empty() {
+        "scalar".to_owned()
+    } else {
+        shape
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("x")
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bound = &self.bound;
+        let shapes: Vec<String> = bound
+            .operands()
+            .iter()
+            .map(|dims| shape_text(&dims.iter().map(|d| d.extent).collect::<Vec<_>>()))
+            .collect();
+        let (naive_scaling, optimized_scaling) = self.scaling();
+        let speedup = if self.optimized_flops == 0 {
+            1.0
+        } else {
+            self.naive_flops as f64 / self.optimized_flops as f64
+        };
+        writeln!(f, "  Complete contraction:  {}", bound.expr())?;
+        writeln!(f, "                Shapes:  {}", shapes.join(", "))?;
+        writeln!(
+            f,
+            "             Optimizer:  {}",
+            optimize_name(&self.optimize)
+        )?;
+        writeln!(f, "         Naive scaling:  {naive_scaling}")?;
+        writeln!(f, "     Optimized scaling:  {optimized_scaling}")?;
+        writeln!(f, "      Naive FLOP count:  {}", sci(self.naive_flops))?;
+        writeln!(f, "  Optimized FLOP count:  {}", sci(self.optimized_flops))?;
+        writeln!(f, "   Theoretical speedup:  {speedup:.3}")?;
+        writeln!(
+            f,
+            "  Largest intermediate:  {} elements",
+            sci(self.largest_intermediate as u128)
+        )?;
+        writeln!(
+            f,
+            "             Workspace:  {} elements",
+            self.peak_intermediates
+        )?;
+        writeln!(f, "{}", "-".repeat(78))?;
+        writeln!(
+            f,
+            "{:>4}  {:<22} {:<34} {:>9}  result",
+            "step", "subscripts", "kernel", "flops"
+        )?;
+        writeln!(f, "{}", "-".repeat(78))?;
+        for (i, step) in self.steps.iter().enumerate() {
+            let result = match step.out {
+                Slot::Output => format!("out {}", shape_text(&self.output_shape())),
+                Slot::Temp(t) => {
+                    let shape: Vec<usize> =
+                        self.temps[t].iter().map(|&a| bound.axis(a).size).collect();
+                    format!("t{t} {}", shape_text(&shape))
+                }
+                Slot::Operand(k) => format!("operand {k}"),
+            };
+            writeln!(
+                f,
+                "{i:>4}  {:<22} {:<38} {:>9}  {result}",
+                self.step_subscripts(step),
+                step.kernel.to_string(),
+                sci(step.flops)
+            )?;
+            for repack in &step.repacks {
+                writeln!(f, "{:>4}  {:<22} + {repack}", "", "")?;
+            }
+            if step.split {
+                writeln!(f, "{:>4}  {:<22} + loop over split role groups", "", "")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn optimize_name(optimize: &Optimize) -> String {
+    match optimize {
+        Optimize::Auto => "auto".into(),
+        Optimize::Optimal => "optimal".into(),
+        Optimize::Dp => "dp".into(),
+        Optimize::Greedy => "greedy".into(),
+        Optimize::Branch(0) => "branch-all".into(),
+        Optimize::Branch(n) => format!("branch-{n}"),
+        Optimize::RandomGreedy { trials, seed } => {
+            format!("random-greedy ({trials} trials, seed {seed})")
+        }
+        Optimize::Naive => "naive".into(),
+        Optimize::Path(p) => format!("path {:?}", p.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bind;
+
+    fn plan_of(text: &str, shapes: &[&[usize]], optimize: Optimize) -> Plan {
+        let expr = einsum_syntax::parse(text).unwrap().lower();
+        let bound = bind(&expr, shapes).unwrap();
+        plan(&bound, &PlanOptions::new().optimize(optimize)).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn numpy_style_scientific_numbers() {
+        assert_eq!(sci(40_000_000_000_000), "4.000e+13");
+        assert_eq!(sci(0), "0.000e+00");
+        assert_eq!(sci(1234), "1.234e+03");
+    }
+
+    #[test]
+    fn seed_example_is_one_batched_dot() {
+        let plan = plan_of("ij,ij->i", &[&[1000, 1000], &[1000, 1000]], Optimize::Auto);
+        assert_eq!(plan.steps().len(), 1);
+        assert_eq!(
+            plan.steps()[0].kernel,
+            Kernel::Dot {
+                batch: 1000,
+                k: 1000
+            }
+        );
+        assert_eq!(plan.naive_flops(), 2_000_000);
+        assert_eq!(plan.optimized_flops(), 2_000_000);
+    }
+
+    #[test]
+    fn single_operand_sums_come_first() {
+        let plan = plan_of("ij,jk->k", &[&[3, 4], &[4, 5]], Optimize::Auto);
+        assert_eq!(plan.steps()[0].kernel, Kernel::Reduce { len: 4, sum: 3 });
+        assert_eq!(plan.step_subscripts(&plan.steps()[0]), "ij->j");
+        // The matrix is put on the left: its free axis k leads the result.
+        assert_eq!(plan.step_subscripts(&plan.steps()[1]), "jk,j->k");
+        assert_eq!(
+            plan.steps()[1].kernel,
+            Kernel::Gemv {
+                batch: 1,
+                m: 5,
+                k: 4,
+                matrix: crate::kernel::Side::Left
+            }
+        );
+    }
+
+    #[test]
+    fn intermediates_are_laid_out_for_their_reader() {
+        // t0 = ij,jk->ik is read by ik,kl->il as the left matrix: [i, k].
+        let plan = plan_of(
+            "ij,jk,kl->il",
+            &[&[2, 30], &[30, 4], &[4, 50]],
+            Optimize::Greedy,
+        );
+        let step = &plan.steps()[1];
+        assert_eq!(plan.step_subscripts(step), "ik,kl->il");
+    }
+
+    #[test]
+    fn memory_limit_is_respected_or_refused() {
+        let expr = einsum_syntax::parse("ij,jk,kl->il").unwrap().lower();
+        let shapes: [&[usize]; 3] = [&[100, 2], &[2, 100], &[100, 100]];
+        let bound = bind(&expr, &shapes).unwrap();
+        for optimize in [
+            Optimize::Optimal,
+            Optimize::Dp,
+            Optimize::Greedy,
+            Optimize::Branch(1),
+            Optimize::Naive,
+        ] {
+            // ij,jk first needs 100x100; jk,kl first needs 2x100.
+            let ok = plan(
+                &bound,
+                &PlanOptions::new()
+                    .optimize(optimize.clone())
+                    .memory_limit(Some(200)),
+            );
+            match (&optimize, ok) {
+                (Optimize::Naive, Err(e)) => {
+                    assert!(
+                        matches!(e.kind(), PlanErrorKind::MemoryLimitExceeded { .. }),
+                        "{e}"
+                    )
+                }
+                (_, Ok(p)) => assert!(p.largest_intermediate() <= 200, "{optimize:?}"),
+                (_, Err(e)) => panic!("{optimize:?}: {e}"),
+            }
+            let refused = plan(
+                &bound,
+                &PlanOptions::new()
+                    .optimize(optimize.clone())
+                    .memory_limit(Some(100)),
+            );
+            assert!(refused.is_err(), "{optimize:?}");
+        }
+    }
+}
