@@ -1,13 +1,20 @@
 //! Dynamic programming over connected subsets, after Pfeifer, Haegeman and
 //! Verstraete (2014) and opt_einsum's `dp`.
 //!
-//! Operands split into components that share no summed axis; each component's
-//! best order is found by combining the best orders for disjoint connected
-//! subsets of sizes `m` and `n - m`, for `n` from 2 up. Only subsets whose
-//! score stays under a cap are kept; the cap starts at the size of the
-//! component's output and grows by the smallest axis size until the whole
-//! component fits. Components are then joined smallest first. Exact among
-//! orders with no intermediate outer product.
+//! The best order for every subset of `n` operands is found by combining the
+//! best orders for disjoint subsets of sizes `m` and `n - m`, for `n` from 2
+//! up. Only subsets whose score stays under a cap are kept; the cap starts at
+//! the size of the output and grows by the smallest axis size until the whole
+//! set fits.
+//!
+//! Up to [`EXACT_OPERANDS`] operands every pair of subsets is combined,
+//! outer products included, so the result is the true optimum (an outer
+//! product of two small operands before meeting a large one can be the
+//! cheapest step: `a,b,abc->c` with `a = b = 2`). Beyond that, as opt_einsum's
+//! default does, only subsets connected through a summed axis are combined,
+//! operands split into components that share no summed axis, and the
+//! components are joined smallest first: exact among orders without
+//! intermediate outer products, and tractable for far larger networks.
 
 use std::collections::HashMap;
 
@@ -16,6 +23,9 @@ use crate::axis_set::AxisSet;
 
 /// Most operands a subset bitmask holds.
 const MAX_OPERANDS: usize = 128;
+
+/// Up to this many operands, outer products are searched too (exact).
+pub(crate) const EXACT_OPERANDS: usize = 12;
 
 /// `None` when every order needs an intermediate above the memory limit.
 pub(crate) fn search<const W: usize>(search: &Search<'_, W>) -> Option<SsaPath> {
@@ -30,11 +40,16 @@ pub(crate) fn search<const W: usize>(search: &Search<'_, W>) -> Option<SsaPath> 
             holders[axis] |= 1 << t;
         }
     }
-    let components = components(search, &holders);
+    let outer = n <= EXACT_OPERANDS;
+    let components = if outer {
+        vec![(1u128 << n) - 1]
+    } else {
+        components(search, &holders)
+    };
     let only = components.len() == 1;
     let mut trees = Vec::with_capacity(components.len());
     for &g in &components {
-        trees.push(solve(search, &holders, g, only)?);
+        trees.push(solve(search, &holders, g, only, outer)?);
     }
 
     // Emit each component's tree, then join the components smallest first.
@@ -118,6 +133,7 @@ fn solve<const W: usize>(
     holders: &[u128],
     g: u128,
     only: bool,
+    outer: bool,
 ) -> Option<(Tree, AxisSet<W>)> {
     let members: Vec<usize> = (0..128).filter(|&t| g >> t & 1 == 1).collect();
     if members.len() == 1 {
@@ -172,12 +188,14 @@ fn solve<const W: usize>(
                             continue;
                         }
                         let e2 = &right[&s2];
-                        // Connected through a summed axis: no outer products.
-                        if e1
-                            .set
-                            .intersection(&e2.set)
-                            .difference(&search.output)
-                            .is_empty()
+                        // Unless searching outer products, only subsets
+                        // connected through a summed axis are combined.
+                        if !outer
+                            && e1
+                                .set
+                                .intersection(&e2.set)
+                                .difference(&search.output)
+                                .is_empty()
                         {
                             continue;
                         }
@@ -261,6 +279,16 @@ mod tests {
             cost(text, &sizes, &Optimize::Dp),
             cost(text, &sizes, &Optimize::Optimal)
         );
+    }
+
+    #[test]
+    fn dp_contracts_operands_that_share_nothing() {
+        // Shrunk from the path-quality property test: two scalars.
+        assert_eq!(cost(",->", &[], &Optimize::Dp), 1);
+        // The outer product of two small vectors first is cheapest here.
+        let sizes = [('a', 2), ('b', 2), ('c', 100)];
+        assert_eq!(cost("a,b,abc->c", &sizes, &Optimize::Dp), 4 + 800);
+        assert_eq!(cost("a,b,abc->c", &sizes, &Optimize::Optimal), 4 + 800);
     }
 
     #[test]

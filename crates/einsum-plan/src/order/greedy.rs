@@ -20,8 +20,24 @@ pub(crate) type Chooser<'c> = &'c mut dyn FnMut(&[i128]) -> usize;
 /// How many of the best candidates a chooser sees.
 pub(crate) const CHOICES: usize = 4;
 
-/// `None` when every order needs an intermediate above the memory limit.
+/// Greedy's order, or left to right when that is cheaper (rare, but the
+/// heuristic has no guarantee and the check costs one pass): `None` when
+/// every order needs an intermediate above the memory limit.
 pub(crate) fn search<const W: usize>(
+    search: &Search<'_, W>,
+    chooser: Option<Chooser<'_>>,
+) -> Option<SsaPath> {
+    let own = run(search, chooser);
+    let naive = super::naive::search(search);
+    let score = |p: &Option<SsaPath>| p.as_ref().and_then(|p| search.score(p)).map(|(s, _)| s);
+    match (score(&own), score(&naive)) {
+        (Some(g), Some(n)) if n < g => naive,
+        (None, Some(_)) => naive,
+        _ => own,
+    }
+}
+
+fn run<const W: usize>(
     search: &Search<'_, W>,
     mut chooser: Option<Chooser<'_>>,
 ) -> Option<SsaPath> {
