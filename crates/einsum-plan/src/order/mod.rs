@@ -416,10 +416,10 @@ mod quality {
             best: &mut u128,
         ) {
             if live.len() == 1 {
-                if let Some((score, largest)) = search.score(path) {
-                    if largest <= search.limit {
-                        *best = (*best).min(score);
-                    }
+                if let Some((score, largest)) = search.score(path)
+                    && largest <= search.limit
+                {
+                    *best = (*best).min(score);
                 }
                 return;
             }
