@@ -40,6 +40,71 @@ pub fn read(name: &str) -> Vec<Case> {
         .collect()
 }
 
+/// One line of a shaped corpus (`tests/corpus/*.txt`): subscripts, shapes,
+/// any further fields, a comment.
+#[derive(Debug)]
+pub struct ShapedCase {
+    /// 1-based line number.
+    pub line: usize,
+    /// The subscripts.
+    pub text: String,
+    /// One shape per operand.
+    pub shapes: Vec<Vec<usize>>,
+    /// Fields after the shapes (an expected error kind).
+    pub fields: Vec<String>,
+    /// The comment, without `#`.
+    pub comment: String,
+}
+
+/// Reads `tests/corpus/<name>`: `<subscripts>  <shape>...  [fields]  # comment`,
+/// where a shape is `3x4x5`, `7` or `scalar`, and fields start with a letter.
+pub fn read_shaped(name: &str) -> Vec<ShapedCase> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/corpus")
+        .join(name);
+    let content = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let mut cases = Vec::new();
+    for (i, line) in content.lines().enumerate() {
+        let line_no = i + 1;
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        let (body, comment) = line.split_once('#').unwrap_or((line, ""));
+        let mut words = body.split_whitespace();
+        let text = words
+            .next()
+            .unwrap_or_else(|| panic!("{name}:{line_no}: no subscripts"))
+            .to_owned();
+        let mut shapes = Vec::new();
+        let mut fields = Vec::new();
+        for word in words {
+            if word == "scalar" {
+                shapes.push(Vec::new());
+            } else if word.starts_with(|c: char| c.is_ascii_digit()) {
+                let shape = word
+                    .split('x')
+                    .map(|d| {
+                        d.parse()
+                            .unwrap_or_else(|_| panic!("{name}:{line_no}: bad shape {word}"))
+                    })
+                    .collect();
+                shapes.push(shape);
+            } else {
+                fields.push(word.to_owned());
+            }
+        }
+        cases.push(ShapedCase {
+            line: line_no,
+            text,
+            shapes,
+            fields,
+            comment: comment.trim().to_owned(),
+        });
+    }
+    cases
+}
+
 fn parse_line(line: &str) -> Result<Case, String> {
     let rest = line
         .strip_prefix('"')

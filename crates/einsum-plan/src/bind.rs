@@ -260,7 +260,6 @@ pub fn bind<S: AsRef<[usize]>>(expr: &Expr, shapes: &[S]) -> Result<Bound, PlanE
             PlanErrorKind::SizeOverflow {
                 what: "output",
                 dims: out_shape,
-                elem_size: 1,
             },
             vec![term_span(output_seq, text)],
         );

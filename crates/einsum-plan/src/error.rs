@@ -82,16 +82,12 @@ pub enum PlanErrorKind {
         dims: usize,
     },
     /// A product of sizes does not fit in memory addresses.
-    #[error(
-        "the {what} has {dims:?} elements of {elem_size} bytes, which overflows the address space"
-    )]
+    #[error("the {what} would have shape {dims:?}, more elements than memory can address")]
     SizeOverflow {
         /// What was being sized.
         what: &'static str,
         /// Its dimensions.
         dims: Vec<usize>,
-        /// Bytes per element.
-        elem_size: usize,
     },
     /// Every contraction order needs an intermediate larger than the limit.
     #[error("every contraction order needs an intermediate larger than the memory limit of {limit} elements{}", needed.map(|n| format!(" (the smallest possible largest intermediate has {n})")).unwrap_or_default())]

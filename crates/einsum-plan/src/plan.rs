@@ -29,8 +29,8 @@ impl PlanOptions {
         self
     }
 
-    /// The largest intermediate allowed, in elements (`None`: no limit). The
-    /// output is not an intermediate and is never limited.
+    /// The largest temporary allowed, in elements (`None`: no limit). The
+    /// output is not a temporary and is never limited.
     pub fn memory_limit(mut self, elements: Option<usize>) -> Self {
         self.memory_limit = elements;
         self
@@ -100,9 +100,12 @@ pub struct Plan {
     temps: Vec<Vec<AxisId>>,
     path: Path,
     optimize: Optimize,
+    /// What `Auto` chose (`None` when there was no order to choose).
+    resolved: Option<Optimize>,
     naive_flops: u128,
     optimized_flops: u128,
     largest_intermediate: usize,
+    largest_temporary: usize,
     peak_intermediates: usize,
 }
 
@@ -184,7 +187,7 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
             repacks: Vec::new(),
             split: false,
         });
-        return Ok(builder.finish(bound, Path(Vec::new()), options.optimize.clone()));
+        return Ok(builder.finish(bound, Path(Vec::new()), options.optimize.clone(), None));
     }
 
     // Sum away axes only one operand holds, before the order search.
@@ -226,13 +229,14 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
     let limit = options.memory_limit.map_or(u128::MAX, |l| l as u128);
     let text = bound.expr().text();
     let out_indices: Vec<usize> = output.iter().map(|a| a.index()).collect();
+    let resolved = order::resolve(&options.optimize, n);
     let ssa = order::find(
         &search_inputs,
         &out_indices,
         &sizes,
         limit,
         options.objective,
-        &options.optimize,
+        &resolved,
     )
     .map_err(|e| order_error(e, text))?;
 
@@ -295,7 +299,7 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
     let path = Path::from_ssa(n, &ssa);
     builder.lay_out();
     builder.plan_repacks();
-    Ok(builder.finish(bound, path, options.optimize.clone()))
+    Ok(builder.finish(bound, path, options.optimize.clone(), Some(resolved)))
 }
 
 fn order_error(error: OrderError, text: &str) -> PlanError {
@@ -494,7 +498,13 @@ impl Builder<'_> {
         }
     }
 
-    fn finish(self, bound: &Bound, path: Path, optimize: Optimize) -> Plan {
+    fn finish(
+        self,
+        bound: &Bound,
+        path: Path,
+        optimize: Optimize,
+        resolved: Option<Optimize>,
+    ) -> Plan {
         let size = |a: &AxisId| self.axes[a.index()].size;
         let temp_len = |t: usize| {
             self.temps[t]
@@ -502,7 +512,13 @@ impl Builder<'_> {
                 .map(size)
                 .fold(1usize, |x, y| x.saturating_mul(y))
         };
-        let largest_intermediate = (0..self.temps.len()).map(temp_len).max().unwrap_or(0);
+        let largest_temporary = (0..self.temps.len()).map(temp_len).max().unwrap_or(0);
+        let output_len = bound
+            .output()
+            .iter()
+            .map(size)
+            .fold(1usize, |x, y| x.saturating_mul(y));
+        let largest_intermediate = largest_temporary.max(output_len);
         // Peak of temporaries alive at once: each lives from its step to its reader.
         let mut live = 0usize;
         let mut peak = 0usize;
@@ -533,7 +549,9 @@ impl Builder<'_> {
             temps: self.temps,
             path,
             optimize,
+            resolved,
             largest_intermediate,
+            largest_temporary,
             peak_intermediates: peak,
         }
     }
@@ -570,9 +588,16 @@ impl Plan {
         self.optimized_flops
     }
 
-    /// Elements of the largest temporary (0 when there is none).
+    /// Elements of the largest result of any step, the output included:
+    /// numpy's "largest intermediate".
     pub fn largest_intermediate(&self) -> usize {
         self.largest_intermediate
+    }
+
+    /// Elements of the largest temporary, the output not included (0 when
+    /// there is none): what the memory limit bounds.
+    pub fn largest_temporary(&self) -> usize {
+        self.largest_temporary
     }
 
     /// Elements of temporaries alive at the same time, at the worst moment:
@@ -659,16 +684,18 @@ impl fmt::Display for Plan {
         };
         writeln!(f, "  Complete contraction:  {}", bound.expr())?;
         writeln!(f, "                Shapes:  {}", shapes.join(", "))?;
-        writeln!(
-            f,
-            "             Optimizer:  {}",
-            optimize_name(&self.optimize)
-        )?;
+        let optimizer = match (&self.optimize, &self.resolved) {
+            (Optimize::Auto, Some(chosen)) => format!("auto ({})", optimize_name(chosen)),
+            (Optimize::Auto, None) => "auto (one operand: no order to choose)".to_owned(),
+            (given, _) => optimize_name(given),
+        };
+        writeln!(f, "             Optimizer:  {optimizer}")?;
         writeln!(f, "         Naive scaling:  {naive_scaling}")?;
         writeln!(f, "     Optimized scaling:  {optimized_scaling}")?;
         writeln!(f, "      Naive FLOP count:  {}", sci(self.naive_flops))?;
         writeln!(f, "  Optimized FLOP count:  {}", sci(self.optimized_flops))?;
         writeln!(f, "   Theoretical speedup:  {speedup:.3}")?;
+        let rule = "-".repeat(86);
         writeln!(
             f,
             "  Largest intermediate:  {} elements",
@@ -676,16 +703,21 @@ impl fmt::Display for Plan {
         )?;
         writeln!(
             f,
+            "     Largest temporary:  {} elements",
+            self.largest_temporary
+        )?;
+        writeln!(
+            f,
             "             Workspace:  {} elements",
             self.peak_intermediates
         )?;
-        writeln!(f, "{}", "-".repeat(78))?;
+        writeln!(f, "{rule}")?;
         writeln!(
             f,
-            "{:>4}  {:<22} {:<34} {:>9}  result",
+            "{:>4}  {:<22} {:<38} {:>9}  result",
             "step", "subscripts", "kernel", "flops"
         )?;
-        writeln!(f, "{}", "-".repeat(78))?;
+        writeln!(f, "{rule}")?;
         for (i, step) in self.steps.iter().enumerate() {
             let result = match step.out {
                 Slot::Output => format!("out {}", shape_text(&self.output_shape())),
@@ -819,7 +851,7 @@ mod tests {
                         "{e}"
                     )
                 }
-                (_, Ok(p)) => assert!(p.largest_intermediate() <= 200, "{optimize:?}"),
+                (_, Ok(p)) => assert!(p.largest_temporary() <= 200, "{optimize:?}"),
                 (_, Err(e)) => panic!("{optimize:?}: {e}"),
             }
             let refused = plan(

@@ -248,6 +248,14 @@ impl<const W: usize> Search<'_, W> {
     }
 }
 
+/// `optimize`, with `Auto` replaced by what it picks for `n` operands.
+pub(crate) fn resolve(optimize: &Optimize, n: usize) -> Optimize {
+    match optimize {
+        Optimize::Auto => auto_choice(n),
+        other => other.clone(),
+    }
+}
+
 /// The optimizer `Auto` picks for `n` operands.
 fn auto_choice(n: usize) -> Optimize {
     match n {
