@@ -103,32 +103,26 @@ pub(crate) fn pairwise(
     out: &[AxisId],
     size: impl Fn(AxisId) -> usize,
 ) -> Kernel {
-    let product = |role: Role| -> usize {
-        let mut axes: Vec<AxisId> = left
-            .iter()
-            .chain(right)
-            .copied()
-            .filter(|&a| classify(a, left, right, out) == role)
-            .collect();
-        axes.sort_unstable();
-        axes.dedup();
-        axes.into_iter().map(&size).product()
-    };
-    let (batch, m, n, k) = (
-        product(Role::Batch),
-        product(Role::M),
-        product(Role::N),
-        product(Role::K),
-    );
-    let has = |role: Role| {
-        left.iter()
-            .chain(right)
-            .any(|&a| classify(a, left, right, out) == role)
-    };
-    match (has(Role::K), has(Role::M), has(Role::N)) {
+    // One pass over the distinct axes: the product and presence of each role.
+    let (mut batch, mut m, mut n, mut k) = (1usize, 1usize, 1usize, 1usize);
+    let (mut has_batch, mut has_m, mut has_n, mut has_k) = (false, false, false, false);
+    let right_only = right.iter().filter(|a| !left.contains(a));
+    for &axis in left.iter().chain(right_only) {
+        let s = size(axis);
+        match classify(axis, left, right, out) {
+            Role::Batch => (batch, has_batch) = (batch.saturating_mul(s), true),
+            Role::M => (m, has_m) = (m.saturating_mul(s), true),
+            Role::N => (n, has_n) = (n.saturating_mul(s), true),
+            Role::K => (k, has_k) = (k.saturating_mul(s), true),
+            Role::Sum => {}
+        }
+    }
+    match (has_k, has_m, has_n) {
         (false, false, false) => Kernel::Elementwise { len: batch },
-        (false, true, true) if !has(Role::Batch) => Kernel::Outer { m, n },
-        (false, _, _) => Kernel::Elementwise { len: batch * m * n },
+        (false, true, true) if !has_batch => Kernel::Outer { m, n },
+        (false, _, _) => Kernel::Elementwise {
+            len: batch.saturating_mul(m).saturating_mul(n),
+        },
         (true, false, false) => Kernel::Dot { batch, k },
         (true, true, false) => Kernel::Gemv {
             batch,
@@ -418,23 +412,25 @@ pub(crate) fn lower(
             continue;
         }
         let holding: Vec<usize> = (0..3).rev().filter(|&t| holders[t]).collect();
-        let mut best: Option<(usize, Vec<AxisId>)> = None;
-        for &t in &holding {
-            let order = tensors[t].order(&g);
+        let orders: Vec<Vec<AxisId>> = holding.iter().map(|&t| tensors[t].order(&g)).collect();
+        let mut best: Option<(usize, usize)> = None;
+        for (i, order) in orders.iter().enumerate() {
             let cost: usize = holding
                 .iter()
-                .filter(|&&h| !copy[h] && tensors[h].order(&g) != order)
-                .map(|&h| tensors[h].len)
+                .zip(&orders)
+                .filter(|&(&h, o)| !copy[h] && o != order)
+                .map(|(&h, _)| tensors[h].len)
                 .sum();
-            if best.as_ref().is_none_or(|(c, _)| cost < *c) {
-                best = Some((cost, order));
+            if best.is_none_or(|(c, _)| cost < c) {
+                best = Some((cost, i));
             }
         }
-        let Some((_, order)) = best else { continue };
-        for &h in &holding {
-            if tensors[h].order(&g) != order {
+        let Some((_, chosen)) = best else { continue };
+        let order = &orders[chosen];
+        for (&h, o) in holding.iter().zip(&orders) {
+            if o != order {
                 copy[h] = true;
-            } else if !copy[h] && !tensors[h].fuses(&order, &size) {
+            } else if !copy[h] && !tensors[h].fuses(order, &size) {
                 split = true;
             }
         }

@@ -246,20 +246,29 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
         .iter()
         .map(|s| s.iter().map(|&i| AxisId::new(i)).collect())
         .collect();
-    let mut live: Vec<bool> = vec![true; n];
+    // Live tensors holding each axis: an axis survives a pair if the output
+    // or another live tensor holds it.
+    let mut holding = vec![0u32; axes.len()];
+    for set in &sets {
+        for a in set {
+            holding[a.index()] += 1;
+        }
+    }
     for (step, &(a, b)) in ssa.iter().enumerate() {
-        live[a] = false;
-        live[b] = false;
         let last = step + 1 == ssa.len();
         let mut result: Vec<AxisId> = Vec::new();
         for &axis in sets[a].iter().chain(&sets[b]) {
-            let elsewhere = sets
-                .iter()
-                .enumerate()
-                .any(|(t, s)| live.get(t) == Some(&true) && s.contains(&axis));
+            let own = u32::from(sets[a].contains(&axis)) + u32::from(sets[b].contains(&axis));
+            let elsewhere = holding[axis.index()] > own;
             if (output.contains(&axis) || elsewhere) && !result.contains(&axis) {
                 result.push(axis);
             }
+        }
+        for &axis in sets[a].iter().chain(&sets[b]) {
+            holding[axis.index()] -= 1;
+        }
+        for &axis in &result {
+            holding[axis.index()] += 1;
         }
         let (out, out_axes) = if last {
             (Slot::Output, output.to_vec())
@@ -294,7 +303,6 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
             });
         }
         sets.push(result);
-        live.push(true);
     }
     let path = Path::from_ssa(n, &ssa);
     builder.lay_out();
@@ -471,7 +479,11 @@ impl Builder<'_> {
     fn plan_repacks(&mut self) {
         for s in 0..self.steps.len() {
             let step = &self.steps[s];
-            if step.args.len() != 2 {
+            let blas = matches!(
+                step.kernel,
+                Kernel::Dot { .. } | Kernel::Gemv { .. } | Kernel::Gemm { .. }
+            );
+            if step.args.len() != 2 || !blas {
                 continue;
             }
             let full = |axis: AxisId| Dim {

@@ -28,19 +28,19 @@ pub(crate) fn search<const W: usize>(
     chooser: Option<Chooser<'_>>,
 ) -> Option<SsaPath> {
     let own = run(search, chooser);
-    let naive = super::naive::search(search);
-    let score = |p: &Option<SsaPath>| p.as_ref().and_then(|p| search.score(p)).map(|(s, _)| s);
-    match (score(&own), score(&naive)) {
-        (Some(g), Some(n)) if n < g => naive,
-        (None, Some(_)) => naive,
-        _ => own,
+    let naive = super::naive::scored(search);
+    match (own, naive) {
+        (Some((_, g)), Some((path, n))) if n < g => Some(path),
+        (None, Some((path, _))) => Some(path),
+        (own, _) => own.map(|(path, _)| path),
     }
 }
 
+/// Greedy's own order and its score.
 fn run<const W: usize>(
     search: &Search<'_, W>,
     mut chooser: Option<Chooser<'_>>,
-) -> Option<SsaPath> {
+) -> Option<(SsaPath, u128)> {
     let mut state = State::new(search);
 
     // Operands with identical axes first: an elementwise product (with any
@@ -116,22 +116,26 @@ fn run<const W: usize>(
         let mut rest: Vec<usize> = (0..state.live.len())
             .filter(|&t| state.live[t].is_some())
             .collect();
-        rest.sort_by_key(|&t| (state.set(t).size(search.sizes), t));
+        rest.sort_by_key(|&t| (state.sizes[t], t));
         state.contract(rest[0], rest[1])?;
     }
-    Some(state.path)
+    Some((state.path, state.score))
 }
 
 /// The greedy's working state: live tensors, who holds each axis, the path.
 struct State<'s, 'a, const W: usize> {
     search: &'s Search<'a, W>,
     live: Vec<Option<AxisSet<W>>>,
+    /// Each tensor's element count (saturating), computed once.
+    sizes: Vec<u128>,
     /// Tensors (live or not) holding each axis, in creation order.
     holders: Vec<Vec<usize>>,
     /// Live tensors holding each axis.
     counts: Vec<u32>,
     alive: usize,
     path: SsaPath,
+    /// The objective's score of `path` so far.
+    score: u128,
 }
 
 impl<'s, 'a, const W: usize> State<'s, 'a, W> {
@@ -147,10 +151,12 @@ impl<'s, 'a, const W: usize> State<'s, 'a, W> {
         State {
             search,
             live: search.inputs.iter().copied().map(Some).collect(),
+            sizes: search.inputs.iter().map(|s| s.size(search.sizes)).collect(),
             holders,
             counts,
             alive: search.inputs.len(),
             path: Vec::new(),
+            score: 0,
         }
     }
 
@@ -174,10 +180,10 @@ impl<'s, 'a, const W: usize> State<'s, 'a, W> {
     /// `(memory removed, a, b)`: the heap key; smaller is better.
     fn candidate(&self, a: usize, b: usize) -> (i128, usize, usize) {
         let (sa, sb) = (self.set(a), self.set(b));
-        let pair = self.search.pair(&sa, &sb, &self.keep(&sa, &sb));
-        let sizes = self.search.sizes;
+        let result = sa.union(&sb).intersection(&self.keep(&sa, &sb));
         let clamp = |x: u128| i128::try_from(x).unwrap_or(i128::MAX / 4);
-        let removed = clamp(pair.size) - clamp(sa.size(sizes)) - clamp(sb.size(sizes));
+        let removed =
+            clamp(result.size(self.search.sizes)) - clamp(self.sizes[a]) - clamp(self.sizes[b]);
         (removed, a.min(b), a.max(b))
     }
 
@@ -200,7 +206,13 @@ impl<'s, 'a, const W: usize> State<'s, 'a, W> {
             return None;
         }
         let (sa, sb) = (self.set(a), self.set(b));
-        let result = sa.union(&sb).intersection(&self.keep(&sa, &sb));
+        let pair = self.search.pair(&sa, &sb, &self.keep(&sa, &sb));
+        let result = pair.result;
+        let last = self.alive == 2;
+        self.score =
+            self.search
+                .objective
+                .add(self.score, pair.flops, if last { 0 } else { pair.size });
         let new = self.live.len();
         for axis in sa.iter() {
             self.counts[axis] -= 1;
@@ -215,6 +227,7 @@ impl<'s, 'a, const W: usize> State<'s, 'a, W> {
         self.live[a] = None;
         self.live[b] = None;
         self.live.push(Some(result));
+        self.sizes.push(pair.size);
         self.alive -= 1;
         self.path.push((a, b));
         Some(new)

@@ -153,35 +153,41 @@ impl<const W: usize> Search<'_, W> {
         }
     }
 
-    /// The output and the axes of every tensor in `live` except `skip`.
-    pub(crate) fn keep<'t>(
-        &self,
-        live: impl IntoIterator<Item = (usize, &'t AxisSet<W>)>,
-        skip: [usize; 2],
-    ) -> AxisSet<W> {
-        live.into_iter()
-            .filter(|(id, _)| !skip.contains(id))
-            .fold(self.output, |acc, (_, set)| acc.union(set))
-    }
-
     /// The score of `path` under the objective, and its largest intermediate;
-    /// `None` if the path is not a complete order.
+    /// `None` if the path is not a complete order. Linear in the path: each
+    /// axis keeps a count of the live tensors holding it.
     pub(crate) fn score(&self, path: &[(usize, usize)]) -> Option<(u128, u128)> {
         let mut live: Vec<Option<AxisSet<W>>> = self.inputs.iter().copied().map(Some).collect();
+        let mut holders = vec![0u32; self.sizes.len()];
+        for set in &self.inputs {
+            for axis in set.iter() {
+                holders[axis] += 1;
+            }
+        }
         let mut score = 0;
         let mut largest = 0;
         for (step, &(a, b)) in path.iter().enumerate() {
+            if a == b {
+                return None;
+            }
             let sa = live.get(a).copied().flatten()?;
             let sb = live.get(b).copied().flatten()?;
             live[a] = None;
             live[b] = None;
-            let keep = self.keep(
-                live.iter()
-                    .enumerate()
-                    .filter_map(|(i, s)| s.as_ref().map(|s| (i, s))),
-                [a, b],
-            );
+            let mut keep = self.output;
+            for axis in sa.union(&sb).iter() {
+                let own = u32::from(sa.contains(axis)) + u32::from(sb.contains(axis));
+                if holders[axis] > own {
+                    keep.insert(axis);
+                }
+            }
             let pair = self.pair(&sa, &sb, &keep);
+            for axis in sa.iter().chain(sb.iter()) {
+                holders[axis] -= 1;
+            }
+            for axis in pair.result.iter() {
+                holders[axis] += 1;
+            }
             let last = step + 1 == path.len();
             if !last {
                 largest = largest.max(pair.size);
