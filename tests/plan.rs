@@ -115,3 +115,19 @@ fn memory_limit_errors_render() {
     .unwrap_err();
     insta::assert_snapshot!("path_invalid", err.to_string());
 }
+
+#[test]
+fn readme_main_job_output_is_current() {
+    // The README shows the main job's report for chain4; it must stay true.
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let command = "$ cargo run --release --example explain -- 'ij,jk,kl,lm->im' 1000x1000 1000x10 10x1000 1000x1000\n";
+    let start = readme
+        .find(command)
+        .expect("the README shows the chain4 report")
+        + command.len();
+    let shown = &readme[start..start + readme[start..].find("```").expect("end of block")];
+    let shapes: [&[usize]; 4] = [&[1000, 1000], &[1000, 10], &[10, 1000], &[1000, 1000]];
+    let plan = einsum::explain("ij,jk,kl,lm->im", &shapes, &PlanOptions::new()).expect("plans");
+    assert_eq!(shown, plan.to_string());
+}

@@ -2,16 +2,36 @@
 //! (syntax → **plan** → exec → entry points).
 //!
 //! It takes the lowered [`einsum_syntax::Expr`] and one shape per operand, and
-//! knows nothing of arrays: shapes are integers.
+//! knows nothing of arrays: shapes are integers. Three steps:
 //!
-//! - [`bind`] → [`Bound`]: every label an [`AxisId`] with one size; `...`
-//!   expanded into broadcast axes; numpy's broadcasting rules checked, every
-//!   violation a [`PlanError`] with carets under the labels concerned.
+//! 1. [`bind`] → [`Bound`]: every label an [`AxisId`] with one size; `...`
+//!    expanded into broadcast axes; numpy's broadcasting rules checked, every
+//!    violation a [`PlanError`] with carets under the labels concerned.
+//! 2. [`plan`] with [`PlanOptions`] → [`Plan`]: diagonals and size-1
+//!    broadcasts become views of the step that reads them; axes only one
+//!    operand holds are summed first; an [`Optimize`] strategy (optimal, dp,
+//!    greedy, branch, random-greedy, naive, a given [`Path`], or auto) orders
+//!    the pairwise contractions under an [`Objective`] and an optional memory
+//!    limit, with FLOPs counted in numpy's convention.
+//! 3. Each [`Step`] is lowered to a [`Kernel`] (copy, sum, elementwise,
+//!    outer, dot, gemv, gemm, batched or not) with the axis [`Role`]s behind
+//!    it, temporaries laid out for the step that reads them, and any
+//!    [`Repack`] a BLAS-fed step needs so each role group has one axis order.
+//!
+//! `Display` of a [`Plan`] is the explain report: `numpy.einsum_path`'s
+//! headline figures, then every step's own einsum, kernel and FLOPs.
+//! Planning is deterministic: no hash-map order reaches a plan.
 //!
 //! ```
+//! use einsum_plan::{Kernel, PlanOptions, bind, plan};
+//!
 //! let expr = einsum_syntax::parse("bhqd,bhkd->bhqk").unwrap().lower();
-//! let bound = einsum_plan::bind(&expr, &[&[4, 8, 512, 64][..], &[4, 8, 512, 64]])?;
+//! let bound = bind(&expr, &[&[4, 8, 512, 64][..], &[4, 8, 512, 64]])?;
 //! assert_eq!(bound.output_shape(), vec![4, 8, 512, 512]);
+//!
+//! let plan = plan(&bound, &PlanOptions::new())?;
+//! assert_eq!(plan.steps()[0].kernel, Kernel::Gemm { batch: 32, m: 512, n: 512, k: 64 });
+//! assert_eq!(plan.optimized_flops(), 2 * 32 * 512 * 512 * 64);
 //! # Ok::<(), einsum_plan::PlanError>(())
 //! ```
 #![forbid(unsafe_code)]
