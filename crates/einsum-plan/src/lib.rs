@@ -44,6 +44,7 @@ mod error;
 mod kernel;
 pub mod order;
 mod plan;
+mod report;
 
 pub use axis::{Axis, AxisId, AxisOrigin};
 pub use bind::{Bound, Dim, bind, checked_product};
@@ -52,3 +53,4 @@ pub use error::{PlanError, PlanErrorKind};
 pub use kernel::{Kernel, Repack, Role, Side};
 pub use order::{Optimize, Path};
 pub use plan::{Arg, Plan, PlanOptions, Slot, Step, plan};
+pub use report::{PlanReport, StepReport};

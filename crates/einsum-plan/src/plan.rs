@@ -635,6 +635,15 @@ impl Plan {
         format!("{}->{out}", args.join(","))
     }
 
+    /// The optimizer asked for, with what `auto` chose: `auto (dp)`.
+    pub fn optimizer_name(&self) -> String {
+        match (&self.optimize, &self.resolved) {
+            (Optimize::Auto, Some(chosen)) => format!("auto ({})", optimize_name(chosen)),
+            (Optimize::Auto, None) => "auto (one operand: no order to choose)".to_owned(),
+            (given, _) => optimize_name(given),
+        }
+    }
+
     fn scaling(&self) -> (usize, usize) {
         let naive = self.bound.axes().len();
         let optimized = self
@@ -696,12 +705,7 @@ impl fmt::Display for Plan {
         };
         writeln!(f, "  Complete contraction:  {}", bound.expr())?;
         writeln!(f, "                Shapes:  {}", shapes.join(", "))?;
-        let optimizer = match (&self.optimize, &self.resolved) {
-            (Optimize::Auto, Some(chosen)) => format!("auto ({})", optimize_name(chosen)),
-            (Optimize::Auto, None) => "auto (one operand: no order to choose)".to_owned(),
-            (given, _) => optimize_name(given),
-        };
-        writeln!(f, "             Optimizer:  {optimizer}")?;
+        writeln!(f, "             Optimizer:  {}", self.optimizer_name())?;
         writeln!(f, "         Naive scaling:  {naive_scaling}")?;
         writeln!(f, "     Optimized scaling:  {optimized_scaling}")?;
         writeln!(f, "      Naive FLOP count:  {}", sci(self.naive_flops))?;

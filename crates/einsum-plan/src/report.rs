@@ -1,0 +1,167 @@
+//! The plan as plain data, for scripts: what `Display` shows, as fields.
+
+use crate::kernel::{Kernel, Repack};
+use crate::plan::{Plan, Slot};
+
+/// A plan's report as data: the same figures as `Display`, one field each.
+/// With the `serde` feature it serializes (to JSON, say) with these names.
+///
+/// FLOP counts are exact integers; they can exceed 64 bits on large networks.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct PlanReport {
+    /// The expression, explicit output, canonical text.
+    pub subscripts: String,
+    /// One shape per operand.
+    pub shapes: Vec<Vec<usize>>,
+    /// The result's shape.
+    pub output_shape: Vec<usize>,
+    /// The optimizer asked for, and what `auto` chose.
+    pub optimizer: String,
+    /// The order in numpy's linear format.
+    pub path: Vec<(usize, usize)>,
+    /// FLOPs of evaluating the einsum in one go (numpy's convention).
+    pub naive_flops: u128,
+    /// FLOPs of the plan's steps.
+    pub optimized_flops: u128,
+    /// `naive_flops / optimized_flops` (1 when both are 0).
+    pub speedup: f64,
+    /// numpy's largest intermediate: elements of the largest step result,
+    /// the output included.
+    pub largest_intermediate: usize,
+    /// Elements of the largest temporary (the output not included).
+    pub largest_temporary: usize,
+    /// Elements of temporaries alive at once, at the worst moment.
+    pub workspace_elements: usize,
+    /// The steps, in execution order.
+    pub steps: Vec<StepReport>,
+}
+
+/// One step of a [`PlanReport`].
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct StepReport {
+    /// The step's own einsum, in the plan's axis names.
+    pub subscripts: String,
+    /// The kernel, as `Display` prints it (`gemm m=1000 n=10 k=1000`).
+    pub kernel: String,
+    /// The kernel's kind: `copy`, `sum`, `elementwise`, `outer`, `dot`,
+    /// `gemv` or `gemm`.
+    pub kind: &'static str,
+    /// Its FLOPs.
+    pub flops: u128,
+    /// What it reads: `operand 0`, `t1`.
+    pub inputs: Vec<String>,
+    /// What it writes: `t0` or `out`.
+    pub output: String,
+    /// The shape it writes.
+    pub output_shape: Vec<usize>,
+    /// Copies it makes (`repack left (331776)`).
+    pub repacks: Vec<String>,
+    /// Whether it loops over split role groups.
+    pub split: bool,
+}
+
+fn slot_name(slot: Slot) -> String {
+    match slot {
+        Slot::Operand(k) => format!("operand {k}"),
+        Slot::Temp(t) => format!("t{t}"),
+        Slot::Output => "out".to_owned(),
+    }
+}
+
+fn kind(kernel: &Kernel) -> &'static str {
+    match kernel {
+        Kernel::Copy { .. } => "copy",
+        Kernel::Reduce { .. } => "sum",
+        Kernel::Elementwise { .. } => "elementwise",
+        Kernel::Outer { .. } => "outer",
+        Kernel::Dot { .. } => "dot",
+        Kernel::Gemv { .. } => "gemv",
+        Kernel::Gemm { .. } => "gemm",
+    }
+}
+
+impl Plan {
+    /// The report as data (see [`PlanReport`]).
+    ///
+    /// ```
+    /// let expr = einsum_syntax::parse("ij,jk->ik").unwrap().lower();
+    /// let bound = einsum_plan::bind(&expr, &[&[2, 3][..], &[3, 4]])?;
+    /// let report = einsum_plan::plan(&bound, &Default::default())?.report();
+    /// assert_eq!(report.steps[0].kernel, "gemm m=2 n=4 k=3");
+    /// assert_eq!(report.optimized_flops, 48);
+    /// # Ok::<(), einsum_plan::PlanError>(())
+    /// ```
+    pub fn report(&self) -> PlanReport {
+        let bound = self.bound();
+        let shape_of =
+            |axes: &[crate::AxisId]| axes.iter().map(|&a| bound.axis(a).size).collect::<Vec<_>>();
+        let steps = self
+            .steps()
+            .iter()
+            .map(|step| StepReport {
+                subscripts: self.step_subscripts(step),
+                kernel: step.kernel.to_string(),
+                kind: kind(&step.kernel),
+                flops: step.flops,
+                inputs: step.args.iter().map(|a| slot_name(a.slot)).collect(),
+                output: slot_name(step.out),
+                output_shape: shape_of(&step.out_axes),
+                repacks: step.repacks.iter().map(Repack::to_string).collect(),
+                split: step.split,
+            })
+            .collect();
+        let speedup = if self.optimized_flops() == 0 {
+            1.0
+        } else {
+            self.naive_flops() as f64 / self.optimized_flops() as f64
+        };
+        PlanReport {
+            subscripts: bound.expr().to_string(),
+            shapes: bound
+                .operands()
+                .iter()
+                .map(|dims| dims.iter().map(|d| d.extent).collect())
+                .collect(),
+            output_shape: self.output_shape(),
+            optimizer: self.optimizer_name(),
+            path: self.path().0.clone(),
+            naive_flops: self.naive_flops(),
+            optimized_flops: self.optimized_flops(),
+            speedup,
+            largest_intermediate: self.largest_intermediate(),
+            largest_temporary: self.largest_temporary(),
+            workspace_elements: self.workspace_elements(),
+            steps,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(feature = "serde")]
+    #[test]
+    fn serializes_with_the_documented_keys() {
+        let expr = einsum_syntax::parse("ij,jk,kl->il").unwrap().lower();
+        let bound = crate::bind(&expr, &[&[2, 30][..], &[30, 4], &[4, 50]]).unwrap();
+        let report = crate::plan(&bound, &Default::default()).unwrap().report();
+        let json = serde_json::to_value(&report).unwrap();
+        for key in [
+            "subscripts",
+            "output_shape",
+            "naive_flops",
+            "optimized_flops",
+            "largest_intermediate",
+            "steps",
+        ] {
+            assert!(json.get(key).is_some(), "{key} missing from {json}");
+        }
+        let step = &json["steps"][0];
+        for key in ["subscripts", "kernel", "flops", "output_shape"] {
+            assert!(step.get(key).is_some(), "step {key} missing from {step}");
+        }
+        assert_eq!(json["optimized_flops"], 1280);
+        assert_eq!(json["output_shape"], serde_json::json!([2, 50]));
+    }
+}
