@@ -13,4 +13,7 @@ pub enum Error {
     /// The operands do not fit the expression, or no plan fits the options.
     #[error(transparent)]
     Plan(#[from] einsum_plan::PlanError),
+    /// The arrays do not fit the plan.
+    #[error("error: {0}")]
+    Exec(#[from] einsum_exec::ExecError),
 }

@@ -9,8 +9,9 @@
 //! - [`plan`] (`einsum-plan`): binding shapes, the contraction order, the
 //!   kernel of every step; [`explain`] gives the plan for text and shapes.
 //!
-//! The executor joins as it lands; [`Error`] is the one error type over
-//! every stage.
+//! - [`exec`] (`einsum-exec`): running a plan over strided arrays.
+//!
+//! [`Error`] is the one error type over every stage.
 //!
 //! ```
 //! let expr = einsum::parse("ij,ij->i")?;
@@ -27,6 +28,7 @@
 
 mod error;
 
+pub use einsum_exec as exec;
 pub use einsum_plan as plan;
 pub use einsum_syntax as syntax;
 pub use error::Error;

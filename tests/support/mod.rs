@@ -2,3 +2,4 @@
 #![allow(dead_code, unreachable_pub)] // each test binary uses its own subset of the helpers
 
 pub mod corpus;
+pub mod reference;

@@ -1,0 +1,349 @@
+//! The strided loop engine: any step, one or two inputs, any strides.
+//!
+//! It runs copies, sums, elementwise and outer products, dots and
+//! matrix-vector products, and every step without a better kernel. Two loop
+//! orders, chosen by where memory is contiguous:
+//!
+//! - **inner sum** when the cheapest axis to walk is summed: each result
+//!   element is a pairwise-accumulated dot or sum (`ij,ij->i`, `ij,j->i`);
+//! - **accumulate** when it is a result axis: the result is zeroed, then
+//!   rows are added into it with unit-stride loops the compiler vectorises
+//!   (`ij->j`, `ij,i->j`, elementwise and outer products).
+//!
+//! Above a size threshold the outermost result dimension is split across
+//! rayon tasks (disjoint outputs); a full reduction to one element splits
+//! its outermost summed dimension into partial sums, added in a fixed order.
+
+use rayon::prelude::*;
+
+use super::reduce::{dot, sum};
+use super::{Shared, for_each_offset};
+use crate::element::Element;
+use crate::par::Accum;
+use crate::step::{Dim, Loops};
+
+/// Points (loop iterations) below which a step runs on one thread.
+pub(crate) const PARALLEL_THRESHOLD: usize = 1 << 15;
+
+/// A step's base pointers.
+#[derive(Clone, Copy)]
+pub(crate) struct Bases<T> {
+    /// Left input.
+    pub a: *const T,
+    /// Right input, if the step has two.
+    pub b: Option<*const T>,
+    /// Result.
+    pub out: *mut T,
+}
+
+/// Runs a step.
+///
+/// # Safety
+/// Every offset `loops` reaches from each base must be a valid element:
+/// inputs readable, result writable and touched by no other thread or
+/// reference, distinct result indices distinct elements.
+pub(crate) unsafe fn run<T: Element>(loops: &Loops, bases: Bases<T>, accum: Accum, threads: usize) {
+    if loops.kept.iter().any(|d| d.extent == 0) {
+        return;
+    }
+    if loops.summed.iter().any(|d| d.extent == 0) {
+        if accum == Accum::Replace {
+            // SAFETY: the caller's contract covers the result's offsets.
+            unsafe { fill_zero(&loops.kept, bases.out) };
+        }
+        return;
+    }
+    let points: usize = loops
+        .kept
+        .iter()
+        .chain(&loops.summed)
+        .map(|d| d.extent)
+        .product();
+    let threads = if points >= PARALLEL_THRESHOLD {
+        threads
+    } else {
+        1
+    };
+    if threads > 1 && !loops.kept.is_empty() && loops.kept[0].extent > 1 {
+        let outer = loops.kept[0];
+        let chunks = (threads * 4).min(outer.extent);
+        let shared = Shared(bases);
+        (0..chunks).into_par_iter().for_each(|c| {
+            let start = outer.extent * c / chunks;
+            let end = outer.extent * (c + 1) / chunks;
+            let mut part = loops.clone();
+            part.kept[0].extent = end - start;
+            let s = start as isize;
+            let bases = shared.get();
+            // SAFETY: this task's rows of the outermost result dimension are
+            // its own; the offsets are a subset of the caller's.
+            unsafe {
+                let bases = Bases {
+                    a: bases.a.offset(outer.a * s),
+                    b: bases.b.map(|b| b.offset(outer.b * s)),
+                    out: bases.out.offset(outer.out * s),
+                };
+                serial(&part, bases, accum);
+            }
+        });
+    } else if threads > 1
+        && loops.kept.is_empty()
+        && !loops.summed.is_empty()
+        && loops.summed[0].extent > 1
+    {
+        // A full reduction: partial sums over chunks of the outermost summed
+        // dimension, added in chunk order.
+        let outer = loops.summed[0];
+        let chunks = (threads * 4).min(outer.extent);
+        let shared = Shared(bases);
+        let partials: Vec<T> = (0..chunks)
+            .into_par_iter()
+            .map(|c| {
+                let start = outer.extent * c / chunks;
+                let end = outer.extent * (c + 1) / chunks;
+                let mut part = loops.summed.clone();
+                part[0].extent = end - start;
+                let s = start as isize;
+                let bases = shared.get();
+                // SAFETY: a subset of the caller's input offsets; nothing is written.
+                unsafe {
+                    reduce_all(
+                        &part,
+                        bases.a.offset(outer.a * s),
+                        bases.b.map(|b| b.offset(outer.b * s)),
+                    )
+                }
+            })
+            .collect();
+        let total = partials.into_iter().fold(T::ZERO, T::add);
+        // SAFETY: a scalar result: its base is its one element.
+        unsafe { write(bases.out, total, accum) };
+    } else {
+        // SAFETY: the caller's contract.
+        unsafe { serial(loops, bases, accum) };
+    }
+}
+
+/// Runs a step on this thread.
+///
+/// # Safety
+/// As [`run`].
+unsafe fn serial<T: Element>(loops: &Loops, bases: Bases<T>, accum: Accum) {
+    let walk = |d: &Dim| d.a.unsigned_abs().saturating_add(d.b.unsigned_abs());
+    let inner_sum = match (loops.summed.last(), loops.kept.last()) {
+        (Some(s), Some(k)) => walk(s) <= walk(k),
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    if inner_sum {
+        for_each_offset(&loops.kept, |oa, ob, oo| {
+            // SAFETY: offsets within the caller's contract.
+            unsafe {
+                let value = reduce_all(
+                    &loops.summed,
+                    bases.a.offset(oa),
+                    bases.b.map(|b| b.offset(ob)),
+                );
+                write(bases.out.offset(oo), value, accum);
+            }
+        });
+        return;
+    }
+    // Accumulate: zero the result if it is replaced and anything is summed,
+    // then add rows along the innermost result dimension.
+    let assign = accum == Accum::Replace && loops.summed.is_empty();
+    if accum == Accum::Replace && !loops.summed.is_empty() {
+        // SAFETY: the caller's contract covers the result's offsets.
+        unsafe { fill_zero(&loops.kept, bases.out) };
+    }
+    let (inner, outer_kept) = match loops.kept.split_last() {
+        Some((inner, rest)) => (*inner, rest),
+        None => (
+            Dim {
+                extent: 1,
+                a: 0,
+                b: 0,
+                out: 0,
+            },
+            &[][..],
+        ),
+    };
+    let mut outer: Vec<Dim> = loops.summed.clone();
+    outer.extend_from_slice(outer_kept);
+    for_each_offset(&outer, |oa, ob, oo| {
+        // SAFETY: offsets within the caller's contract; the row stays inside
+        // the result's innermost dimension.
+        unsafe {
+            row(
+                bases.out.offset(oo),
+                inner.out,
+                bases.a.offset(oa),
+                inner.a,
+                bases.b.map(|b| (b.offset(ob), inner.b)),
+                inner.extent,
+                assign,
+            )
+        };
+    });
+}
+
+/// The sum over `dims` of `a * b` (or of `a`).
+///
+/// # Safety
+/// Every offset `dims` reaches from `a` and `b` is a valid element.
+unsafe fn reduce_all<T: Element>(dims: &[Dim], a: *const T, b: Option<*const T>) -> T {
+    let Some((inner, outer)) = dims.split_last() else {
+        // SAFETY: no dims: the one element at each base.
+        return unsafe { b.map_or(*a, |b| (*a).mul(*b)) };
+    };
+    let mut total = T::ZERO;
+    for_each_offset(outer, |oa, ob, _| {
+        // SAFETY: offsets within the caller's contract.
+        let part = unsafe {
+            match b {
+                Some(b) => dot(a.offset(oa), inner.a, b.offset(ob), inner.b, inner.extent),
+                None => sum(a.offset(oa), inner.a, inner.extent),
+            }
+        };
+        total = total.add(part);
+    });
+    total
+}
+
+/// `out[i] = a[i] * b[i]` (`assign`) or `out[i] += a[i] * b[i]`, over `n`.
+///
+/// # Safety
+/// The `n` strided elements from each pointer are valid; `out`'s are
+/// writable and distinct.
+unsafe fn row<T: Element>(
+    out: *mut T,
+    so: isize,
+    a: *const T,
+    sa: isize,
+    b: Option<(*const T, isize)>,
+    n: usize,
+    assign: bool,
+) {
+    match b {
+        Some((b, sb)) if so == 1 && sa == 1 && sb == 1 => {
+            // SAFETY: unit strides: the caller's contract makes these slices,
+            // and the result does not overlap the inputs (it is exclusive).
+            let (o, x, y) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(out, n),
+                    std::slice::from_raw_parts(a, n),
+                    std::slice::from_raw_parts(b, n),
+                )
+            };
+            if assign {
+                for ((o, x), y) in o.iter_mut().zip(x).zip(y) {
+                    *o = x.mul(*y);
+                }
+            } else {
+                for ((o, x), y) in o.iter_mut().zip(x).zip(y) {
+                    *o = o.add(x.mul(*y));
+                }
+            }
+        }
+        Some((b, sb)) if so == 1 && sb == 1 && sa == 0 => {
+            // A scalar times a row: `out += x * b` (axpy).
+            // SAFETY: as above; `a` is one element.
+            let (o, x, y) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(out, n),
+                    *a,
+                    std::slice::from_raw_parts(b, n),
+                )
+            };
+            if assign {
+                for (o, y) in o.iter_mut().zip(y) {
+                    *o = x.mul(*y);
+                }
+            } else {
+                for (o, y) in o.iter_mut().zip(y) {
+                    *o = o.add(x.mul(*y));
+                }
+            }
+        }
+        Some((b, sb)) if so == 1 && sa == 1 && sb == 0 => {
+            // SAFETY: as above; `b` is one element.
+            let (o, x, y) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(out, n),
+                    std::slice::from_raw_parts(a, n),
+                    *b,
+                )
+            };
+            if assign {
+                for (o, x) in o.iter_mut().zip(x) {
+                    *o = x.mul(y);
+                }
+            } else {
+                for (o, x) in o.iter_mut().zip(x) {
+                    *o = o.add(x.mul(y));
+                }
+            }
+        }
+        Some((b, sb)) => {
+            for i in 0..n as isize {
+                // SAFETY: `i < n`, per the caller's contract.
+                unsafe {
+                    let v = (*a.offset(sa * i)).mul(*b.offset(sb * i));
+                    let o = out.offset(so * i);
+                    *o = if assign { v } else { (*o).add(v) };
+                }
+            }
+        }
+        None if so == 1 && sa == 1 => {
+            // SAFETY: unit strides, as above.
+            let (o, x) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(out, n),
+                    std::slice::from_raw_parts(a, n),
+                )
+            };
+            if assign {
+                o.copy_from_slice(x);
+            } else {
+                for (o, x) in o.iter_mut().zip(x) {
+                    *o = o.add(*x);
+                }
+            }
+        }
+        None => {
+            for i in 0..n as isize {
+                // SAFETY: `i < n`, per the caller's contract.
+                unsafe {
+                    let v = *a.offset(sa * i);
+                    let o = out.offset(so * i);
+                    *o = if assign { v } else { (*o).add(v) };
+                }
+            }
+        }
+    }
+}
+
+/// Writes or adds one result element.
+///
+/// # Safety
+/// `out` is a valid, exclusive element.
+unsafe fn write<T: Element>(out: *mut T, value: T, accum: Accum) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        *out = match accum {
+            Accum::Replace => value,
+            Accum::Add => (*out).add(value),
+        }
+    }
+}
+
+/// Sets every element `dims` reaches from `out` to zero.
+///
+/// # Safety
+/// Those elements are valid and exclusive.
+pub(crate) unsafe fn fill_zero<T: Element>(dims: &[Dim], out: *mut T) {
+    for_each_offset(dims, |_, _, oo| {
+        // SAFETY: the caller's contract.
+        unsafe { *out.offset(oo) = T::ZERO };
+    });
+}

@@ -1,0 +1,59 @@
+//! The einsum executor: the third stage of the pipeline
+//! (syntax → plan → **exec** → entry points).
+//!
+//! It runs an [`einsum_plan::Plan`] over strided arrays and never sees the
+//! subscripts text: its API takes a plan.
+//!
+//! - [`StridedView`] / [`StridedViewMut`]: a pointer, a shape and signed
+//!   element strides, checked once in a safe constructor (negative and zero
+//!   strides allowed on inputs; an output may not write an element twice).
+//!   ndarray views, or any other library's arrays, convert without copying.
+//! - [`Element`]: the sealed set of element types (`f32`, `f64`,
+//!   `Complex<f32>`, `Complex<f64>`, `i32`, `i64`).
+//! - [`run`] with [`RunOptions`] ([`Par`], [`Accum`]) and a reusable
+//!   [`Workspace`] for temporaries.
+//!
+//! The kernels (under `kernels/`, the only place with `unsafe`): a strided
+//! loop engine for copies, sums, elementwise and outer products, dots and
+//! matrix-vector products, with pairwise summation; and GEMM through the
+//! `gemm` crate, fed straight from strides.
+//!
+//! ```
+//! use einsum_exec::{RunOptions, StridedView, StridedViewMut, Workspace, run};
+//!
+//! let expr = einsum_syntax::parse("ij,jk->ik").unwrap().lower();
+//! let bound = einsum_plan::bind(&expr, &[&[2, 3][..], &[3, 2]]).unwrap();
+//! let plan = einsum_plan::plan(&bound, &Default::default()).unwrap();
+//!
+//! let a = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+//! let b = [1.0, 0.0, 0.0, 1.0, 1.0, 1.0];
+//! let mut c = [0.0; 4];
+//! let inputs = [
+//!     StridedView::new(&a, 0, vec![2, 3], vec![3, 1])?,
+//!     StridedView::new(&b, 0, vec![3, 2], vec![2, 1])?,
+//! ];
+//! let mut out = StridedViewMut::new(&mut c, 0, vec![2, 2], vec![2, 1])?;
+//! run(&plan, &inputs, &mut out, &RunOptions::new(), &mut Workspace::new())?;
+//! assert_eq!(c, [4.0, 5.0, 10.0, 11.0]);
+//! # Ok::<(), einsum_exec::ExecError>(())
+//! ```
+#![deny(unsafe_code)]
+
+mod element;
+mod error;
+#[allow(unsafe_code)] // the kernels dereference the checked views' pointers
+mod kernels;
+mod par;
+#[allow(unsafe_code)] // dispatching to the kernels
+mod run;
+mod step;
+#[allow(unsafe_code)] // raw-parts constructors and Send/Sync for the views
+mod view;
+mod workspace;
+
+pub use element::Element;
+pub use error::ExecError;
+pub use par::{Accum, Par};
+pub use run::{RunOptions, run};
+pub use view::{StridedView, StridedViewMut};
+pub use workspace::Workspace;

@@ -1,0 +1,251 @@
+//! Strided views: a pointer, a shape and signed element strides.
+//!
+//! Other array libraries hand their memory to the executor through these.
+//! The safe constructors check once that every index the shape allows lands
+//! inside the data (and, for outputs, that no two indices land on the same
+//! element); the kernels then index without checks.
+
+use std::marker::PhantomData;
+
+use crate::error::ExecError;
+
+/// A read-only strided view of `T`s. Negative and zero strides are allowed.
+#[derive(Clone, Debug)]
+pub struct StridedView<'a, T> {
+    ptr: *const T,
+    shape: Vec<usize>,
+    strides: Vec<isize>,
+    _data: PhantomData<&'a [T]>,
+}
+
+/// A writable strided view of `T`s: no two indices alias one element.
+#[derive(Debug)]
+pub struct StridedViewMut<'a, T> {
+    ptr: *mut T,
+    shape: Vec<usize>,
+    strides: Vec<isize>,
+    _data: PhantomData<&'a mut [T]>,
+}
+
+// SAFETY (Send/Sync): the views are borrows of `[T]` with the borrow's own
+// thread-safety: shared for `StridedView`, exclusive for `StridedViewMut`.
+unsafe impl<T: Sync> Send for StridedView<'_, T> {}
+// SAFETY: as above; a shared view only reads.
+unsafe impl<T: Sync> Sync for StridedView<'_, T> {}
+// SAFETY: an exclusive view is like `&mut [T]`, which is `Send` when `T` is.
+unsafe impl<T: Send> Send for StridedViewMut<'_, T> {}
+
+/// The lowest and highest element offsets a shape and strides reach from
+/// the base, or `None` when the shape is empty (some extent is 0) or the
+/// arithmetic overflows.
+fn reach(shape: &[usize], strides: &[isize]) -> Result<Option<(isize, isize)>, ExecError> {
+    if shape.contains(&0) {
+        return Ok(None);
+    }
+    let overflow =
+        || ExecError::ViewInvalid("the view's strides overflow the address space".into());
+    let (mut lo, mut hi) = (0isize, 0isize);
+    for (&extent, &stride) in shape.iter().zip(strides) {
+        let last = isize::try_from(extent - 1).map_err(|_| overflow())?;
+        let span = stride.checked_mul(last).ok_or_else(overflow)?;
+        if span < 0 {
+            lo = lo.checked_add(span).ok_or_else(overflow)?;
+        } else {
+            hi = hi.checked_add(span).ok_or_else(overflow)?;
+        }
+    }
+    Ok(Some((lo, hi)))
+}
+
+fn check(len: usize, offset: usize, shape: &[usize], strides: &[isize]) -> Result<(), ExecError> {
+    if shape.len() != strides.len() {
+        return Err(ExecError::ViewInvalid(format!(
+            "a view's shape {shape:?} and strides {strides:?} differ in length"
+        )));
+    }
+    let Some((lo, hi)) = reach(shape, strides)? else {
+        return if offset <= len {
+            Ok(())
+        } else {
+            Err(ExecError::ViewInvalid(format!(
+                "offset {offset} is past the data's {len} elements"
+            )))
+        };
+    };
+    let offset =
+        isize::try_from(offset).map_err(|_| ExecError::ViewInvalid("offset overflows".into()))?;
+    let first = offset.checked_add(lo);
+    let last = offset.checked_add(hi);
+    match (first, last) {
+        (Some(first), Some(last)) if first >= 0 && (last as usize) < len => Ok(()),
+        _ => Err(ExecError::ViewInvalid(format!(
+            "shape {shape:?} with strides {strides:?} from offset {offset} reaches outside the data's {len} elements"
+        ))),
+    }
+}
+
+/// Whether distinct indices always land on distinct elements: sorted by
+/// stride, each stride exceeds the reach of all smaller ones.
+fn unaliased(shape: &[usize], strides: &[isize]) -> bool {
+    if shape.contains(&0) {
+        return true;
+    }
+    let mut dims: Vec<(usize, usize)> = shape
+        .iter()
+        .zip(strides)
+        .filter(|(e, _)| **e > 1)
+        .map(|(&e, &s)| (s.unsigned_abs(), e))
+        .collect();
+    dims.sort_unstable();
+    let mut reach = 0usize;
+    for (stride, extent) in dims {
+        if stride <= reach {
+            return false;
+        }
+        match stride
+            .checked_mul(extent - 1)
+            .and_then(|s| s.checked_add(reach))
+        {
+            Some(r) => reach = r,
+            None => return false,
+        }
+    }
+    true
+}
+
+impl<'a, T> StridedView<'a, T> {
+    /// A view of `data` starting at `offset`, checked: every index the shape
+    /// allows must land inside `data`.
+    ///
+    /// ```
+    /// use einsum_exec::StridedView;
+    /// let data = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    /// // The transpose of a 2x3 C-order matrix, read backwards along rows.
+    /// let v = StridedView::new(&data, 2, vec![3, 2], vec![-1, 3]).unwrap();
+    /// assert_eq!(v.shape(), &[3, 2]);
+    /// assert!(StridedView::new(&data, 0, vec![3, 3], vec![3, 1]).is_err());
+    /// ```
+    pub fn new(
+        data: &'a [T],
+        offset: usize,
+        shape: Vec<usize>,
+        strides: Vec<isize>,
+    ) -> Result<Self, ExecError> {
+        check(data.len(), offset, &shape, &strides)?;
+        // `wrapping_add`: the offset is within (or one past) `data`, checked above.
+        Ok(StridedView {
+            ptr: data.as_ptr().wrapping_add(offset),
+            shape,
+            strides,
+            _data: PhantomData,
+        })
+    }
+
+    /// A view from raw parts, for array libraries with their own checks.
+    ///
+    /// # Safety
+    /// For the lifetime `'a`, every offset `sum(i[d] * strides[d])` with
+    /// `i[d] < shape[d]` from `ptr` must be a valid, initialised `T` that
+    /// nothing writes to, and `shape` and `strides` must have equal length.
+    pub unsafe fn from_raw_parts(ptr: *const T, shape: Vec<usize>, strides: Vec<isize>) -> Self {
+        StridedView {
+            ptr,
+            shape,
+            strides,
+            _data: PhantomData,
+        }
+    }
+
+    /// The extents.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The element strides.
+    pub fn strides(&self) -> &[isize] {
+        &self.strides
+    }
+
+    pub(crate) fn ptr(&self) -> *const T {
+        self.ptr
+    }
+}
+
+impl<'a, T> StridedViewMut<'a, T> {
+    /// A writable view of `data` starting at `offset`, checked: every index
+    /// lands inside `data`, and no two indices land on the same element.
+    pub fn new(
+        data: &'a mut [T],
+        offset: usize,
+        shape: Vec<usize>,
+        strides: Vec<isize>,
+    ) -> Result<Self, ExecError> {
+        check(data.len(), offset, &shape, &strides)?;
+        if !unaliased(&shape, &strides) {
+            return Err(ExecError::ViewInvalid(format!(
+                "an output's shape {shape:?} with strides {strides:?} writes some elements twice"
+            )));
+        }
+        Ok(StridedViewMut {
+            ptr: data.as_mut_ptr().wrapping_add(offset),
+            shape,
+            strides,
+            _data: PhantomData,
+        })
+    }
+
+    /// A writable view from raw parts.
+    ///
+    /// # Safety
+    /// As [`StridedView::from_raw_parts`], and for `'a` nothing else reads or
+    /// writes those elements, and distinct indices reach distinct elements.
+    pub unsafe fn from_raw_parts(ptr: *mut T, shape: Vec<usize>, strides: Vec<isize>) -> Self {
+        StridedViewMut {
+            ptr,
+            shape,
+            strides,
+            _data: PhantomData,
+        }
+    }
+
+    /// The extents.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The element strides.
+    pub fn strides(&self) -> &[isize] {
+        &self.strides
+    }
+
+    pub(crate) fn ptr(&mut self) -> *mut T {
+        self.ptr
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checks_bounds_with_negative_and_zero_strides() {
+        let data = [0u8; 12];
+        assert!(StridedView::new(&data, 0, vec![3, 4], vec![4, 1]).is_ok());
+        assert!(StridedView::new(&data, 11, vec![3, 4], vec![-4, -1]).is_ok());
+        assert!(StridedView::new(&data, 10, vec![3, 4], vec![-4, -1]).is_err());
+        assert!(StridedView::new(&data, 0, vec![100], vec![0]).is_ok());
+        assert!(StridedView::new(&data, 12, vec![0, 5], vec![1, 1]).is_ok());
+        assert!(StridedView::new(&data, 13, vec![0], vec![1]).is_err());
+        assert!(StridedView::new(&data, 0, vec![2], vec![isize::MAX]).is_err());
+        assert!(StridedView::new(&data, 0, vec![2, 2], vec![1]).is_err());
+    }
+
+    #[test]
+    fn outputs_must_not_alias() {
+        let mut data = [0u8; 12];
+        assert!(StridedViewMut::new(&mut data, 0, vec![3, 4], vec![1, 3]).is_ok());
+        assert!(StridedViewMut::new(&mut data, 0, vec![3, 4], vec![0, 1]).is_err());
+        assert!(StridedViewMut::new(&mut data, 0, vec![3, 4], vec![2, 1]).is_err());
+        assert!(StridedViewMut::new(&mut data, 0, vec![1, 4], vec![0, 1]).is_ok());
+    }
+}

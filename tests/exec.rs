@@ -1,0 +1,356 @@
+//! The executor against the reference evaluator: one corpus, every dtype,
+//! every layout, every strategy.
+
+mod support;
+
+use einsum::exec::{Accum, Element, Par, RunOptions, StridedView, StridedViewMut, Workspace, run};
+use einsum::plan::{Optimize, PlanOptions};
+use num_complex::Complex;
+use support::corpus::{self, ShapedCase};
+use support::reference::{self, Magnitude};
+
+/// How an operand is laid out in memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layout {
+    C,
+    F,
+    /// Every dimension taken with step 2 from a larger C array.
+    Stepped,
+    /// C order read backwards: every stride negative.
+    Reversed,
+    /// The first dimension of extent > 1 has stride 0 (a broadcast view).
+    ZeroStride,
+}
+
+const LAYOUTS: [Layout; 5] = [
+    Layout::C,
+    Layout::F,
+    Layout::Stepped,
+    Layout::Reversed,
+    Layout::ZeroStride,
+];
+
+/// `(buffer length, offset, strides)` for `shape` in `layout`.
+fn lay_out(shape: &[usize], layout: Layout) -> (usize, usize, Vec<isize>) {
+    let c = |shape: &[usize]| -> Vec<isize> {
+        let mut s = vec![0isize; shape.len()];
+        let mut next = 1isize;
+        for (d, &e) in shape.iter().enumerate().rev() {
+            s[d] = next;
+            next *= e.max(1) as isize;
+        }
+        s
+    };
+    let len: usize = shape.iter().product::<usize>().max(1);
+    match layout {
+        Layout::C => (len, 0, c(shape)),
+        Layout::F => {
+            let mut s = vec![0isize; shape.len()];
+            let mut next = 1isize;
+            for (d, &e) in shape.iter().enumerate() {
+                s[d] = next;
+                next *= e.max(1) as isize;
+            }
+            (len, 0, s)
+        }
+        Layout::Stepped => {
+            let big: Vec<usize> = shape.iter().map(|&e| 2 * e.max(1)).collect();
+            let s = c(&big).iter().map(|s| s * 2).collect();
+            (big.iter().product::<usize>().max(1), 0, s)
+        }
+        Layout::Reversed => {
+            let s: Vec<isize> = c(shape).iter().map(|s| -s).collect();
+            (len, if shape.contains(&0) { 0 } else { len - 1 }, s)
+        }
+        Layout::ZeroStride => {
+            let mut s = c(shape);
+            if let Some(d) = shape.iter().position(|&e| e > 1) {
+                s[d] = 0;
+            }
+            (len, 0, s)
+        }
+    }
+}
+
+/// Deterministic values: floats in [-1, 1), integers in [-10, 10).
+trait Sample: Element + Magnitude {
+    fn sample(seed: u64) -> Self;
+}
+
+fn mix(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn unit(seed: u64) -> f64 {
+    (mix(seed) >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+}
+
+impl Sample for f32 {
+    fn sample(seed: u64) -> Self {
+        unit(seed) as f32
+    }
+}
+impl Sample for f64 {
+    fn sample(seed: u64) -> Self {
+        unit(seed)
+    }
+}
+impl Sample for i32 {
+    fn sample(seed: u64) -> Self {
+        (mix(seed) % 20) as i32 - 10
+    }
+}
+impl Sample for i64 {
+    fn sample(seed: u64) -> Self {
+        (mix(seed) % 20) as i64 - 10
+    }
+}
+impl Sample for Complex<f32> {
+    fn sample(seed: u64) -> Self {
+        Complex::new(unit(seed) as f32, unit(seed ^ 0xABCD) as f32)
+    }
+}
+impl Sample for Complex<f64> {
+    fn sample(seed: u64) -> Self {
+        Complex::new(unit(seed), unit(seed ^ 0xABCD))
+    }
+}
+
+/// One configuration to run a case under.
+#[derive(Clone, Debug)]
+struct Config {
+    layout: Layout,
+    optimize: Optimize,
+    options: RunOptions,
+    out_reversed: bool,
+}
+
+/// Runs `case` under `config` and compares with the reference; the error
+/// says what differs.
+fn check<T: Sample>(case: &ShapedCase, config: &Config) -> Result<(), String> {
+    let expr = einsum::parse(&case.text).map_err(|e| e.to_string())?;
+    let plan = einsum::explain(
+        &case.text,
+        &case.shapes,
+        &PlanOptions::new().optimize(config.optimize.clone()),
+    )
+    .map_err(|e| e.to_string())?;
+    let buffers: Vec<(Vec<T>, usize, Vec<isize>)> = case
+        .shapes
+        .iter()
+        .enumerate()
+        .map(|(k, shape)| {
+            let (len, offset, strides) = lay_out(shape, config.layout);
+            let data = (0..len)
+                .map(|i| T::sample((k as u64) << 32 | i as u64))
+                .collect();
+            (data, offset, strides)
+        })
+        .collect();
+    let operands: Vec<reference::Operand<'_, T>> = buffers
+        .iter()
+        .zip(&case.shapes)
+        .map(|((data, offset, strides), shape)| reference::Operand {
+            data,
+            offset: *offset,
+            shape: shape.clone(),
+            strides: strides.clone(),
+        })
+        .collect();
+    let reference = reference::evaluate(&expr, &operands);
+    let shape = reference.shape.clone();
+    assert_eq!(
+        shape,
+        plan.output_shape(),
+        "the reference and the plan disagree on the output shape"
+    );
+
+    let views: Vec<StridedView<'_, T>> = buffers
+        .iter()
+        .zip(&case.shapes)
+        .map(|((data, offset, strides), shape)| {
+            StridedView::new(data, *offset, shape.clone(), strides.clone()).unwrap()
+        })
+        .collect();
+    let len: usize = shape.iter().product();
+    let prefill: Vec<T> = (0..len)
+        .map(|i| T::sample(0xFFFF_0000 + i as u64))
+        .collect();
+    let mut got = prefill.clone();
+    let (offset, strides) = if config.out_reversed {
+        let (_, offset, strides) = lay_out(&shape, Layout::Reversed);
+        (offset, strides)
+    } else {
+        (0, lay_out(&shape, Layout::C).2)
+    };
+    let mut out = StridedViewMut::new(&mut got, offset, shape.clone(), strides).unwrap();
+    run(
+        &plan,
+        &views,
+        &mut out,
+        &config.options,
+        &mut Workspace::new(),
+    )
+    .map_err(|e| e.to_string())?;
+
+    for i in 0..len {
+        // The C-order index i, and where the output view put it.
+        let mut rest = i;
+        let mut at = offset as isize;
+        let view_strides = if config.out_reversed {
+            lay_out(&shape, Layout::Reversed).2
+        } else {
+            lay_out(&shape, Layout::C).2
+        };
+        for d in (0..shape.len()).rev() {
+            at += (rest % shape[d]) as isize * view_strides[d];
+            rest /= shape[d];
+        }
+        let adds = config.options == config.options.accum(Accum::Add);
+        let value = got[at as usize];
+        if T::EPSILON == 0.0 {
+            // Integers: exact, wrapping like numpy's.
+            let mut expected = reference.exact[i];
+            if adds {
+                expected = prefill[at as usize].add(expected);
+            }
+            if value != expected {
+                return Err(format!(
+                    "element {i} of {shape:?}: got {value:?}, want {expected:?}"
+                ));
+            }
+        } else {
+            let (mut re, mut im) = reference.precise[i];
+            let mut scale = reference.magnitude[i];
+            if adds {
+                let (pr, pi) = prefill[at as usize].parts();
+                re += pr;
+                im += pi;
+                scale += prefill[at as usize].magnitude();
+            }
+            let (vr, vi) = value.parts();
+            let error = (vr - re).abs() + (vi - im).abs();
+            // Rounding in T of the products and of any order of summation:
+            // a few ulps of the summed magnitudes (pairwise keeps it small).
+            let tolerance = 64.0 * T::EPSILON * scale + f64::MIN_POSITIVE;
+            if error > tolerance {
+                return Err(format!(
+                    "element {i} of {shape:?}: got {value:?}, want ({re}, {im}), error {error:e} > {tolerance:e}"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn configs(full: bool) -> Vec<Config> {
+    let base = Config {
+        layout: Layout::C,
+        optimize: Optimize::Auto,
+        options: RunOptions::new(),
+        out_reversed: false,
+    };
+    if !full {
+        return LAYOUTS
+            .iter()
+            .map(|&layout| Config {
+                layout,
+                ..base.clone()
+            })
+            .collect();
+    }
+    let mut list = Vec::new();
+    for &layout in &LAYOUTS {
+        for gemm in [true, false] {
+            for par in [Par::Seq, Par::Rayon(2)] {
+                list.push(Config {
+                    layout,
+                    options: RunOptions::new().gemm(gemm).par(par),
+                    ..base.clone()
+                });
+            }
+        }
+    }
+    for optimize in [
+        Optimize::Optimal,
+        Optimize::Dp,
+        Optimize::Greedy,
+        Optimize::Branch(1),
+        Optimize::RandomGreedy { trials: 4, seed: 9 },
+        Optimize::Naive,
+    ] {
+        list.push(Config {
+            optimize,
+            ..base.clone()
+        });
+    }
+    list.push(Config {
+        options: RunOptions::new().accum(Accum::Add),
+        ..base.clone()
+    });
+    list.push(Config {
+        out_reversed: true,
+        ..base.clone()
+    });
+    list.push(Config {
+        out_reversed: true,
+        options: RunOptions::new().accum(Accum::Add).par(Par::Rayon(2)),
+        ..base
+    });
+    list
+}
+
+fn run_corpus<T: Sample>(full: bool) {
+    let mut failures = Vec::new();
+    let cases = corpus::read_shaped("exec.txt");
+    for case in &cases {
+        for config in configs(full) {
+            if let Err(e) = check::<T>(case, &config) {
+                failures.push(format!(
+                    "exec.txt:{} {} {:?}: {e}",
+                    case.line, case.text, config
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures ({}):\n{}",
+        failures.len(),
+        T::NAME,
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn f64_every_layout_strategy_and_optimizer() {
+    run_corpus::<f64>(true);
+}
+
+#[test]
+fn f32_every_layout_strategy_and_optimizer() {
+    run_corpus::<f32>(true);
+}
+
+#[test]
+fn complex128_every_layout() {
+    run_corpus::<Complex<f64>>(false);
+}
+
+#[test]
+fn complex64_every_layout() {
+    run_corpus::<Complex<f32>>(false);
+}
+
+#[test]
+fn int64_every_layout_and_strategy() {
+    run_corpus::<i64>(true);
+}
+
+#[test]
+fn int32_every_layout() {
+    run_corpus::<i32>(false);
+}
