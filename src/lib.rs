@@ -1,5 +1,15 @@
 //! einsum: an Einstein-summation expression compiler.
 //!
+//! ```
+//! use ndarray::array;
+//!
+//! let a = array![[1.0, 2.0], [3.0, 4.0]];
+//! let b = array![[5.0, 6.0], [7.0, 8.0]];
+//! let c = einsum::einsum("ij,jk->ik", &[&a, &b])?;
+//! assert_eq!(c, a.dot(&b).into_dyn());
+//! # Ok::<(), einsum::Error>(())
+//! ```
+//!
 //! Write an expression such as `"ij,jk->ik"`; the compiler parses it once,
 //! plans the contraction order and lowers every step to a kernel. This crate is
 //! the small public face over the pipeline crates:
@@ -26,8 +36,10 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod api;
 mod error;
 
+pub use api::{Einsum, Operand, Options, einsum, einsum_into};
 pub use einsum_exec as exec;
 pub use einsum_plan as plan;
 pub use einsum_syntax as syntax;

@@ -223,6 +223,40 @@ impl<'a, T> StridedViewMut<'a, T> {
     }
 }
 
+impl<'a, T, D: ndarray::Dimension> From<ndarray::ArrayView<'a, T, D>> for StridedView<'a, T> {
+    /// The same memory, no copy.
+    fn from(view: ndarray::ArrayView<'a, T, D>) -> Self {
+        let shape = view.shape().to_vec();
+        let strides = view.strides().to_vec();
+        // SAFETY: an ndarray view guarantees every index within its shape,
+        // at its strides from its pointer, is a valid element for `'a`, and
+        // the shared borrow keeps writers away for `'a`.
+        unsafe { StridedView::from_raw_parts(view.as_ptr(), shape, strides) }
+    }
+}
+
+impl<'a, T, D: ndarray::Dimension> TryFrom<ndarray::ArrayViewMut<'a, T, D>>
+    for StridedViewMut<'a, T>
+{
+    type Error = ExecError;
+
+    /// The same memory, no copy; checked that no element is reachable twice
+    /// (ndarray allows such views only through its own unsafe constructors).
+    fn try_from(mut view: ndarray::ArrayViewMut<'a, T, D>) -> Result<Self, ExecError> {
+        let shape = view.shape().to_vec();
+        let strides = view.strides().to_vec();
+        if !unaliased(&shape, &strides) {
+            return Err(ExecError::ViewInvalid(format!(
+                "an output's shape {shape:?} with strides {strides:?} writes some elements twice"
+            )));
+        }
+        // SAFETY: an ndarray mutable view guarantees every index is a valid
+        // element, exclusively borrowed for `'a`; distinct indices reach
+        // distinct elements (checked just above).
+        Ok(unsafe { StridedViewMut::from_raw_parts(view.as_mut_ptr(), shape, strides) })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,6 +272,19 @@ mod tests {
         assert!(StridedView::new(&data, 13, vec![0], vec![1]).is_err());
         assert!(StridedView::new(&data, 0, vec![2], vec![isize::MAX]).is_err());
         assert!(StridedView::new(&data, 0, vec![2, 2], vec![1]).is_err());
+    }
+
+    #[test]
+    fn ndarray_views_convert_without_copying() {
+        let a = ndarray::Array2::<f64>::zeros((3, 4));
+        let t = a.t();
+        let v = StridedView::from(t.view());
+        assert_eq!((v.shape(), v.strides()), (&[4, 3][..], &[1, 4][..]));
+        assert_eq!(v.ptr(), a.as_ptr());
+        let mut b = ndarray::Array2::<f64>::zeros((3, 4));
+        let reversed = b.slice_mut(ndarray::s![..;-1, ..]);
+        let w = StridedViewMut::try_from(reversed).unwrap();
+        assert_eq!(w.strides(), &[-4, 1]);
     }
 
     #[test]

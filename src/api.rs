@@ -1,0 +1,235 @@
+//! The library API: einsum on ndarray arrays, once or compiled.
+
+use std::sync::{Arc, Mutex};
+
+use einsum_exec::{Accum, Element, Par, RunOptions, StridedView, StridedViewMut, Workspace, run};
+use einsum_plan::{Optimize, Plan, PlanOptions, bind, plan};
+use einsum_syntax::Expr;
+use ndarray::{ArrayD, ArrayView, ArrayViewMut, Dimension, IxDyn};
+
+use crate::Error;
+
+/// Anything einsum can read as an operand: ndarray arrays and views of any
+/// dimension, owned or borrowed (no copy is made).
+pub trait Operand<T> {
+    /// The operand as a dynamic-dimensional view (no copy).
+    fn as_operand(&self) -> ArrayView<'_, T, IxDyn>;
+}
+
+impl<T, S: ndarray::Data<Elem = T>, D: Dimension> Operand<T> for ndarray::ArrayBase<S, D> {
+    fn as_operand(&self) -> ArrayView<'_, T, IxDyn> {
+        self.view().into_dyn()
+    }
+}
+
+/// Options for [`Einsum`]: how to plan, how to run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Options {
+    plan: PlanOptions,
+    par: Par,
+    gemm: bool,
+}
+
+impl Options {
+    /// The defaults: `Optimize::Auto`, no memory limit, all threads, GEMM.
+    pub fn new() -> Self {
+        Options {
+            plan: PlanOptions::new(),
+            par: Par::Auto,
+            gemm: true,
+        }
+    }
+
+    /// The contraction-order search.
+    pub fn optimize(mut self, optimize: Optimize) -> Self {
+        self.plan = self.plan.optimize(optimize);
+        self
+    }
+
+    /// The largest temporary allowed, in elements.
+    pub fn memory_limit(mut self, elements: Option<usize>) -> Self {
+        self.plan = self.plan.memory_limit(elements);
+        self
+    }
+
+    /// Parallelism.
+    pub fn par(mut self, par: Par) -> Self {
+        self.par = par;
+        self
+    }
+
+    /// Whether matrix products may use the GEMM kernels (`false`: strided
+    /// loops only; for testing and comparison).
+    pub fn gemm(mut self, gemm: bool) -> Self {
+        self.gemm = gemm;
+        self
+    }
+}
+
+/// How many distinct operand shapes a compiled expression keeps plans for.
+const PLAN_CACHE: usize = 8;
+
+/// A compiled einsum: parsed once, planned once per operand shapes, run many
+/// times.
+///
+/// ```
+/// use ndarray::array;
+///
+/// let matmul = einsum::Einsum::new("ij,jk->ik")?;
+/// let a = array![[1.0, 2.0], [3.0, 4.0]];
+/// let b = array![[0.0, 1.0], [1.0, 0.0]];
+/// for _ in 0..3 {
+///     let c = matmul.run(&[&a, &b])?;
+///     assert_eq!(c, array![[2.0, 1.0], [4.0, 3.0]].into_dyn());
+/// }
+/// assert_eq!(matmul.plans_made(), 1); // planned on the first call only
+/// # Ok::<(), einsum::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Einsum {
+    expr: Expr,
+    options: Options,
+    cache: Mutex<Cache>,
+}
+
+#[derive(Debug, Default)]
+struct Cache {
+    plans: Vec<(Vec<Vec<usize>>, Arc<Plan>)>,
+    made: usize,
+}
+
+impl Einsum {
+    /// Parses `subscripts` (see [`crate::syntax`] for the language).
+    pub fn new(subscripts: &str) -> Result<Einsum, Error> {
+        Self::with_options(subscripts, Options::new())
+    }
+
+    /// Parses `subscripts`, to plan and run with `options`.
+    pub fn with_options(subscripts: &str, options: Options) -> Result<Einsum, Error> {
+        Ok(Einsum {
+            expr: crate::parse(subscripts)?,
+            options,
+            cache: Mutex::new(Cache::default()),
+        })
+    }
+
+    /// The lowered expression.
+    pub fn expr(&self) -> &Expr {
+        &self.expr
+    }
+
+    /// The plan for operands of these shapes (from the cache when it has it).
+    pub fn plan<S: AsRef<[usize]>>(&self, shapes: &[S]) -> Result<Arc<Plan>, Error> {
+        let mut cache = self
+            .cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let hit = cache.plans.iter().position(|(cached, _)| {
+            cached.len() == shapes.len()
+                && cached
+                    .iter()
+                    .zip(shapes)
+                    .all(|(c, s)| c.as_slice() == s.as_ref())
+        });
+        if let Some(i) = hit {
+            return Ok(cache.plans[i].1.clone());
+        }
+        let made = Arc::new(plan(&bind(&self.expr, shapes)?, &self.options.plan)?);
+        if cache.plans.len() == PLAN_CACHE {
+            cache.plans.remove(0);
+        }
+        let key = shapes.iter().map(|s| s.as_ref().to_vec()).collect();
+        cache.plans.push((key, made.clone()));
+        cache.made += 1;
+        Ok(made)
+    }
+
+    /// How many plans this expression has made (a cache hit makes none).
+    pub fn plans_made(&self) -> usize {
+        self.cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .made
+    }
+
+    /// Runs on `operands`, returning a new array.
+    pub fn run<T: Element>(&self, operands: &[&dyn Operand<T>]) -> Result<ArrayD<T>, Error> {
+        let views: Vec<ArrayView<'_, T, IxDyn>> = operands.iter().map(|o| o.as_operand()).collect();
+        let shapes: Vec<&[usize]> = views.iter().map(|v| v.shape()).collect();
+        let plan = self.plan(&shapes)?;
+        let mut out = ArrayD::from_elem(IxDyn(&plan.output_shape()), T::ZERO);
+        self.run_planned(&plan, views, out.view_mut(), Accum::Replace)?;
+        Ok(out)
+    }
+
+    /// Runs on `operands`, writing (or, with [`Accum::Add`], adding) the
+    /// result into `out`, which must have the result's shape.
+    pub fn run_into<T: Element, D: Dimension>(
+        &self,
+        operands: &[&dyn Operand<T>],
+        out: ArrayViewMut<'_, T, D>,
+        accum: Accum,
+    ) -> Result<(), Error> {
+        let views: Vec<ArrayView<'_, T, IxDyn>> = operands.iter().map(|o| o.as_operand()).collect();
+        let shapes: Vec<&[usize]> = views.iter().map(|v| v.shape()).collect();
+        let plan = self.plan(&shapes)?;
+        self.run_planned(&plan, views, out.into_dyn(), accum)
+    }
+
+    fn run_planned<T: Element>(
+        &self,
+        plan: &Plan,
+        views: Vec<ArrayView<'_, T, IxDyn>>,
+        out: ArrayViewMut<'_, T, IxDyn>,
+        accum: Accum,
+    ) -> Result<(), Error> {
+        let inputs: Vec<StridedView<'_, T>> = views.into_iter().map(StridedView::from).collect();
+        let mut out = StridedViewMut::try_from(out)?;
+        let options = RunOptions::new()
+            .par(self.options.par)
+            .gemm(self.options.gemm)
+            .accum(accum);
+        run(plan, &inputs, &mut out, &options, &mut Workspace::new())?;
+        Ok(())
+    }
+}
+
+/// Evaluates an einsum once: parse, plan, run.
+///
+/// ```
+/// use ndarray::array;
+///
+/// // The seed example: Euclidean distances between row pairs.
+/// let p = array![[0.0, 0.0], [1.0, 1.0]];
+/// let q = array![[3.0, 4.0], [1.0, 1.0]];
+/// let d = &p - &q;
+/// let squared = einsum::einsum("ij,ij->i", &[&d, &d])?;
+/// assert_eq!(squared.mapv(f64::sqrt), array![5.0, 0.0].into_dyn());
+/// # Ok::<(), einsum::Error>(())
+/// ```
+pub fn einsum<T: Element>(
+    subscripts: &str,
+    operands: &[&dyn Operand<T>],
+) -> Result<ArrayD<T>, Error> {
+    Einsum::new(subscripts)?.run(operands)
+}
+
+/// Evaluates an einsum once into `out` (replacing or adding to it).
+///
+/// ```
+/// use ndarray::{Array1, array};
+///
+/// let a = array![[1, 2], [3, 4]];
+/// let mut totals = Array1::from_elem(2, 100);
+/// einsum::einsum_into("ij->j", &[&a], totals.view_mut(), einsum::exec::Accum::Add)?;
+/// assert_eq!(totals, array![104, 106]);
+/// # Ok::<(), einsum::Error>(())
+/// ```
+pub fn einsum_into<T: Element, D: Dimension>(
+    subscripts: &str,
+    operands: &[&dyn Operand<T>],
+    out: ArrayViewMut<'_, T, D>,
+    accum: Accum,
+) -> Result<(), Error> {
+    Einsum::new(subscripts)?.run_into(operands, out, accum)
+}
