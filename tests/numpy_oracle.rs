@@ -28,9 +28,14 @@ fn python() -> Option<String> {
 }
 
 fn run_script(python: &str, script: &str) -> String {
+    run_script_with(python, script, &[])
+}
+
+fn run_script_with(python: &str, script: &str, args: &[&std::ffi::OsStr]) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let output = Command::new(python)
         .arg(root.join(script))
+        .args(args)
         .current_dir(root)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {script}: {e}"));
@@ -112,4 +117,91 @@ fn optimal_flops_never_exceed_numpys() {
         "numpy answered for every corpus line"
     );
     eprintln!("optimal <= numpy's optimal on all {compared} corpus lines");
+}
+
+/// Writes every exec-corpus case's inputs and our result for each dtype,
+/// then has numpy.einsum recompute and compare them.
+#[test]
+fn results_agree_with_numpy_einsum() {
+    use einsum::exec::Element;
+    use support::npy::{self, NpyElement};
+
+    fn cases<T: Element + NpyElement>(
+        dir: &Path,
+        sample: impl Fn(u64) -> T,
+        manifest: &mut String,
+    ) {
+        for case in support::corpus::read_shaped("exec.txt") {
+            let arrays: Vec<ndarray::ArrayD<T>> = case
+                .shapes
+                .iter()
+                .enumerate()
+                .map(|(k, shape)| {
+                    let len: usize = shape.iter().product();
+                    let data = (0..len)
+                        .map(|i| sample((k as u64) << 32 | i as u64))
+                        .collect();
+                    ndarray::ArrayD::from_shape_vec(shape.clone(), data).expect("shape")
+                })
+                .collect();
+            let operands: Vec<&dyn einsum::Operand<T>> = arrays
+                .iter()
+                .map(|a| a as &dyn einsum::Operand<T>)
+                .collect();
+            let result = einsum::einsum(&case.text, &operands)
+                .unwrap_or_else(|e| panic!("exec.txt:{}: {e}", case.line));
+            let stem = format!("{}-{}", case.line, T::NAME);
+            let mut inputs = Vec::new();
+            for (k, a) in arrays.iter().enumerate() {
+                let path = dir.join(format!("{stem}-in{k}.npy"));
+                npy::write(&path, a.shape(), a.as_slice().expect("C order")).expect("write");
+                inputs.push(path.display().to_string());
+            }
+            let path = dir.join(format!("{stem}-out.npy"));
+            let standard = result.as_standard_layout();
+            npy::write(&path, result.shape(), standard.as_slice().expect("C order"))
+                .expect("write");
+            let line = serde_json::json!({
+                "subscripts": case.text,
+                "inputs": inputs,
+                "output": path.display().to_string(),
+                "dtype": T::NAME,
+            });
+            manifest.push_str(&format!("{line}\n"));
+        }
+    }
+
+    let Some(python) = python() else { return };
+    let dir = std::env::temp_dir().join(format!("einsum-numpy-oracle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let unit = |seed: u64| {
+        let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    };
+    let mut manifest = String::new();
+    cases::<f64>(&dir, unit, &mut manifest);
+    cases::<f32>(&dir, |s| unit(s) as f32, &mut manifest);
+    cases::<num_complex::Complex<f64>>(
+        &dir,
+        |s| num_complex::Complex::new(unit(s), unit(!s)),
+        &mut manifest,
+    );
+    cases::<num_complex::Complex<f32>>(
+        &dir,
+        |s| num_complex::Complex::new(unit(s) as f32, unit(!s) as f32),
+        &mut manifest,
+    );
+    cases::<i64>(&dir, |s| (unit(s) * 10.0) as i64, &mut manifest);
+    cases::<i32>(&dir, |s| (unit(s) * 10.0) as i32, &mut manifest);
+    let manifest_path = dir.join("manifest.jsonl");
+    std::fs::write(&manifest_path, manifest).expect("manifest");
+    let out = run_script_with(
+        &python,
+        "tests/corpus/numpy_results.py",
+        &[manifest_path.as_os_str()],
+    );
+    eprintln!("{out}");
+    std::fs::remove_dir_all(&dir).ok();
 }
