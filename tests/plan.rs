@@ -121,7 +121,7 @@ fn readme_main_job_output_is_current() {
     // The README shows the main job's report for chain4; it must stay true.
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
-    let command = "$ cargo run --release --example explain -- 'ij,jk,kl,lm->im' 1000x1000 1000x10 10x1000 1000x1000\n";
+    let command = "$ einsum-explain 'ij,jk,kl,lm->im' 1000x1000 1000x10 10x1000 1000x1000\n";
     let start = readme
         .find(command)
         .expect("the README shows the chain4 report")

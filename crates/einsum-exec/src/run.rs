@@ -66,6 +66,41 @@ pub fn run<T: Element>(
     options: &RunOptions,
     workspace: &mut Workspace<T>,
 ) -> Result<(), ExecError> {
+    run_observed(plan, inputs, out, options, workspace, |_| {})
+}
+
+/// As [`run`], and returns how long each step took, in plan order: for
+/// `einsum-explain --analyze`. Only the steps are timed, not the checks.
+pub fn run_profiled<T: Element>(
+    plan: &Plan,
+    inputs: &[StridedView<'_, T>],
+    out: &mut StridedViewMut<'_, T>,
+    options: &RunOptions,
+    workspace: &mut Workspace<T>,
+) -> Result<Vec<std::time::Duration>, ExecError> {
+    let mut times = Vec::with_capacity(plan.steps().len());
+    let mut started = None;
+    run_observed(plan, inputs, out, options, workspace, |event| match event {
+        Event::Start => started = Some(std::time::Instant::now()),
+        Event::End => times.push(started.map_or(std::time::Duration::ZERO, |t| t.elapsed())),
+    })?;
+    Ok(times)
+}
+
+/// Around each step, for profiling.
+enum Event {
+    Start,
+    End,
+}
+
+fn run_observed<T: Element>(
+    plan: &Plan,
+    inputs: &[StridedView<'_, T>],
+    out: &mut StridedViewMut<'_, T>,
+    options: &RunOptions,
+    workspace: &mut Workspace<T>,
+    mut observe: impl FnMut(Event),
+) -> Result<(), ExecError> {
     let bound = plan.bound();
     if inputs.len() != bound.operands().len() {
         return Err(ExecError::OperandCountMismatch {
@@ -149,6 +184,7 @@ pub fn run<T: Element>(
         };
         let use_gemm =
             options.gemm && T::GEMM && matches!(step.kernel, Kernel::Gemm { .. }) && b.is_some();
+        observe(Event::Start);
         // SAFETY: every base and stride comes from a view checked at
         // construction (operands, output) or from a workspace buffer sized
         // for the temporary's C-order layout (`Workspace::prepare`), and the
@@ -162,6 +198,7 @@ pub fn run<T: Element>(
                 kernels::strided::run(&step_loops, bases, accum, threads);
             }
         }
+        observe(Event::End);
     }
     Ok(())
 }

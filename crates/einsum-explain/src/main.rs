@@ -1,0 +1,313 @@
+//! `einsum-explain`: shows, runs and times an einsum plan.
+//!
+//! EXPLAIN and EXPLAIN ANALYZE for contractions: the plan's figures and its
+//! steps as text, JSON or a Graphviz picture; with `--analyze`, measured
+//! time per step next to the prediction; with `-o`, the result as `.npy`.
+#![forbid(unsafe_code)]
+
+mod dtype;
+mod npy;
+mod render;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, ValueEnum};
+use einsum::exec::{
+    Element, Par, RunOptions, StridedView, StridedViewMut, Workspace, run_profiled,
+};
+use einsum::plan::{Optimize, Plan, PlanOptions};
+use ndarray::{ArrayD, IxDyn};
+
+use crate::dtype::{Array, DType};
+
+const EXAMPLES: &str = "\
+Examples:
+  einsum-explain 'ij,jk,kl,lm->im' 1000x1000 1000x10 10x1000 1000x1000
+  einsum-explain 'ij,ij->i' 1000x1000 1000x1000 --analyze --repeat 10
+  einsum-explain 'bhqd,bhkd->bhqk' 4x8x512x64 4x8x512x64 --dtype f32 --format json
+  einsum-explain 'ij,jk->ik' a.npy b.npy -o c.npy
+  einsum-explain 'abcd,dcfe->abef' 24x24x24x24 24x24x24x24 --format dot | dot -Tsvg > plan.svg
+
+Exit status: 0 on success; 2 for a bad expression, shape, file or flag (the
+error, with carets under the offending labels, goes to stderr).";
+
+/// Show, run and time the plan of an einsum expression.
+#[derive(Parser, Debug)]
+#[command(name = "einsum-explain", version, about, after_help = EXAMPLES)]
+struct Args {
+    /// The subscripts, e.g. 'ij,jk->ik'.
+    subscripts: String,
+    /// One per input term: a shape (3x4x5, 7, or scalar for 0-d) or a .npy file.
+    operands: Vec<String>,
+    /// How to choose the contraction order.
+    #[arg(long, value_enum, default_value_t = OptimizeArg::Auto)]
+    optimize: OptimizeArg,
+    /// Largest temporary allowed, in elements.
+    #[arg(long, value_name = "N")]
+    memory_limit: Option<usize>,
+    /// Element type for shape operands.
+    #[arg(long, default_value = "f64", value_parser = ["f32", "f64", "c64", "c128", "i32", "i64"])]
+    dtype: String,
+    /// Threads to run with (default: all cores).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Run the plan and write the result here (every operand must be a .npy file).
+    #[arg(short = 'o', long, value_name = "FILE.npy")]
+    output: Option<PathBuf>,
+    /// Run the plan and report measured time per step next to the prediction.
+    #[arg(long)]
+    analyze: bool,
+    /// With --analyze: timed runs after one warm-up (median and minimum reported).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    repeat: usize,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum OptimizeArg {
+    Auto,
+    Optimal,
+    Dp,
+    Greedy,
+    Branch,
+    RandomGreedy,
+    Naive,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Dot,
+}
+
+/// Measured times: per step and in total, over the timed runs.
+pub(crate) struct Analysis {
+    pub repeat: usize,
+    pub totals: Vec<Duration>,
+    pub steps: Vec<Vec<Duration>>,
+    pub threads: usize,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    match explain(&args) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            // Our typed errors render as `error: ...` with carets already.
+            let text = format!("{err:#}");
+            if text.starts_with("error: ") {
+                eprintln!("{text}");
+            } else {
+                eprintln!("error: {text}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn explain(args: &Args) -> Result<String> {
+    let optimize = match args.optimize {
+        OptimizeArg::Auto => Optimize::Auto,
+        OptimizeArg::Optimal => Optimize::Optimal,
+        OptimizeArg::Dp => Optimize::Dp,
+        OptimizeArg::Greedy => Optimize::Greedy,
+        OptimizeArg::Branch => Optimize::Branch(2),
+        OptimizeArg::RandomGreedy => Optimize::RandomGreedy {
+            trials: 32,
+            seed: 0,
+        },
+        OptimizeArg::Naive => Optimize::Naive,
+    };
+    if args.repeat == 0 {
+        bail!("--repeat must be at least 1");
+    }
+    if args.threads == Some(0) {
+        bail!("--threads must be at least 1");
+    }
+    let operands: Vec<Operand> = args
+        .operands
+        .iter()
+        .map(|text| Operand::parse(text))
+        .collect::<Result<_>>()?;
+    let shapes: Vec<Vec<usize>> = operands.iter().map(|o| o.shape()).collect::<Result<_>>()?;
+    let options = PlanOptions::new()
+        .optimize(optimize)
+        .memory_limit(args.memory_limit);
+    let plan = einsum::explain(&args.subscripts, &shapes, &options)?;
+
+    if args.output.is_some() && operands.iter().any(|o| matches!(o, Operand::Shape(_))) {
+        bail!("-o writes a result computed from data: every operand must be a .npy file");
+    }
+    let run_needed = args.analyze || args.output.is_some();
+    let mut analysis = None;
+    let file_dtype = operands
+        .iter()
+        .filter_map(|o| o.dtype())
+        .reduce(DType::promote);
+    let dtype = match file_dtype {
+        Some(d) => d,
+        None => DType::parse(&args.dtype)?,
+    };
+    if run_needed {
+        let arrays: Vec<Array> = operands
+            .iter()
+            .enumerate()
+            .map(|(k, o)| o.data(dtype, k as u64))
+            .collect::<Result<_>>()?;
+        let threads = args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .context("cannot start threads")?;
+        let (result, measured) = pool.install(|| {
+            execute(
+                &plan,
+                arrays,
+                threads,
+                if args.analyze { args.repeat } else { 0 },
+            )
+        })?;
+        if let Some(path) = &args.output {
+            npy::write(path, &result)?;
+        }
+        if args.analyze {
+            analysis = Some(measured);
+        }
+    }
+    Ok(match args.format {
+        Format::Text => render::text(&plan, analysis.as_ref(), dtype.size()),
+        Format::Json => render::json(&plan, analysis.as_ref(), dtype.size()),
+        Format::Dot => render::dot(&plan),
+    })
+}
+
+/// An operand argument: a shape, or a `.npy` file already read.
+enum Operand {
+    Shape(Vec<usize>),
+    File(Array),
+}
+
+impl Operand {
+    fn parse(text: &str) -> Result<Operand> {
+        if text == "scalar" {
+            return Ok(Operand::Shape(Vec::new()));
+        }
+        let looks_like_shape = !text.is_empty()
+            && text
+                .split('x')
+                .all(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
+        if looks_like_shape && !Path::new(text).exists() {
+            let dims = text
+                .split('x')
+                .map(|d| {
+                    d.parse::<usize>()
+                        .with_context(|| format!("dimension '{d}' of '{text}' is too large"))
+                })
+                .collect::<Result<_>>()?;
+            return Ok(Operand::Shape(dims));
+        }
+        if !text.ends_with(".npy") && !Path::new(text).exists() {
+            bail!("'{text}' is neither a shape (like 3x4x5, 7 or scalar) nor a .npy file");
+        }
+        Ok(Operand::File(npy::read(Path::new(text))?))
+    }
+
+    fn shape(&self) -> Result<Vec<usize>> {
+        Ok(match self {
+            Operand::Shape(s) => s.clone(),
+            Operand::File(a) => a.shape().to_vec(),
+        })
+    }
+
+    fn dtype(&self) -> Option<DType> {
+        match self {
+            Operand::Shape(_) => None,
+            Operand::File(a) => Some(a.dtype()),
+        }
+    }
+
+    fn data(&self, dtype: DType, seed: u64) -> Result<Array> {
+        Ok(match self {
+            Operand::Shape(s) => Array::random(dtype, s, seed),
+            Operand::File(a) => a.clone().cast(dtype),
+        })
+    }
+}
+
+/// Runs the plan once (then, when `repeat > 0`, once more as warm-up and
+/// `repeat` timed times), returning the result and the timings.
+fn execute(
+    plan: &Plan,
+    arrays: Vec<Array>,
+    threads: usize,
+    repeat: usize,
+) -> Result<(Array, Analysis)> {
+    macro_rules! typed {
+        ($variant:ident) => {{
+            let typed: Vec<ArrayD<_>> = arrays
+                .into_iter()
+                .map(|a| match a {
+                    Array::$variant(x) => x,
+                    _ => unreachable!("operands were cast to one type"),
+                })
+                .collect();
+            let (result, analysis) = execute_typed(plan, &typed, threads, repeat)?;
+            (Array::$variant(result), analysis)
+        }};
+    }
+    let dtype = arrays.first().map_or(DType::F64, Array::dtype);
+    Ok(match dtype {
+        DType::F32 => typed!(F32),
+        DType::F64 => typed!(F64),
+        DType::C64 => typed!(C64),
+        DType::C128 => typed!(C128),
+        DType::I32 => typed!(I32),
+        DType::I64 => typed!(I64),
+    })
+}
+
+fn execute_typed<T: Element>(
+    plan: &Plan,
+    arrays: &[ArrayD<T>],
+    threads: usize,
+    repeat: usize,
+) -> Result<(ArrayD<T>, Analysis)> {
+    let inputs: Vec<StridedView<'_, T>> =
+        arrays.iter().map(|a| StridedView::from(a.view())).collect();
+    let mut out = ArrayD::from_elem(IxDyn(&plan.output_shape()), T::ZERO);
+    let options = RunOptions::new().par(if threads > 1 {
+        Par::Rayon(threads)
+    } else {
+        Par::Seq
+    });
+    let mut workspace = Workspace::new();
+    let mut analysis = Analysis {
+        repeat,
+        totals: Vec::new(),
+        steps: vec![Vec::new(); plan.steps().len()],
+        threads,
+    };
+    // The first run is the result (and, when timing, the warm-up).
+    for i in 0..=repeat {
+        let mut view = StridedViewMut::try_from(out.view_mut())?;
+        let times = run_profiled(plan, &inputs, &mut view, &options, &mut workspace)?;
+        if i > 0 {
+            analysis.totals.push(times.iter().sum());
+            for (step, t) in analysis.steps.iter_mut().zip(times) {
+                step.push(t);
+            }
+        }
+    }
+    Ok((out, analysis))
+}

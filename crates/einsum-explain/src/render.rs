@@ -1,0 +1,214 @@
+//! The three renderings of a plan: text, JSON and Graphviz.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use einsum::plan::{Plan, Slot, Step};
+use serde_json::json;
+
+use crate::Analysis;
+
+fn median(times: &[Duration]) -> f64 {
+    let mut s: Vec<f64> = times.iter().map(Duration::as_secs_f64).collect();
+    s.sort_by(f64::total_cmp);
+    match s.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => s[n / 2],
+        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
+    }
+}
+
+fn minimum(times: &[Duration]) -> f64 {
+    times
+        .iter()
+        .map(Duration::as_secs_f64)
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Elements a step reads (each input through its distinct, non-broadcast
+/// axes) and writes.
+fn elements_moved(plan: &Plan, step: &Step) -> u128 {
+    let bound = plan.bound();
+    let mut total = 0u128;
+    for arg in &step.args {
+        let mut axes: Vec<_> = arg
+            .dims
+            .iter()
+            .filter(|d| d.extent == bound.axis(d.axis).size)
+            .map(|d| d.axis)
+            .collect();
+        axes.sort_unstable();
+        axes.dedup();
+        total += axes
+            .iter()
+            .map(|&a| bound.axis(a).size as u128)
+            .product::<u128>();
+    }
+    total
+        + step
+            .out_axes
+            .iter()
+            .map(|&a| bound.axis(a).size as u128)
+            .product::<u128>()
+}
+
+fn per_second(amount: u128, seconds: f64) -> f64 {
+    if seconds > 0.0 {
+        amount as f64 / seconds / 1e9
+    } else {
+        0.0
+    }
+}
+
+fn human(seconds: f64) -> String {
+    if seconds >= 1.0 {
+        format!("{seconds:.3} s")
+    } else if seconds >= 1e-3 {
+        format!("{:.3} ms", seconds * 1e3)
+    } else {
+        format!("{:.3} µs", seconds * 1e6)
+    }
+}
+
+/// The plan report, then the measurements when there are any.
+pub(crate) fn text(plan: &Plan, analysis: Option<&Analysis>, elem_size: usize) -> String {
+    let mut out = plan.to_string();
+    let Some(a) = analysis else { return out };
+    let _ = writeln!(
+        out,
+        "\nMeasured: median of {} run{} after one warm-up, {} thread{}",
+        a.repeat,
+        if a.repeat == 1 { "" } else { "s" },
+        a.threads,
+        if a.threads == 1 { "" } else { "s" }
+    );
+    let _ = writeln!(
+        out,
+        "{:>5} {:>12} {:>12} {:>10} {:>10}",
+        "step", "median", "min", "GFLOP/s", "GB/s"
+    );
+    for (i, (step, times)) in plan.steps().iter().zip(&a.steps).enumerate() {
+        let m = median(times);
+        let bytes = elements_moved(plan, step) * elem_size as u128;
+        let _ = writeln!(
+            out,
+            "{i:>5} {:>12} {:>12} {:>10.2} {:>10.2}",
+            human(m),
+            human(minimum(times)),
+            per_second(step.flops, m),
+            per_second(bytes, m)
+        );
+    }
+    let m = median(&a.totals);
+    let _ = writeln!(
+        out,
+        "{:>5} {:>12} {:>12} {:>10.2}",
+        "total",
+        human(m),
+        human(minimum(&a.totals)),
+        per_second(plan.optimized_flops(), m)
+    );
+    out
+}
+
+/// The plan report as JSON, with `analyze` when measured.
+pub(crate) fn json(plan: &Plan, analysis: Option<&Analysis>, elem_size: usize) -> String {
+    let mut value =
+        serde_json::to_value(plan.report()).unwrap_or_else(|e| json!({ "error": e.to_string() }));
+    if let (Some(a), Some(map)) = (analysis, value.as_object_mut()) {
+        let steps: Vec<_> = plan
+            .steps()
+            .iter()
+            .zip(&a.steps)
+            .map(|(step, times)| {
+                let m = median(times);
+                json!({
+                    "median_seconds": m,
+                    "min_seconds": minimum(times),
+                    "gflops_per_second": per_second(step.flops, m),
+                    "gbytes_per_second": per_second(elements_moved(plan, step) * elem_size as u128, m),
+                })
+            })
+            .collect();
+        map.insert(
+            "analyze".into(),
+            json!({
+                "repeat": a.repeat,
+                "threads": a.threads,
+                "median_seconds": median(&a.totals),
+                "min_seconds": minimum(&a.totals),
+                "steps": steps,
+            }),
+        );
+    }
+    let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// A Graphviz picture of the contraction tree: operands at the bottom, each
+/// step a node with its einsum, kernel and result shape.
+pub(crate) fn dot(plan: &Plan) -> String {
+    let bound = plan.bound();
+    let shape = |axes: &[einsum::plan::AxisId]| -> String {
+        if axes.is_empty() {
+            "scalar".into()
+        } else {
+            axes.iter()
+                .map(|&a| bound.axis(a).size.to_string())
+                .collect::<Vec<_>>()
+                .join("x")
+        }
+    };
+    let node = |slot: Slot| match slot {
+        Slot::Operand(k) => format!("operand{k}"),
+        Slot::Temp(t) => format!("t{t}"),
+        Slot::Output => "out".into(),
+    };
+    let escape = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut out = String::from(
+        "digraph einsum {\n  rankdir=BT;\n  node [shape=box, fontname=\"monospace\"];\n",
+    );
+    let _ = writeln!(out, "  label=\"{}\";", escape(&bound.expr().to_string()));
+    for (k, dims) in bound.operands().iter().enumerate() {
+        let term: String = dims.iter().map(|d| bound.axis(d.axis).name).collect();
+        let extents: Vec<String> = dims.iter().map(|d| d.extent.to_string()).collect();
+        let shape = if extents.is_empty() {
+            "scalar".into()
+        } else {
+            extents.join("x")
+        };
+        let _ = writeln!(
+            out,
+            "  operand{k} [label=\"operand {k}\\n{}\\n{shape}\", style=rounded];",
+            escape(&term)
+        );
+    }
+    for step in plan.steps() {
+        let target = node(step.out);
+        let mut label = format!(
+            "{} = {}\\n{}\\n{}",
+            target,
+            escape(&plan.step_subscripts(step)),
+            escape(&step.kernel.to_string()),
+            shape(&step.out_axes)
+        );
+        for repack in &step.repacks {
+            let _ = write!(label, "\\n+ {repack}");
+        }
+        let _ = writeln!(
+            out,
+            "  {target} [label=\"{label}\"{}];",
+            if step.out == Slot::Output {
+                ", penwidth=2"
+            } else {
+                ""
+            }
+        );
+        for arg in &step.args {
+            let _ = writeln!(out, "  {} -> {target};", node(arg.slot));
+        }
+    }
+    out.push_str("}\n");
+    out
+}

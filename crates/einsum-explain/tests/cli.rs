@@ -1,0 +1,238 @@
+//! The `einsum-explain` binary: outputs, errors and exit statuses, `.npy`
+//! round trips, `--analyze`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn explain(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_einsum-explain"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(args: &[&str]) -> String {
+    let out = explain(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("einsum-explain-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// The dozen expressions whose three renderings are snapshotted.
+const EXPRESSIONS: &[&[&str]] = &[
+    &["ij,ij->i", "1000x1000", "1000x1000"],
+    &["ik,kj->ij", "1024x1024", "1024x1024"],
+    &["ki,kj->ij", "2048x2048", "2048x2048"],
+    &["bij,bjk->bik", "256x64x64", "256x64x64"],
+    &["bhqd,bhkd->bhqk", "4x8x512x64", "4x8x512x64"],
+    &["abcd,dcfe->abef", "24x24x24x24", "24x24x24x24"],
+    &[
+        "ij,jk,kl,lm->im",
+        "1000x1000",
+        "1000x10",
+        "10x1000",
+        "1000x1000",
+    ],
+    &[
+        "pq,qr,rs,st,tu->pu",
+        "1000x20",
+        "20x1000",
+        "1000x1000",
+        "1000x20",
+        "20x1000",
+    ],
+    &["ii->", "4000x4000"],
+    &["...ij,...jk->...ik", "8x8x64x64", "8x8x64x64"],
+    &["i,j->ij", "4000", "4000"],
+    &["ij,j->ij", "3x1", "4"],
+    &["i,->i", "5", "scalar"],
+];
+
+#[test]
+fn text_json_and_dot_renderings() {
+    let mut text = String::new();
+    let mut json = String::new();
+    let mut dot = String::new();
+    for args in EXPRESSIONS {
+        text.push_str(&format!(
+            "$ einsum-explain {}\n{}\n",
+            args.join(" "),
+            stdout(args)
+        ));
+        let mut with = args.to_vec();
+        with.extend(["--format", "json"]);
+        json.push_str(&format!(
+            "$ einsum-explain {}\n{}\n",
+            with.join(" "),
+            stdout(&with)
+        ));
+        let mut with = args.to_vec();
+        with.extend(["--format", "dot"]);
+        dot.push_str(&format!(
+            "$ einsum-explain {}\n{}\n",
+            with.join(" "),
+            stdout(&with)
+        ));
+    }
+    insta::assert_snapshot!("text", text);
+    insta::assert_snapshot!("json", json);
+    insta::assert_snapshot!("dot", dot);
+}
+
+#[test]
+fn errors_go_to_stderr_with_status_2() {
+    let cases: &[&[&str]] = &[
+        &["ij,jk->ik", "2x3", "4x5"],
+        &["ij,j#", "2x3", "3"],
+        &["ij,jk", "2x3"],
+        &["ij", "2x3", "--optimize", "fastest"],
+        &["ij", "2x3x"],
+        &["ij,jk->ik", "2x3", "missing.npy"],
+        &["ij,jk->ik", "2x3", "3x4", "-o", "never-written.npy"],
+        &[
+            "ij,jk,kl->il",
+            "100x2",
+            "2x100",
+            "100x100",
+            "--memory-limit",
+            "100",
+        ],
+        &["ij", "2x3", "--analyze", "--repeat", "0"],
+    ];
+    let mut report = String::new();
+    for args in cases {
+        let out = explain(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("error: "), "{args:?}: {err}");
+        // clap's own usage errors end with a usage line naming the binary.
+        report.push_str(&format!("$ einsum-explain {}\n{err}\n", args.join(" ")));
+    }
+    assert!(!Path::new("never-written.npy").exists());
+    insta::assert_snapshot!("errors", report);
+}
+
+/// Writes a float64 .npy (C order).
+fn write_f64(path: &Path, shape: &[usize], data: &[f64]) {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
+    let mut header = format!("{{'descr': '<f8', 'fortran_order': False, 'shape': {shape}, }}");
+    header.push_str(&" ".repeat((64 - (11 + header.len()) % 64) % 64));
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    for x in data {
+        bytes.extend_from_slice(&x.to_le_bytes());
+    }
+    std::fs::write(path, bytes).expect("write");
+}
+
+fn read_f64(path: &Path) -> (Vec<usize>, Vec<f64>) {
+    let bytes = std::fs::read(path).expect("read");
+    let len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = std::str::from_utf8(&bytes[10..10 + len]).expect("header");
+    assert!(
+        header.contains("'descr': '<f8'") && header.contains("'fortran_order': False"),
+        "{header}"
+    );
+    let shape_text = &header[header.find("'shape': (").expect("shape") + 10..];
+    let shape = shape_text[..shape_text.find(')').expect(")")]
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|d| d.parse().expect("dim"))
+        .collect();
+    let data = bytes[10 + len..]
+        .chunks_exact(8)
+        .map(|c| f64::from_le_bytes(c.try_into().expect("8")))
+        .collect();
+    (shape, data)
+}
+
+#[test]
+fn npy_in_npy_out_matches_the_library() {
+    let dir = temp_dir("roundtrip");
+    let a: Vec<f64> = (0..12).map(|i| i as f64 * 0.5 - 2.0).collect();
+    let b: Vec<f64> = (0..20).map(|i| (i as f64).sin()).collect();
+    write_f64(&dir.join("a.npy"), &[3, 4], &a);
+    write_f64(&dir.join("b.npy"), &[4, 5], &b);
+    let out = dir.join("c.npy");
+    let status = explain(&[
+        "ij,jk->ik",
+        dir.join("a.npy").to_str().unwrap(),
+        dir.join("b.npy").to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let (shape, got) = read_f64(&out);
+    let a = ndarray::Array2::from_shape_vec((3, 4), a).unwrap();
+    let b = ndarray::Array2::from_shape_vec((4, 5), b).unwrap();
+    let want = einsum::einsum("ij,jk->ik", &[&a, &b]).unwrap();
+    assert_eq!(shape, [3, 5]);
+    assert_eq!(got, want.iter().copied().collect::<Vec<_>>());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn analyze_reports_the_promised_json_keys() {
+    let out = stdout(&[
+        "ij,jk,kl->il",
+        "20x30",
+        "30x4",
+        "4x50",
+        "--analyze",
+        "--repeat",
+        "3",
+        "--format",
+        "json",
+        "--threads",
+        "1",
+    ]);
+    let value: serde_json::Value = serde_json::from_str(&out).expect("json");
+    for key in [
+        "subscripts",
+        "output_shape",
+        "naive_flops",
+        "optimized_flops",
+        "largest_intermediate",
+        "steps",
+        "analyze",
+    ] {
+        assert!(value.get(key).is_some(), "{key} missing");
+    }
+    let analyze = &value["analyze"];
+    assert_eq!(analyze["repeat"], 3);
+    assert!(analyze["median_seconds"].as_f64().expect("number") > 0.0);
+    assert!(
+        analyze["min_seconds"].as_f64().expect("number")
+            <= analyze["median_seconds"].as_f64().expect("number")
+    );
+    let steps = analyze["steps"].as_array().expect("steps");
+    assert_eq!(steps.len(), value["steps"].as_array().expect("steps").len());
+    assert!(steps.iter().all(|s| s["median_seconds"].as_f64().is_some()));
+    for step in value["steps"].as_array().expect("steps") {
+        for key in ["subscripts", "kernel", "flops", "output_shape"] {
+            assert!(step.get(key).is_some(), "step {key} missing");
+        }
+    }
+}
