@@ -38,7 +38,8 @@ error, with carets under the offending labels, goes to stderr).";
 #[derive(Parser, Debug)]
 #[command(name = "einsum-explain", version, about, after_help = EXAMPLES)]
 struct Args {
-    /// The subscripts, e.g. 'ij,jk->ik'.
+    /// The subscripts, e.g. 'ij,jk->ik' (may start with '-': '->' is valid).
+    #[arg(allow_hyphen_values = true)]
     subscripts: String,
     /// One per input term: a shape (3x4x5, 7, or scalar for 0-d) or a .npy file.
     operands: Vec<String>,
