@@ -87,6 +87,9 @@ pub struct Step {
     /// Whether a role group spans several strides in some tensor, so the
     /// kernel loops over the group's contiguous runs.
     pub split: bool,
+    /// Elements the step reads (each input through its distinct axes) and
+    /// writes: the memory traffic that bounds memory-bound steps.
+    pub moved: u128,
 }
 
 /// A complete plan: the steps that compute an einsum, and what they cost.
@@ -186,6 +189,7 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
             flops,
             repacks: Vec::new(),
             split: false,
+            moved: 0,
         });
         return Ok(builder.finish(bound, Path(Vec::new()), options.optimize.clone(), None));
     }
@@ -219,6 +223,7 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
                 flops: product_u128(eff, size),
                 repacks: Vec::new(),
                 split: false,
+                moved: 0,
             });
             current.push(builder.arg(t));
         }
@@ -293,6 +298,7 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
             flops,
             repacks: Vec::new(),
             split: false,
+            moved: 0,
         });
         if let Slot::Temp(t) = out {
             current.push(builder.arg(t));
@@ -306,8 +312,26 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
     }
     let path = Path::from_ssa(n, &ssa);
     builder.lay_out();
-    builder.plan_repacks();
+    builder.plan_repacks(bound.strides());
     Ok(builder.finish(bound, path, options.optimize.clone(), Some(resolved)))
+}
+
+/// Elements a step reads (each input through its distinct axes: a diagonal
+/// or broadcast reads less than its shape) and writes.
+fn moved(axes: &[Axis], step: &Step) -> u128 {
+    let mut total = 0u128;
+    for arg in &step.args {
+        let mut read: Vec<AxisId> = arg
+            .dims
+            .iter()
+            .filter(|d| d.extent == axes[d.axis.index()].size)
+            .map(|d| d.axis)
+            .collect();
+        read.sort_unstable();
+        read.dedup();
+        total = total.saturating_add(product_u128(&read, |a| axes[a.index()].size));
+    }
+    total.saturating_add(product_u128(&step.out_axes, |a| axes[a.index()].size))
 }
 
 fn order_error(error: OrderError, text: &str) -> PlanError {
@@ -476,7 +500,32 @@ impl Builder<'_> {
         Layout { strides, len }
     }
 
-    fn plan_repacks(&mut self) {
+    /// An input's memory: an operand's real strides when the bound problem
+    /// has them, C order otherwise; a temporary's C-order layout.
+    fn arg_layout(&self, arg: &Arg, strides: Option<&[Vec<isize>]>) -> Layout {
+        let (Slot::Operand(k), Some(all)) = (arg.slot, strides) else {
+            return self.layout(&arg.dims);
+        };
+        let mut per_axis: Vec<(AxisId, isize)> = Vec::new();
+        for (d, &stride) in arg.dims.iter().zip(&all[k]) {
+            if d.extent == self.axes[d.axis.index()].size {
+                match per_axis.iter_mut().find(|(a, _)| *a == d.axis) {
+                    Some((_, s)) => *s += stride,
+                    None => per_axis.push((d.axis, stride)),
+                }
+            }
+        }
+        let len = arg
+            .dims
+            .iter()
+            .fold(1usize, |acc, d| acc.saturating_mul(d.extent));
+        Layout {
+            strides: per_axis,
+            len,
+        }
+    }
+
+    fn plan_repacks(&mut self, strides: Option<&[Vec<isize>]>) {
         for s in 0..self.steps.len() {
             let step = &self.steps[s];
             let blas = matches!(
@@ -490,8 +539,8 @@ impl Builder<'_> {
                 axis,
                 extent: self.axes[axis.index()].size,
             };
-            let left = self.layout(&step.args[0].dims);
-            let right = self.layout(&step.args[1].dims);
+            let left = self.arg_layout(&step.args[0], strides);
+            let right = self.arg_layout(&step.args[1], strides);
             let out_dims: Vec<Dim> = step.out_axes.iter().map(|&a| full(a)).collect();
             let out = self.layout(&out_dims);
             let l: Vec<AxisId> = left.strides.iter().map(|&(a, _)| a).collect();
@@ -511,12 +560,16 @@ impl Builder<'_> {
     }
 
     fn finish(
-        self,
+        mut self,
         bound: &Bound,
         path: Path,
         optimize: Optimize,
         resolved: Option<Optimize>,
     ) -> Plan {
+        let axes = self.axes;
+        for step in &mut self.steps {
+            step.moved = moved(axes, step);
+        }
         let size = |a: &AxisId| self.axes[a.index()].size;
         let temp_len = |t: usize| {
             self.temps[t]
@@ -598,6 +651,13 @@ impl Plan {
     /// FLOPs of the plan's steps together.
     pub fn optimized_flops(&self) -> u128 {
         self.optimized_flops
+    }
+
+    /// Elements all steps read and write together (see [`Step::moved`]).
+    pub fn moved_elements(&self) -> u128 {
+        self.steps
+            .iter()
+            .fold(0u128, |acc, s| acc.saturating_add(s.moved))
     }
 
     /// Elements of the largest result of any step, the output included:
@@ -722,6 +782,7 @@ impl fmt::Display for Plan {
             "     Largest temporary:  {} elements",
             self.largest_temporary
         )?;
+        writeln!(f, "        Elements moved:  {}", sci(self.moved_elements()))?;
         writeln!(
             f,
             "             Workspace:  {} elements",
@@ -839,6 +900,35 @@ mod tests {
         );
         let step = &plan.steps()[1];
         assert_eq!(plan.step_subscripts(step), "ik,kl->il");
+    }
+
+    #[test]
+    fn real_strides_decide_repacks() {
+        // abcd,dcfe->abef needs a repack assuming C order; with the right
+        // operand's strides saying its K axes run c-major, it does not.
+        let expr = einsum_syntax::parse("abcd,dcfe->abef").unwrap().lower();
+        let shapes: [&[usize]; 2] = [&[4, 4, 4, 4], &[4, 4, 4, 4]];
+        let c_order = plan(&bind(&expr, &shapes).unwrap(), &PlanOptions::new()).unwrap();
+        assert_eq!(c_order.steps()[0].repacks.len(), 1);
+        // Right operand dims d, c, f, e with strides making c outer to d and
+        // e outer to f: memory order c, d, e, f.
+        let strides = vec![vec![64, 16, 4, 1], vec![16, 64, 1, 4]];
+        let real = plan(
+            &bind(&expr, &shapes).unwrap().with_strides(strides),
+            &PlanOptions::new(),
+        )
+        .unwrap();
+        assert!(real.steps()[0].repacks.is_empty(), "{real}");
+        assert!(!real.steps()[0].split);
+    }
+
+    #[test]
+    fn steps_count_the_elements_they_move() {
+        let plan = plan_of("ij,jk->ik", &[&[2, 3], &[3, 4]], Optimize::Auto);
+        assert_eq!(plan.steps()[0].moved, 6 + 12 + 8);
+        // A diagonal reads n elements, not n*n.
+        let plan = plan_of("ii->i", &[&[5, 5]], Optimize::Auto);
+        assert_eq!(plan.moved_elements(), 5 + 5);
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub struct PlanReport {
     pub largest_temporary: usize,
     /// Elements of temporaries alive at once, at the worst moment.
     pub workspace_elements: usize,
+    /// Elements all steps read and write (times the element size: bytes
+    /// moved).
+    pub moved_elements: u128,
     /// The steps, in execution order.
     pub steps: Vec<StepReport>,
 }
@@ -50,6 +53,8 @@ pub struct StepReport {
     pub kind: &'static str,
     /// Its FLOPs.
     pub flops: u128,
+    /// Elements it reads and writes.
+    pub moved_elements: u128,
     /// What it reads: `operand 0`, `t1`.
     pub inputs: Vec<String>,
     /// What it writes: `t0` or `out`.
@@ -105,6 +110,7 @@ impl Plan {
                 kernel: step.kernel.to_string(),
                 kind: kind(&step.kernel),
                 flops: step.flops,
+                moved_elements: step.moved,
                 inputs: step.args.iter().map(|a| slot_name(a.slot)).collect(),
                 output: slot_name(step.out),
                 output_shape: shape_of(&step.out_axes),
@@ -133,6 +139,7 @@ impl Plan {
             largest_intermediate: self.largest_intermediate(),
             largest_temporary: self.largest_temporary(),
             workspace_elements: self.workspace_elements(),
+            moved_elements: self.moved_elements(),
             steps,
         }
     }
