@@ -2,7 +2,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use einsum_exec::{Accum, Element, Par, RunOptions, StridedView, StridedViewMut, Workspace, run};
+use einsum_exec::{
+    Accum, Element, Par, RunOptions, StridedView, StridedViewMut, Workspace, Workspaces, run,
+};
 use einsum_plan::{Optimize, Plan, PlanOptions, bind, plan};
 use einsum_syntax::Expr;
 use ndarray::{ArrayD, ArrayView, ArrayViewMut, Dimension, IxDyn};
@@ -90,6 +92,9 @@ pub struct Einsum {
     expr: Expr,
     options: Options,
     cache: Mutex<Cache>,
+    /// Temporaries' buffers, reused by the next run (a concurrent run that
+    /// finds them busy uses its own).
+    workspaces: Mutex<Workspaces>,
 }
 
 #[derive(Debug, Default)]
@@ -110,6 +115,7 @@ impl Einsum {
             expr: crate::parse(subscripts)?,
             options,
             cache: Mutex::new(Cache::default()),
+            workspaces: Mutex::new(Workspaces::new()),
         })
     }
 
@@ -189,7 +195,10 @@ impl Einsum {
             .par(self.options.par)
             .gemm(self.options.gemm)
             .accum(accum);
-        run(plan, &inputs, &mut out, &options, &mut Workspace::new())?;
+        match self.workspaces.try_lock() {
+            Ok(mut workspaces) => run(plan, &inputs, &mut out, &options, workspaces.of::<T>())?,
+            Err(_) => run(plan, &inputs, &mut out, &options, &mut Workspace::new())?,
+        }
         Ok(())
     }
 }

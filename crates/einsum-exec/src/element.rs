@@ -2,6 +2,8 @@
 
 use num_complex::Complex;
 
+use crate::workspace::{Workspace, Workspaces};
+
 mod sealed {
     pub trait Sealed {}
 }
@@ -26,10 +28,13 @@ pub trait Element:
     fn add(self, other: Self) -> Self;
     /// `self * other` (wrapping for integers).
     fn mul(self, other: Self) -> Self;
+    /// This type's workspace in a [`Workspaces`].
+    #[doc(hidden)]
+    fn workspace(all: &mut Workspaces) -> &mut Workspace<Self>;
 }
 
 macro_rules! float {
-    ($t:ty, $name:literal, $zero:expr, $one:expr) => {
+    ($t:ty, $name:literal, $field:ident, $zero:expr, $one:expr) => {
         impl sealed::Sealed for $t {}
         impl Element for $t {
             const ZERO: Self = $zero;
@@ -44,12 +49,15 @@ macro_rules! float {
             fn mul(self, other: Self) -> Self {
                 self * other
             }
+            fn workspace(all: &mut Workspaces) -> &mut Workspace<Self> {
+                &mut all.$field
+            }
         }
     };
 }
 
 macro_rules! integer {
-    ($t:ty, $name:literal) => {
+    ($t:ty, $name:literal, $field:ident) => {
         impl sealed::Sealed for $t {}
         impl Element for $t {
             const ZERO: Self = 0;
@@ -64,26 +72,31 @@ macro_rules! integer {
             fn mul(self, other: Self) -> Self {
                 self.wrapping_mul(other)
             }
+            fn workspace(all: &mut Workspaces) -> &mut Workspace<Self> {
+                &mut all.$field
+            }
         }
     };
 }
 
-float!(f32, "float32", 0.0, 1.0);
-float!(f64, "float64", 0.0, 1.0);
+float!(f32, "float32", f32, 0.0, 1.0);
+float!(f64, "float64", f64, 0.0, 1.0);
 float!(
     Complex<f32>,
     "complex64",
+    c64,
     Complex::new(0.0, 0.0),
     Complex::new(1.0, 0.0)
 );
 float!(
     Complex<f64>,
     "complex128",
+    c128,
     Complex::new(0.0, 0.0),
     Complex::new(1.0, 0.0)
 );
-integer!(i32, "int32");
-integer!(i64, "int64");
+integer!(i32, "int32", i32);
+integer!(i64, "int64", i64);
 
 #[cfg(test)]
 mod tests {

@@ -56,4 +56,4 @@ pub use error::ExecError;
 pub use par::{Accum, Par};
 pub use run::{RunOptions, run, run_profiled};
 pub use view::{StridedView, StridedViewMut};
-pub use workspace::Workspace;
+pub use workspace::{Workspace, Workspaces};

@@ -59,3 +59,48 @@ impl<T: Element> Workspace<T> {
         self.len() == 0
     }
 }
+
+/// One [`Workspace`] per element type, for callers that run plans of any
+/// type (a compiled expression): [`Workspaces::of`] picks the right one.
+#[derive(Debug, Default)]
+pub struct Workspaces {
+    pub(crate) f32: Workspace<f32>,
+    pub(crate) f64: Workspace<f64>,
+    pub(crate) c64: Workspace<num_complex::Complex<f32>>,
+    pub(crate) c128: Workspace<num_complex::Complex<f64>>,
+    pub(crate) i32: Workspace<i32>,
+    pub(crate) i64: Workspace<i64>,
+}
+
+impl Workspaces {
+    /// Empty workspaces.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The workspace for `T`.
+    pub fn of<T: Element>(&mut self) -> &mut Workspace<T> {
+        T::workspace(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_run_of_the_same_plan_reuses_the_buffers() {
+        let expr = einsum_syntax::parse("ij,jk,kl->il").unwrap().lower();
+        let bound = einsum_plan::bind(&expr, &[&[2, 30][..], &[30, 4], &[4, 50]]).unwrap();
+        let plan = einsum_plan::plan(&bound, &Default::default()).unwrap();
+        let mut all = Workspaces::new();
+        all.of::<f64>().prepare(&plan).unwrap();
+        let first = all.of::<f64>().buffer(0).as_ptr();
+        let len = all.of::<f64>().len();
+        assert!(len > 0);
+        all.of::<f64>().prepare(&plan).unwrap();
+        assert_eq!(all.of::<f64>().buffer(0).as_ptr(), first);
+        assert_eq!(all.of::<f64>().len(), len);
+        assert!(all.of::<i32>().is_empty(), "each type has its own");
+    }
+}
