@@ -4,7 +4,7 @@
 //! four times behind the best score any branch had at the same step (as
 //! opt_einsum's `branch-n`). Seeded with greedy's order, so never worse.
 
-use super::{Search, SsaPath, greedy};
+use super::{Search, SsaPath, greedy, with_merged};
 use crate::axis_set::AxisSet;
 
 /// A branch this many times behind the best progress at its step is cut.
@@ -94,16 +94,11 @@ impl<const W: usize> Branch<'_, '_, W> {
             if new_score >= self.best_score && self.best_path.is_some() {
                 continue;
             }
-            let (a, b) = (live[i], live[j]);
-            live.remove(j);
-            live.remove(i);
-            live.push((next_id, result));
-            self.path.push((a.0, b.0));
-            self.iterate(live, next_id + 1, new_score);
+            self.path.push((live[i].0, live[j].0));
+            with_merged(live, i, j, (next_id, result), |live| {
+                self.iterate(live, next_id + 1, new_score)
+            });
             self.path.pop();
-            live.pop();
-            live.insert(i, a);
-            live.insert(j, b);
         }
     }
 }

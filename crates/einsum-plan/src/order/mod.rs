@@ -262,6 +262,28 @@ pub(crate) fn resolve(optimize: &Optimize, n: usize) -> Optimize {
     }
 }
 
+/// The backtracking step of the exhaustive searches: replaces `live[i]` and
+/// `live[j]` (`i < j`) by `merged` while `f` explores from there, then puts
+/// them back where they were.
+pub(crate) fn with_merged<T: Copy, R>(
+    live: &mut Vec<T>,
+    i: usize,
+    j: usize,
+    merged: T,
+    f: impl FnOnce(&mut Vec<T>) -> R,
+) -> R {
+    debug_assert!(i < j);
+    let (a, b) = (live[i], live[j]);
+    live.remove(j);
+    live.remove(i);
+    live.push(merged);
+    let result = f(live);
+    live.pop();
+    live.insert(i, a);
+    live.insert(j, b);
+    result
+}
+
 /// The optimizer `Auto` picks for `n` operands.
 fn auto_choice(n: usize) -> Optimize {
     match n {

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use super::{Search, SsaPath, greedy};
+use super::{Search, SsaPath, greedy, with_merged};
 use crate::axis_set::AxisSet;
 
 /// Most operands the state memo can key (one bit each).
@@ -113,19 +113,16 @@ impl<const W: usize> Dfs<'_, '_, W> {
                 break;
             }
             let (a, b) = (live[i], live[j]);
-            live.remove(j);
-            live.remove(i);
-            live.push(Tensor {
+            let merged = Tensor {
                 id: next_id,
                 set: result,
                 mask: a.mask | b.mask,
-            });
+            };
             self.path.push((a.id, b.id));
-            self.iterate(live, next_id + 1, new_score);
+            with_merged(live, i, j, merged, |live| {
+                self.iterate(live, next_id + 1, new_score)
+            });
             self.path.pop();
-            live.pop();
-            live.insert(i, a);
-            live.insert(j, b);
         }
     }
 }
