@@ -188,7 +188,7 @@ fn explain(args: &Args) -> Result<String> {
     }
     Ok(match args.format {
         Format::Text => render::text(&plan, analysis.as_ref(), dtype.size()),
-        Format::Json => render::json(&plan, analysis.as_ref(), dtype.size()),
+        Format::Json => render::json(&plan, analysis.as_ref(), dtype.size())?,
         Format::Dot => render::dot(&plan),
     })
 }

@@ -111,10 +111,14 @@ pub(crate) fn text(plan: &Plan, analysis: Option<&Analysis>, elem_size: usize) -
     out
 }
 
-/// The plan report as JSON, with `analyze` when measured.
-pub(crate) fn json(plan: &Plan, analysis: Option<&Analysis>, elem_size: usize) -> String {
-    let mut value =
-        serde_json::to_value(plan.report()).unwrap_or_else(|e| json!({ "error": e.to_string() }));
+/// The plan report as JSON, with `analyze` when measured. FLOP counts are
+/// exact integers, also beyond 2^64 (serde_json's arbitrary precision).
+pub(crate) fn json(
+    plan: &Plan,
+    analysis: Option<&Analysis>,
+    elem_size: usize,
+) -> anyhow::Result<String> {
+    let mut value = serde_json::to_value(plan.report())?;
     if let (Some(a), Some(map)) = (analysis, value.as_object_mut()) {
         let steps: Vec<_> = plan
             .steps()
@@ -141,9 +145,9 @@ pub(crate) fn json(plan: &Plan, analysis: Option<&Analysis>, elem_size: usize) -
             }),
         );
     }
-    let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
+    let mut text = serde_json::to_string_pretty(&value)?;
     text.push('\n');
-    text
+    Ok(text)
 }
 
 /// A Graphviz picture of the contraction tree: operands at the bottom, each

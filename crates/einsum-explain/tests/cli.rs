@@ -194,6 +194,20 @@ fn npy_in_npy_out_matches_the_library() {
 }
 
 #[test]
+fn json_keeps_flop_counts_beyond_64_bits_exact() {
+    // 18 labels of size 16 on one operand and a second one: the naive count
+    // is 2 * 16^18 = 2^73, past u64.
+    let big = "16x".repeat(17) + "16";
+    let out = stdout(&["abcdefghijklmnopqr,r->", &big, "16", "--format", "json"]);
+    assert!(
+        out.contains("\"naive_flops\": 9444732965739290427392"),
+        "{out}"
+    );
+    let value: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert!(value.get("error").is_none());
+}
+
+#[test]
 fn analyze_reports_the_promised_json_keys() {
     let out = stdout(&[
         "ij,jk,kl->il",
