@@ -86,12 +86,8 @@ fn every_binding_error_kind_renders_with_carets() {
             Err(einsum::Error::Plan(err)) => err,
             Err(other) => panic!("bind_errors.txt:{}: not a plan error: {other}", case.line),
         };
-        let kind = format!("{:?}", err.kind());
-        let name = kind
-            .split(|c: char| !c.is_alphanumeric())
-            .next()
-            .unwrap_or_default();
-        assert_eq!(name, expected, "bind_errors.txt:{}:\n{err}", case.line);
+        let name = support::variant_name(err.kind());
+        assert_eq!(&name, expected, "bind_errors.txt:{}:\n{err}", case.line);
         report.push_str(&format!("# {}  {}\n{err}\n\n", case.text, case.comment));
     }
     insta::assert_snapshot!("bind_errors", report);

@@ -6,16 +6,6 @@ use einsum::syntax::{Item, ParseErrorKind, Subscripts, parse};
 use proptest::prelude::*;
 use support::corpus;
 
-/// The name of a kind as written in `grammar/invalid.txt`.
-fn kind_name(kind: &ParseErrorKind) -> String {
-    let debug = format!("{kind:?}");
-    debug
-        .split(|c: char| !c.is_alphanumeric())
-        .next()
-        .unwrap_or_default()
-        .to_owned()
-}
-
 #[test]
 fn every_valid_line_parses_round_trips_and_lowers() {
     let cases = corpus::read("valid.txt");
@@ -72,7 +62,7 @@ fn every_invalid_line_fails_with_its_kind_at_its_column() {
             Err(err) => err,
         };
         assert_eq!(
-            &kind_name(err.kind()),
+            &support::variant_name(err.kind()),
             kind,
             "invalid.txt:{}:\n{err}",
             case.line
@@ -104,7 +94,7 @@ fn every_error_kind_is_in_the_corpus() {
         ParseErrorKind::OutputLabelUnknown { label: 'x' },
     ];
     for kind in kinds {
-        let name = kind_name(&kind);
+        let name = support::variant_name(&kind);
         let count = cases
             .iter()
             .filter(|c| c.fields.first() == Some(&name))

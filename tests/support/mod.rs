@@ -4,3 +4,13 @@
 pub mod corpus;
 pub mod npy;
 pub mod reference;
+
+/// The variant name of an error kind (`DimensionMismatch` for
+/// `DimensionMismatch { .. }`), as the corpus files write expected kinds.
+pub fn variant_name(kind: &impl std::fmt::Debug) -> String {
+    format!("{kind:?}")
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
