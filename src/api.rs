@@ -1,5 +1,6 @@
 //! The library API: einsum on ndarray arrays, once or compiled.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use einsum_exec::{
@@ -21,6 +22,14 @@ pub trait Operand<T> {
 impl<T, S: ndarray::Data<Elem = T>, D: Dimension> Operand<T> for ndarray::ArrayBase<S, D> {
     fn as_operand(&self) -> ArrayView<'_, T, IxDyn> {
         self.view().into_dyn()
+    }
+}
+
+/// A reference to an operand is one too (`einsum!` borrows what it is given,
+/// so `einsum!("ij->i", &a)` passes `&&a`).
+impl<T, O: Operand<T> + ?Sized> Operand<T> for &O {
+    fn as_operand(&self) -> ArrayView<'_, T, IxDyn> {
+        (**self).as_operand()
     }
 }
 
@@ -68,6 +77,27 @@ impl Options {
     }
 }
 
+/// Plans made by every compiled expression in this process.
+static PLANS_MADE: AtomicUsize = AtomicUsize::new(0);
+
+/// How many plans every [`Einsum`] and every `einsum!` call site in this
+/// process has made so far: a cache hit makes none, so a hot loop whose count
+/// grows is re-planning (its shapes keep changing).
+///
+/// ```standalone_crate
+/// use ndarray::Array2;
+///
+/// let a = Array2::<f64>::ones((3, 3));
+/// let before = einsum::plans_made();
+/// for _ in 0..10 {
+///     let _ = einsum::einsum!("ij,jk->ik", a, a);
+/// }
+/// assert_eq!(einsum::plans_made(), before + 1); // one plan for the call site
+/// ```
+pub fn plans_made() -> usize {
+    PLANS_MADE.load(Ordering::Relaxed)
+}
+
 /// How many distinct operand shapes a compiled expression keeps plans for.
 const PLAN_CACHE: usize = 8;
 
@@ -111,12 +141,18 @@ impl Einsum {
 
     /// Parses `subscripts`, to plan and run with `options`.
     pub fn with_options(subscripts: &str, options: Options) -> Result<Einsum, Error> {
-        Ok(Einsum {
-            expr: crate::parse(subscripts)?,
+        Ok(Self::from_expr(crate::parse(subscripts)?, options))
+    }
+
+    /// An already-lowered expression, to plan and run with `options` (what
+    /// `einsum!` does with the expression it lowered at compile time).
+    pub fn from_expr(expr: Expr, options: Options) -> Einsum {
+        Einsum {
+            expr,
             options,
             cache: Mutex::new(Cache::default()),
             workspaces: Mutex::new(Workspaces::new()),
-        })
+        }
     }
 
     /// The lowered expression.
@@ -147,6 +183,7 @@ impl Einsum {
         let key = shapes.iter().map(|s| s.as_ref().to_vec()).collect();
         cache.plans.push((key, made.clone()));
         cache.made += 1;
+        PLANS_MADE.fetch_add(1, Ordering::Relaxed);
         Ok(made)
     }
 

@@ -38,9 +38,11 @@
 
 mod api;
 mod error;
+mod macros;
 
-pub use api::{Einsum, Operand, Options, einsum, einsum_into};
+pub use api::{Einsum, Operand, Options, einsum, einsum_into, plans_made};
 pub use einsum_exec as exec;
+pub use einsum_macros::{einsum, einsum_into, try_einsum, try_einsum_into};
 pub use einsum_plan as plan;
 pub use einsum_syntax as syntax;
 pub use error::Error;
@@ -70,6 +72,14 @@ pub fn explain<S: AsRef<[usize]>>(
     let expr = parse(subscripts)?;
     let bound = plan::bind(&expr, shapes)?;
     Ok(plan::plan(&bound, options)?)
+}
+
+/// What `einsum!`'s expansion calls; not an API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::macros::{Site, expr, run_dyn, run_fixed, run_into, run_scalar, seq, unwrap};
+    pub use einsum_syntax::Expr;
+    pub use ndarray;
 }
 
 // The README's Rust examples run as doctests, so they cannot go stale.

@@ -189,6 +189,71 @@ impl Interner {
 }
 
 impl Expr {
+    /// Rebuilds a lowered expression from its parts, as [`Expr`]'s getters
+    /// return them: what `einsum!` emits so that a call site never parses at
+    /// run time. Build the parts from a lowered expression (`parse(text)?.lower()`)
+    /// of the same `text`; nothing else is a meaningful expression.
+    ///
+    /// ```
+    /// use einsum_syntax::{Expr, parse};
+    ///
+    /// let expr = parse("ij,jk").unwrap().lower();
+    /// let again = Expr::from_parts(
+    ///     expr.text(),
+    ///     expr.labels().to_vec(),
+    ///     expr.inputs().to_vec(),
+    ///     expr.output().clone(),
+    ///     expr.is_implicit(),
+    /// );
+    /// assert_eq!(again, expr);
+    /// ```
+    ///
+    /// # Panics
+    /// If the parts are inconsistent: a repeated or invalid label, an id
+    /// past the labels, a span outside the text or off a character boundary,
+    /// an ellipsis position past its term's labels.
+    #[track_caller]
+    pub fn from_parts(
+        text: &str,
+        labels: Vec<char>,
+        inputs: Vec<LabelSeq>,
+        output: LabelSeq,
+        implicit: bool,
+    ) -> Expr {
+        for (i, &c) in labels.iter().enumerate() {
+            assert!(crate::is_label(c), "{c:?} is not a label");
+            assert!(!labels[..i].contains(&c), "label {c:?} repeated");
+        }
+        let span_ok = |s: Span| {
+            s.end <= text.len() && text.is_char_boundary(s.start) && text.is_char_boundary(s.end)
+        };
+        for seq in inputs.iter().chain(std::iter::once(&output)) {
+            assert!(
+                seq.ids.iter().all(|id| id.index() < labels.len()),
+                "label id out of range"
+            );
+            assert!(
+                seq.spans.len() == seq.ids.len()
+                    && seq.spans.iter().all(|&s| span_ok(s))
+                    && span_ok(seq.span),
+                "spans do not fit the text"
+            );
+            if let Some(e) = seq.ellipsis {
+                assert!(
+                    e.position <= seq.ids.len() && span_ok(e.span),
+                    "ellipsis out of place"
+                );
+            }
+        }
+        Expr {
+            text: text.into(),
+            labels,
+            inputs,
+            output,
+            implicit,
+        }
+    }
+
     /// The text this expression was parsed from; every span indexes it.
     pub fn text(&self) -> &str {
         &self.text
@@ -228,6 +293,22 @@ impl Expr {
 }
 
 impl LabelSeq {
+    /// A term from its parts, as [`LabelSeq`]'s getters return them (see
+    /// [`Expr::from_parts`], which checks them against the text).
+    pub fn from_parts(
+        ids: Vec<LabelId>,
+        spans: Vec<Span>,
+        ellipsis: Option<Ellipsis>,
+        span: Span,
+    ) -> LabelSeq {
+        LabelSeq {
+            ids,
+            spans,
+            ellipsis,
+            span,
+        }
+    }
+
     /// The label ids in order, without the ellipsis.
     pub fn ids(&self) -> &[LabelId] {
         &self.ids
