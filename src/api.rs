@@ -4,11 +4,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use einsum_exec::{
-    Accum, Element, Par, RunOptions, StridedView, StridedViewMut, Workspace, Workspaces, run,
+    Accum, Element, Par, Program, RunOptions, StridedView, StridedViewMut, Workspace, Workspaces,
 };
 use einsum_plan::{Optimize, Plan, PlanOptions, bind, plan};
 use einsum_syntax::Expr;
 use ndarray::{ArrayD, ArrayView, ArrayViewMut, Dimension, IxDyn};
+use smallvec::SmallVec;
 
 use crate::Error;
 
@@ -129,8 +130,19 @@ pub struct Einsum {
 
 #[derive(Debug, Default)]
 struct Cache {
+    /// Plans by operand shapes, oldest first.
     plans: Vec<(Vec<Vec<usize>>, Arc<Plan>)>,
+    /// Plans fitted to the strides they ran with, oldest first.
+    programs: Vec<Arc<Program>>,
     made: usize,
+}
+
+/// Operands of one call as strided views (no copy), inline for up to four.
+fn strided<'a, T>(operands: &'a [&'a dyn Operand<T>]) -> SmallVec<[StridedView<'a, T>; 4]> {
+    operands
+        .iter()
+        .map(|o| StridedView::from(o.as_operand()))
+        .collect()
 }
 
 impl Einsum {
@@ -197,11 +209,16 @@ impl Einsum {
 
     /// Runs on `operands`, returning a new array.
     pub fn run<T: Element>(&self, operands: &[&dyn Operand<T>]) -> Result<ArrayD<T>, Error> {
-        let views: Vec<ArrayView<'_, T, IxDyn>> = operands.iter().map(|o| o.as_operand()).collect();
-        let shapes: Vec<&[usize]> = views.iter().map(|v| v.shape()).collect();
-        let plan = self.plan(&shapes)?;
-        let mut out = ArrayD::from_elem(IxDyn(&plan.output_shape()), T::ZERO);
-        self.run_planned(&plan, views, out.view_mut(), Accum::Replace)?;
+        let inputs = strided(operands);
+        let plan = self.plan_for(&inputs)?;
+        let bound = plan.bound();
+        let shape: SmallVec<[usize; 6]> = bound
+            .output()
+            .iter()
+            .map(|&axis| bound.axis(axis).size)
+            .collect();
+        let mut out = ArrayD::from_elem(IxDyn(&shape), T::ZERO);
+        self.run_planned(plan, &inputs, out.view_mut(), Accum::Replace)?;
         Ok(out)
     }
 
@@ -213,30 +230,63 @@ impl Einsum {
         out: ArrayViewMut<'_, T, D>,
         accum: Accum,
     ) -> Result<(), Error> {
-        let views: Vec<ArrayView<'_, T, IxDyn>> = operands.iter().map(|o| o.as_operand()).collect();
-        let shapes: Vec<&[usize]> = views.iter().map(|v| v.shape()).collect();
-        let plan = self.plan(&shapes)?;
-        self.run_planned(&plan, views, out.into_dyn(), accum)
+        let inputs = strided(operands);
+        let plan = self.plan_for(&inputs)?;
+        self.run_planned(plan, &inputs, out.into_dyn(), accum)
+    }
+
+    fn plan_for<T>(&self, inputs: &[StridedView<'_, T>]) -> Result<Arc<Plan>, Error> {
+        let shapes: SmallVec<[&[usize]; 4]> = inputs.iter().map(|v| v.shape()).collect();
+        self.plan(&shapes)
     }
 
     fn run_planned<T: Element>(
         &self,
-        plan: &Plan,
-        views: Vec<ArrayView<'_, T, IxDyn>>,
+        plan: Arc<Plan>,
+        inputs: &[StridedView<'_, T>],
         out: ArrayViewMut<'_, T, IxDyn>,
         accum: Accum,
     ) -> Result<(), Error> {
-        let inputs: Vec<StridedView<'_, T>> = views.into_iter().map(StridedView::from).collect();
         let mut out = StridedViewMut::try_from(out)?;
+        let program = self.program(plan, inputs, &out)?;
         let options = RunOptions::new()
             .par(self.options.par)
             .gemm(self.options.gemm)
             .accum(accum);
         match self.workspaces.try_lock() {
-            Ok(mut workspaces) => run(plan, &inputs, &mut out, &options, workspaces.of::<T>())?,
-            Err(_) => run(plan, &inputs, &mut out, &options, &mut Workspace::new())?,
+            Ok(mut workspaces) => program.run(inputs, &mut out, &options, workspaces.of::<T>())?,
+            Err(_) => program.run(inputs, &mut out, &options, &mut Workspace::new())?,
         }
         Ok(())
+    }
+
+    /// `plan` fitted to these arrays' strides (from the cache when it has
+    /// it: a loop over arrays of one layout fits once).
+    fn program<T>(
+        &self,
+        plan: Arc<Plan>,
+        inputs: &[StridedView<'_, T>],
+        out: &StridedViewMut<'_, T>,
+    ) -> Result<Arc<Program>, Error> {
+        let strides: SmallVec<[&[isize]; 4]> = inputs.iter().map(|v| v.strides()).collect();
+        let mut cache = self
+            .cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let hit = cache
+            .programs
+            .iter()
+            .rev()
+            .find(|p| Arc::ptr_eq(p.plan(), &plan) && p.fits(&strides, out.strides()));
+        if let Some(program) = hit {
+            return Ok(program.clone());
+        }
+        let program = Arc::new(Program::new(plan, &strides, out.strides())?);
+        if cache.programs.len() == PLAN_CACHE {
+            cache.programs.remove(0);
+        }
+        cache.programs.push(program.clone());
+        Ok(program)
     }
 }
 

@@ -264,11 +264,17 @@ fn configs(full: bool) -> Vec<Config> {
     }
     let mut list = Vec::new();
     for &layout in &LAYOUTS {
-        for gemm in [true, false] {
+        // GEMM for every GEMM step (even tiny ones), by size (the default),
+        // and never.
+        for gemm in [Some(0), None, Some(usize::MAX)] {
             for par in [Par::Seq, Par::Rayon(2)] {
+                let options = match gemm {
+                    Some(min) => RunOptions::new().gemm_min(min),
+                    None => RunOptions::new(),
+                };
                 list.push(Config {
                     layout,
-                    options: RunOptions::new().gemm(gemm).par(par),
+                    options: options.par(par),
                     ..base.clone()
                 });
             }

@@ -54,6 +54,6 @@ mod workspace;
 pub use element::Element;
 pub use error::ExecError;
 pub use par::{Accum, Par};
-pub use run::{RunOptions, run, run_profiled};
+pub use run::{Program, RunOptions, run, run_profiled};
 pub use view::{StridedView, StridedViewMut};
 pub use workspace::{Workspace, Workspaces};

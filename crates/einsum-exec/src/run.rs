@@ -1,13 +1,17 @@
 //! Running a plan: check the arrays against it, then run its steps.
 
-use einsum_plan::{Kernel, Plan, Slot};
+use std::sync::Arc;
+
+use einsum_plan::{Kernel, Plan, Slot, Step};
+use smallvec::SmallVec;
 
 use crate::element::Element;
 use crate::error::ExecError;
 use crate::kernels::{self, strided::Bases};
 use crate::par::{Accum, Par};
+use crate::step::Loops;
 use crate::step::{axis_strides, c_strides, loops, present};
-use crate::view::{StridedView, StridedViewMut};
+use crate::view::{Dims, StridedView, StridedViewMut};
 use crate::workspace::Workspace;
 
 /// How to run: parallelism, whether to add into the output, and which
@@ -18,6 +22,7 @@ pub struct RunOptions {
     par: Par,
     accum: Accum,
     gemm: bool,
+    gemm_min: usize,
 }
 
 impl Default for RunOptions {
@@ -26,6 +31,7 @@ impl Default for RunOptions {
             par: Par::Auto,
             accum: Accum::Replace,
             gemm: true,
+            gemm_min: TINY_GEMM + 1,
         }
     }
 }
@@ -51,6 +57,16 @@ impl RunOptions {
     /// Whether GEMM steps may call the GEMM kernels (`false`: strided loops).
     pub fn gemm(mut self, gemm: bool) -> Self {
         self.gemm = gemm;
+        self
+    }
+
+    /// The fewest multiply-adds for which a GEMM step calls the GEMM
+    /// kernels; smaller ones run on the strided loops, where the `gemm`
+    /// crate's set-up would cost more than the arithmetic. Default 16³ + 1;
+    /// 0 sends every GEMM step to GEMM (tests use it to cover the kernel on
+    /// small shapes).
+    pub fn gemm_min(mut self, points: usize) -> Self {
+        self.gemm_min = points;
         self
     }
 }
@@ -93,13 +109,214 @@ enum Event {
     End,
 }
 
-fn run_observed<T: Element>(
+/// A plan fitted to the strides of its operands and output: every step's
+/// loops (strides per axis, sorted and fused) worked out once, so running it
+/// again on arrays with the same strides does no set-up work and allocates
+/// nothing. What a compiled expression keeps between calls.
+///
+/// ```
+/// use std::sync::Arc;
+/// use einsum_exec::{Program, RunOptions, StridedView, StridedViewMut, Workspace};
+///
+/// let expr = einsum_syntax::parse("ij->j").unwrap().lower();
+/// let bound = einsum_plan::bind(&expr, &[&[2, 3][..]]).unwrap();
+/// let plan = Arc::new(einsum_plan::plan(&bound, &Default::default()).unwrap());
+///
+/// let a = [1, 2, 3, 4, 5, 6];
+/// let mut c = [0; 3];
+/// let input = StridedView::new(&a, 0, vec![2, 3], vec![3, 1])?;
+/// let mut out = StridedViewMut::new(&mut c, 0, vec![3], vec![1])?;
+/// let program = Program::new(plan, &[input.strides()], out.strides())?;
+/// let mut workspace = Workspace::new();
+/// for _ in 0..2 {
+///     program.run(&[input.clone()], &mut out, &RunOptions::new(), &mut workspace)?;
+/// }
+/// assert_eq!(c, [5, 7, 9]);
+/// # Ok::<(), einsum_exec::ExecError>(())
+/// ```
+#[derive(Debug)]
+pub struct Program {
+    plan: Arc<Plan>,
+    fitted: Fitted,
+}
+
+/// A plan's steps fitted to strides; only ever run with that plan.
+#[derive(Debug)]
+struct Fitted {
+    input_strides: Vec<Dims<isize>>,
+    out_strides: Dims<isize>,
+    steps: Vec<StepLoops>,
+}
+
+/// One step, ready to run.
+#[derive(Debug)]
+struct StepLoops {
+    /// Where each input is read from.
+    args: SmallVec<[Slot; 2]>,
+    /// Where the result goes.
+    out: Slot,
+    /// The loops over the step's axes.
+    loops: Loops,
+    /// Whether the plan chose GEMM for it (used when the element type and
+    /// the options allow).
+    gemm: bool,
+    /// Its multiply-adds (saturating).
+    points: usize,
+}
+
+impl Program {
+    /// Fits `plan` to operands and an output with these element strides.
+    ///
+    /// # Errors
+    /// If there is not one stride list per operand, of the operand's rank,
+    /// and one stride per output dimension.
+    pub fn new(
+        plan: Arc<Plan>,
+        input_strides: &[&[isize]],
+        out_strides: &[isize],
+    ) -> Result<Program, ExecError> {
+        let fitted = Fitted::new(&plan, input_strides, out_strides)?;
+        Ok(Program { plan, fitted })
+    }
+
+    /// The plan this program runs.
+    pub fn plan(&self) -> &Arc<Plan> {
+        &self.plan
+    }
+
+    /// Whether arrays with these strides can run this program.
+    pub fn fits(&self, input_strides: &[&[isize]], out_strides: &[isize]) -> bool {
+        self.fitted.fits(input_strides, out_strides)
+    }
+
+    /// Runs on `inputs`, writing (or adding) the result into `out`.
+    ///
+    /// # Errors
+    /// If the arrays' shapes are not the plan's or their strides not the
+    /// program's, or the workspace cannot grow to the plan's temporaries.
+    pub fn run<T: Element>(
+        &self,
+        inputs: &[StridedView<'_, T>],
+        out: &mut StridedViewMut<'_, T>,
+        options: &RunOptions,
+        workspace: &mut Workspace<T>,
+    ) -> Result<(), ExecError> {
+        self.fitted
+            .run_observed(&self.plan, inputs, out, options, workspace, |_| {})
+    }
+}
+
+impl Fitted {
+    fn new(
+        plan: &Plan,
+        input_strides: &[&[isize]],
+        out_strides: &[isize],
+    ) -> Result<Fitted, ExecError> {
+        let bound = plan.bound();
+        if input_strides.len() != bound.operands().len() {
+            return Err(ExecError::OperandCountMismatch {
+                expected: bound.operands().len(),
+                got: input_strides.len(),
+            });
+        }
+        let ranks_fit = input_strides
+            .iter()
+            .zip(bound.operands())
+            .all(|(s, dims)| s.len() == dims.len());
+        if !ranks_fit || out_strides.len() != bound.output().len() {
+            return Err(ExecError::ViewInvalid(
+                "one stride per dimension of every operand and of the output".into(),
+            ));
+        }
+        let steps = plan
+            .steps()
+            .iter()
+            .map(|step| fit_step(plan, step, input_strides, out_strides))
+            .collect();
+        Ok(Fitted {
+            input_strides: input_strides.iter().map(|s| Dims::from_slice(s)).collect(),
+            out_strides: Dims::from_slice(out_strides),
+            steps,
+        })
+    }
+
+    fn fits(&self, input_strides: &[&[isize]], out_strides: &[isize]) -> bool {
+        self.out_strides.as_slice() == out_strides
+            && self.input_strides.len() == input_strides.len()
+            && self
+                .input_strides
+                .iter()
+                .zip(input_strides)
+                .all(|(mine, theirs)| mine.as_slice() == *theirs)
+    }
+
+    /// Runs `plan`, which must be the plan this was fitted for.
+    fn run_observed<T: Element>(
+        &self,
+        plan: &Plan,
+        inputs: &[StridedView<'_, T>],
+        out: &mut StridedViewMut<'_, T>,
+        options: &RunOptions,
+        workspace: &mut Workspace<T>,
+        mut observe: impl FnMut(Event),
+    ) -> Result<(), ExecError> {
+        check_shapes(plan, inputs, out)?;
+        let strides_fit = self.out_strides.as_slice() == out.strides()
+            && self
+                .input_strides
+                .iter()
+                .zip(inputs)
+                .all(|(mine, view)| mine.as_slice() == view.strides());
+        if !strides_fit {
+            return Err(ExecError::ViewInvalid(
+                "the arrays' strides are not those the program was fitted to".into(),
+            ));
+        }
+        workspace.prepare(plan)?;
+        let threads = options.par.threads();
+        let out_ptr = out.ptr();
+        for step in &self.steps {
+            let base = |slot: Slot, workspace: &mut Workspace<T>| match slot {
+                Slot::Operand(k) => inputs[k].ptr(),
+                Slot::Temp(t) => workspace.buffer(t).as_ptr(),
+                Slot::Output => unreachable!("no step reads the output"),
+            };
+            let a = base(step.args[0], workspace);
+            let b = step.args.get(1).map(|&slot| base(slot, workspace));
+            let (dst, accum) = match step.out {
+                Slot::Output => (out_ptr, options.accum),
+                Slot::Temp(t) => (workspace.buffer(t).as_mut_ptr(), Accum::Replace),
+                Slot::Operand(_) => unreachable!("no step writes an operand"),
+            };
+            let bases = Bases { a, b, out: dst };
+            let use_gemm = options.gemm && T::GEMM && step.gemm && step.points >= options.gemm_min;
+            observe(Event::Start);
+            // SAFETY: every base and stride comes from a view checked at
+            // construction (operands, output; their shapes and strides are
+            // the ones this program was fitted to, checked above) or from a
+            // workspace buffer sized for the temporary's C-order layout
+            // (`Workspace::prepare`), and the loops reach exactly the indices
+            // of those shapes. The output is an exclusive, unaliased view;
+            // temporaries are distinct buffers, and no step reads the slot it
+            // writes.
+            unsafe {
+                if use_gemm {
+                    kernels::gemm::run(&step.loops, bases, accum, threads);
+                } else {
+                    kernels::strided::run(&step.loops, bases, accum, threads);
+                }
+            }
+            observe(Event::End);
+        }
+        Ok(())
+    }
+}
+
+/// The arrays have the plan's operand count and shapes.
+fn check_shapes<T>(
     plan: &Plan,
     inputs: &[StridedView<'_, T>],
-    out: &mut StridedViewMut<'_, T>,
-    options: &RunOptions,
-    workspace: &mut Workspace<T>,
-    mut observe: impl FnMut(Event),
+    out: &StridedViewMut<'_, T>,
 ) -> Result<(), ExecError> {
     let bound = plan.bound();
     if inputs.len() != bound.operands().len() {
@@ -109,96 +326,111 @@ fn run_observed<T: Element>(
         });
     }
     for (k, (view, dims)) in inputs.iter().zip(bound.operands()).enumerate() {
-        let expected: Vec<usize> = dims.iter().map(|d| d.extent).collect();
-        if view.shape() != expected.as_slice() {
+        let fits = view.shape().len() == dims.len()
+            && view.shape().iter().zip(dims).all(|(&e, d)| e == d.extent);
+        if !fits {
             return Err(ExecError::OperandShapeMismatch {
                 operand: k,
-                expected,
+                expected: dims.iter().map(|d| d.extent).collect(),
                 got: view.shape().to_vec(),
             });
         }
     }
-    let expected = plan.output_shape();
-    if out.shape() != expected.as_slice() {
+    let output = bound.output();
+    let fits = out.shape().len() == output.len()
+        && out
+            .shape()
+            .iter()
+            .zip(output)
+            .all(|(&e, &axis)| e == bound.axis(axis).size);
+    if !fits {
         return Err(ExecError::OutputShapeMismatch {
-            expected,
+            expected: plan.output_shape(),
             got: out.shape().to_vec(),
         });
     }
-    workspace.prepare(plan)?;
-    let threads = options.par.threads();
-    let out_ptr = out.ptr();
-    let out_strides = out.strides().to_vec();
+    Ok(())
+}
 
-    for step in plan.steps() {
-        // Each input's base and per-axis strides.
-        let mut tensors: Vec<(*const T, Vec<isize>)> = Vec::with_capacity(2);
-        for arg in &step.args {
-            let (ptr, strides) = match arg.slot {
-                Slot::Operand(k) => (inputs[k].ptr(), inputs[k].strides().to_vec()),
-                Slot::Temp(t) => {
-                    let strides = c_strides(arg.dims.iter().map(|d| d.extent));
-                    (workspace.buffer(t).as_ptr(), strides)
-                }
+/// Multiply-adds up to which a GEMM step runs on the strided loops by
+/// default: below it the `gemm` crate's set-up (packing, dispatch) costs
+/// more than the arithmetic (a 4x4 product took 0.8 µs through gemm, about
+/// 0.3 µs looped).
+const TINY_GEMM: usize = 16 * 16 * 16;
+
+/// Loop iterations of a step (saturating).
+fn points(loops: &Loops) -> usize {
+    loops
+        .kept
+        .iter()
+        .chain(&loops.summed)
+        .fold(1usize, |n, d| n.saturating_mul(d.extent))
+}
+
+/// A step's loops for the given operand and output strides.
+fn fit_step(
+    plan: &Plan,
+    step: &Step,
+    input_strides: &[&[isize]],
+    out_strides: &[isize],
+) -> StepLoops {
+    let bound = plan.bound();
+    let per_axis: Vec<Vec<isize>> = step
+        .args
+        .iter()
+        .map(|arg| {
+            let strides = match arg.slot {
+                Slot::Operand(k) => input_strides[k].to_vec(),
+                Slot::Temp(_) => c_strides(arg.dims.iter().map(|d| d.extent)),
                 Slot::Output => unreachable!("no step reads the output"),
             };
-            tensors.push((ptr, axis_strides(bound, arg, &strides)));
-        }
-        let (dst, dst_axis_strides) = match step.out {
-            Slot::Output => {
-                let mut per_axis = vec![0isize; bound.axes().len()];
-                for (&axis, &stride) in bound.output().iter().zip(&out_strides) {
-                    per_axis[axis.index()] = stride;
-                }
-                (out_ptr, per_axis)
-            }
-            Slot::Temp(t) => {
-                let strides = c_strides(step.out_axes.iter().map(|&a| bound.axis(a).size));
-                let mut per_axis = vec![0isize; bound.axes().len()];
-                for (&axis, &stride) in step.out_axes.iter().zip(&strides) {
-                    per_axis[axis.index()] = stride;
-                }
-                (workspace.buffer(t).as_mut_ptr(), per_axis)
-            }
-            Slot::Operand(_) => unreachable!("no step writes an operand"),
-        };
-        let accum = if step.out == Slot::Output {
-            options.accum
-        } else {
-            Accum::Replace
-        };
-        let b = tensors.get(1);
-        let present = present(bound, &step.args, &step.out_axes);
-        let step_loops = loops(
-            bound,
-            &present,
-            &tensors[0].1,
-            b.map(|t| t.1.as_slice()),
-            &dst_axis_strides,
-            &step.out_axes,
-        );
-        let bases = Bases {
-            a: tensors[0].0,
-            b: b.map(|t| t.0),
-            out: dst,
-        };
-        let use_gemm =
-            options.gemm && T::GEMM && matches!(step.kernel, Kernel::Gemm { .. }) && b.is_some();
-        observe(Event::Start);
-        // SAFETY: every base and stride comes from a view checked at
-        // construction (operands, output) or from a workspace buffer sized
-        // for the temporary's C-order layout (`Workspace::prepare`), and the
-        // loops reach exactly the indices of those shapes. The output is an
-        // exclusive, unaliased view; temporaries are distinct buffers, and no
-        // step reads the slot it writes.
-        unsafe {
-            if use_gemm {
-                kernels::gemm::run(&step_loops, bases, accum, threads);
-            } else {
-                kernels::strided::run(&step_loops, bases, accum, threads);
+            axis_strides(bound, arg, &strides)
+        })
+        .collect();
+    let mut dst = vec![0isize; bound.axes().len()];
+    match step.out {
+        Slot::Output => {
+            for (&axis, &stride) in bound.output().iter().zip(out_strides) {
+                dst[axis.index()] = stride;
             }
         }
-        observe(Event::End);
+        Slot::Temp(_) => {
+            let strides = c_strides(step.out_axes.iter().map(|&a| bound.axis(a).size));
+            for (&axis, &stride) in step.out_axes.iter().zip(&strides) {
+                dst[axis.index()] = stride;
+            }
+        }
+        Slot::Operand(_) => unreachable!("no step writes an operand"),
     }
-    Ok(())
+    let present = present(bound, &step.args, &step.out_axes);
+    let loops = loops(
+        bound,
+        &present,
+        &per_axis[0],
+        per_axis.get(1).map(Vec::as_slice),
+        &dst,
+        &step.out_axes,
+    );
+    StepLoops {
+        args: step.args.iter().map(|arg| arg.slot).collect(),
+        out: step.out,
+        gemm: matches!(step.kernel, Kernel::Gemm { .. }) && step.args.len() == 2,
+        points: points(&loops),
+        loops,
+    }
+}
+
+fn run_observed<T: Element>(
+    plan: &Plan,
+    inputs: &[StridedView<'_, T>],
+    out: &mut StridedViewMut<'_, T>,
+    options: &RunOptions,
+    workspace: &mut Workspace<T>,
+    observe: impl FnMut(Event),
+) -> Result<(), ExecError> {
+    check_shapes(plan, inputs, out)?;
+    let input_strides: SmallVec<[&[isize]; 4]> = inputs.iter().map(|v| v.strides()).collect();
+    // Fitted for this call only: `run` is for callers that keep no program.
+    let fitted = Fitted::new(plan, &input_strides, out.strides())?;
+    fitted.run_observed(plan, inputs, out, options, workspace, observe)
 }

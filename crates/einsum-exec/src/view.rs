@@ -7,14 +7,20 @@
 
 use std::marker::PhantomData;
 
+use smallvec::SmallVec;
+
 use crate::error::ExecError;
+
+/// Extents or strides: inline up to six dimensions, so converting an
+/// ndarray view allocates nothing.
+pub(crate) type Dims<T> = SmallVec<[T; 6]>;
 
 /// A read-only strided view of `T`s. Negative and zero strides are allowed.
 #[derive(Clone, Debug)]
 pub struct StridedView<'a, T> {
     ptr: *const T,
-    shape: Vec<usize>,
-    strides: Vec<isize>,
+    shape: Dims<usize>,
+    strides: Dims<isize>,
     _data: PhantomData<&'a [T]>,
 }
 
@@ -22,8 +28,8 @@ pub struct StridedView<'a, T> {
 #[derive(Debug)]
 pub struct StridedViewMut<'a, T> {
     ptr: *mut T,
-    shape: Vec<usize>,
-    strides: Vec<isize>,
+    shape: Dims<usize>,
+    strides: Dims<isize>,
     _data: PhantomData<&'a mut [T]>,
 }
 
@@ -90,7 +96,7 @@ fn unaliased(shape: &[usize], strides: &[isize]) -> bool {
     if shape.contains(&0) {
         return true;
     }
-    let mut dims: Vec<(usize, usize)> = shape
+    let mut dims: Dims<(usize, usize)> = shape
         .iter()
         .zip(strides)
         .filter(|(e, _)| **e > 1)
@@ -135,8 +141,8 @@ impl<'a, T> StridedView<'a, T> {
         // `wrapping_add`: the offset is within (or one past) `data`, checked above.
         Ok(StridedView {
             ptr: data.as_ptr().wrapping_add(offset),
-            shape,
-            strides,
+            shape: shape.into(),
+            strides: strides.into(),
             _data: PhantomData,
         })
     }
@@ -150,8 +156,8 @@ impl<'a, T> StridedView<'a, T> {
     pub unsafe fn from_raw_parts(ptr: *const T, shape: Vec<usize>, strides: Vec<isize>) -> Self {
         StridedView {
             ptr,
-            shape,
-            strides,
+            shape: shape.into(),
+            strides: strides.into(),
             _data: PhantomData,
         }
     }
@@ -188,8 +194,8 @@ impl<'a, T> StridedViewMut<'a, T> {
         }
         Ok(StridedViewMut {
             ptr: data.as_mut_ptr().wrapping_add(offset),
-            shape,
-            strides,
+            shape: shape.into(),
+            strides: strides.into(),
             _data: PhantomData,
         })
     }
@@ -202,8 +208,8 @@ impl<'a, T> StridedViewMut<'a, T> {
     pub unsafe fn from_raw_parts(ptr: *mut T, shape: Vec<usize>, strides: Vec<isize>) -> Self {
         StridedViewMut {
             ptr,
-            shape,
-            strides,
+            shape: shape.into(),
+            strides: strides.into(),
             _data: PhantomData,
         }
     }
@@ -226,12 +232,15 @@ impl<'a, T> StridedViewMut<'a, T> {
 impl<'a, T, D: ndarray::Dimension> From<ndarray::ArrayView<'a, T, D>> for StridedView<'a, T> {
     /// The same memory, no copy.
     fn from(view: ndarray::ArrayView<'a, T, D>) -> Self {
-        let shape = view.shape().to_vec();
-        let strides = view.strides().to_vec();
-        // SAFETY: an ndarray view guarantees every index within its shape,
-        // at its strides from its pointer, is a valid element for `'a`, and
-        // the shared borrow keeps writers away for `'a`.
-        unsafe { StridedView::from_raw_parts(view.as_ptr(), shape, strides) }
+        // An ndarray view guarantees every index within its shape, at its
+        // strides from its pointer, is a valid element for `'a`, and the
+        // shared borrow keeps writers away for `'a`.
+        StridedView {
+            ptr: view.as_ptr(),
+            shape: Dims::from_slice(view.shape()),
+            strides: Dims::from_slice(view.strides()),
+            _data: PhantomData,
+        }
     }
 }
 
@@ -243,17 +252,22 @@ impl<'a, T, D: ndarray::Dimension> TryFrom<ndarray::ArrayViewMut<'a, T, D>>
     /// The same memory, no copy; checked that no element is reachable twice
     /// (ndarray allows such views only through its own unsafe constructors).
     fn try_from(mut view: ndarray::ArrayViewMut<'a, T, D>) -> Result<Self, ExecError> {
-        let shape = view.shape().to_vec();
-        let strides = view.strides().to_vec();
+        let shape = Dims::from_slice(view.shape());
+        let strides = Dims::from_slice(view.strides());
         if !unaliased(&shape, &strides) {
             return Err(ExecError::ViewInvalid(format!(
                 "an output's shape {shape:?} with strides {strides:?} writes some elements twice"
             )));
         }
-        // SAFETY: an ndarray mutable view guarantees every index is a valid
-        // element, exclusively borrowed for `'a`; distinct indices reach
-        // distinct elements (checked just above).
-        Ok(unsafe { StridedViewMut::from_raw_parts(view.as_mut_ptr(), shape, strides) })
+        // An ndarray mutable view guarantees every index is a valid element,
+        // exclusively borrowed for `'a`; distinct indices reach distinct
+        // elements (checked just above).
+        Ok(StridedViewMut {
+            ptr: view.as_mut_ptr(),
+            shape,
+            strides,
+            _data: PhantomData,
+        })
     }
 }
 

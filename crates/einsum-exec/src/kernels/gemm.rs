@@ -21,6 +21,9 @@ use crate::step::{Dim, Loops};
 /// each product on one thread.
 const SMALL: usize = 1 << 18;
 
+/// A few loop dimensions, inline (a step runs without allocating).
+type DimList = smallvec::SmallVec<[Dim; 8]>;
+
 /// Runs a two-input step as GEMM calls.
 ///
 /// # Safety
@@ -41,7 +44,7 @@ pub(crate) unsafe fn run<T: Element>(loops: &Loops, bases: Bases<T>, accum: Accu
         }
         return;
     }
-    let longest = |dims: Vec<Dim>| -> (Dim, Vec<Dim>) {
+    let longest = |dims: DimList| -> (Dim, DimList) {
         let Some(best) = (0..dims.len()).max_by_key(|&i| (dims[i].extent, std::cmp::Reverse(i)))
         else {
             return (
@@ -58,19 +61,19 @@ pub(crate) unsafe fn run<T: Element>(loops: &Loops, bases: Bases<T>, accum: Accu
         let chosen = rest.remove(best);
         (chosen, rest)
     };
-    let m_dims: Vec<Dim> = loops
+    let m_dims: DimList = loops
         .kept
         .iter()
         .copied()
         .filter(|d| d.a != 0 && d.b == 0)
         .collect();
-    let n_dims: Vec<Dim> = loops
+    let n_dims: DimList = loops
         .kept
         .iter()
         .copied()
         .filter(|d| d.a == 0 && d.b != 0)
         .collect();
-    let batch: Vec<Dim> = loops
+    let batch: DimList = loops
         .kept
         .iter()
         .copied()
@@ -78,7 +81,7 @@ pub(crate) unsafe fn run<T: Element>(loops: &Loops, bases: Bases<T>, accum: Accu
         .collect();
     let (m, m_rest) = longest(m_dims);
     let (n, n_rest) = longest(n_dims);
-    let (k, k_rest) = longest(loops.summed.clone());
+    let (k, k_rest) = longest(DimList::from_slice(&loops.summed));
     let mut outer = batch;
     outer.extend(m_rest);
     outer.extend(n_rest);

@@ -41,7 +41,7 @@ pub(crate) fn for_each_offset(dims: &[Dim], mut f: impl FnMut(isize, isize, isiz
     if dims.iter().any(|d| d.extent == 0) {
         return;
     }
-    let mut index = vec![0usize; dims.len()];
+    let mut index: smallvec::SmallVec<[usize; 8]> = smallvec::smallvec![0; dims.len()];
     let (mut a, mut b, mut out) = (0isize, 0isize, 0isize);
     loop {
         f(a, b, out);

@@ -168,7 +168,7 @@ unsafe fn serial<T: Element>(loops: &Loops, bases: Bases<T>, accum: Accum) {
             &[][..],
         ),
     };
-    let mut outer: Vec<Dim> = loops.summed.clone();
+    let mut outer: smallvec::SmallVec<[Dim; 8]> = smallvec::SmallVec::from_slice(&loops.summed);
     outer.extend_from_slice(outer_kept);
     for_each_offset(&outer, |oa, ob, oo| {
         // SAFETY: offsets within the caller's contract; the row stays inside
