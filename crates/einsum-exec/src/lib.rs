@@ -44,6 +44,7 @@ mod error;
 #[allow(unsafe_code)] // the kernels dereference the checked views' pointers
 mod kernels;
 mod par;
+mod repack;
 #[allow(unsafe_code)] // dispatching to the kernels
 mod run;
 mod step;

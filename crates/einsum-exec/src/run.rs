@@ -9,6 +9,7 @@ use crate::element::Element;
 use crate::error::ExecError;
 use crate::kernels::{self, strided::Bases};
 use crate::par::{Accum, Par};
+use crate::repack::{self, Repacked, Tensor};
 use crate::step::Loops;
 use crate::step::{axis_strides, c_strides, loops, present};
 use crate::view::{Dims, StridedView, StridedViewMut};
@@ -146,6 +147,8 @@ struct Fitted {
     input_strides: Vec<Dims<isize>>,
     out_strides: Dims<isize>,
     steps: Vec<StepLoops>,
+    /// Scratch each GEMM step's copies need (left, right, result).
+    scratch: [usize; 3],
 }
 
 /// One step, ready to run.
@@ -162,6 +165,8 @@ struct StepLoops {
     gemm: bool,
     /// Its multiply-adds (saturating).
     points: usize,
+    /// Copies that make it one GEMM, when the GEMM kernel runs it.
+    repack: Option<Repacked>,
 }
 
 impl Program {
@@ -232,11 +237,19 @@ impl Fitted {
             .steps()
             .iter()
             .map(|step| fit_step(plan, step, input_strides, out_strides))
-            .collect();
+            .collect::<Vec<_>>();
+        let mut scratch = [0usize; 3];
+        for step in &steps {
+            for (tensor, _, len) in step.repack.iter().flat_map(|r| &r.copies) {
+                let slot = &mut scratch[*tensor as usize];
+                *slot = (*slot).max(*len);
+            }
+        }
         Ok(Fitted {
             input_strides: input_strides.iter().map(|s| Dims::from_slice(s)).collect(),
             out_strides: Dims::from_slice(out_strides),
             steps,
+            scratch,
         })
     }
 
@@ -273,6 +286,9 @@ impl Fitted {
             ));
         }
         workspace.prepare(plan)?;
+        if options.gemm && T::GEMM {
+            workspace.prepare_scratch(self.scratch)?;
+        }
         let threads = options.par.threads();
         let out_ptr = out.ptr();
         for step in &self.steps {
@@ -291,24 +307,93 @@ impl Fitted {
             let bases = Bases { a, b, out: dst };
             let use_gemm = options.gemm && T::GEMM && step.gemm && step.points >= options.gemm_min;
             observe(Event::Start);
-            // SAFETY: every base and stride comes from a view checked at
-            // construction (operands, output; their shapes and strides are
-            // the ones this program was fitted to, checked above) or from a
-            // workspace buffer sized for the temporary's C-order layout
-            // (`Workspace::prepare`), and the loops reach exactly the indices
-            // of those shapes. The output is an exclusive, unaliased view;
-            // temporaries are distinct buffers, and no step reads the slot it
-            // writes.
-            unsafe {
-                if use_gemm {
-                    kernels::gemm::run(&step.loops, bases, accum, threads);
-                } else {
-                    kernels::strided::run(&step.loops, bases, accum, threads);
+            match (&step.repack, use_gemm) {
+                (Some(repack), true) => {
+                    let scratch: [*mut T; 3] =
+                        std::array::from_fn(|i| workspace.scratch(i).as_mut_ptr());
+                    // SAFETY: as below; each copy reads its tensor at the
+                    // strides it was fitted to and writes a scratch buffer of
+                    // at least its size (`prepare_scratch` with the sizes
+                    // `Fitted::new` collected), in C order; the GEMM then
+                    // reads and writes the buffers at those C-order strides.
+                    unsafe { run_repacked(repack, bases, scratch, accum, threads) };
                 }
+                // SAFETY: every base and stride comes from a view checked at
+                // construction (operands, output; their shapes and strides
+                // are the ones this program was fitted to, checked above) or
+                // from a workspace buffer sized for the temporary's C-order
+                // layout (`Workspace::prepare`), and the loops reach exactly
+                // the indices of those shapes. The output is an exclusive,
+                // unaliased view; temporaries are distinct buffers, and no
+                // step reads the slot it writes.
+                (_, true) => unsafe { kernels::gemm::run(&step.loops, bases, accum, threads) },
+                // SAFETY: as above.
+                (_, false) => unsafe { kernels::strided::run(&step.loops, bases, accum, threads) },
             }
             observe(Event::End);
         }
         Ok(())
+    }
+}
+
+/// A GEMM step through copies: inputs into scratch buffers, one GEMM, the
+/// result out of its buffer.
+///
+/// # Safety
+/// `bases` as for the kernels; each scratch buffer holds at least the
+/// elements its copy writes.
+unsafe fn run_repacked<T: Element>(
+    repack: &Repacked,
+    bases: Bases<T>,
+    scratch: [*mut T; 3],
+    accum: Accum,
+    threads: usize,
+) {
+    let mut gemm_bases = bases;
+    let mut out_copy = None;
+    for (tensor, loops, _) in &repack.copies {
+        let buffer = scratch[*tensor as usize];
+        match tensor {
+            Tensor::Left | Tensor::Right => {
+                let src = if *tensor == Tensor::Left {
+                    bases.a
+                } else {
+                    bases.b.expect("a GEMM step has two inputs")
+                };
+                let copy = Bases {
+                    a: src,
+                    b: None,
+                    out: buffer,
+                };
+                // SAFETY: the caller's contract.
+                unsafe { kernels::strided::run(loops, copy, Accum::Replace, threads) };
+                if *tensor == Tensor::Left {
+                    gemm_bases.a = buffer;
+                } else {
+                    gemm_bases.b = Some(buffer);
+                }
+            }
+            Tensor::Out => {
+                gemm_bases.out = buffer;
+                out_copy = Some((loops, buffer));
+            }
+        }
+    }
+    let gemm_accum = if out_copy.is_some() {
+        Accum::Replace
+    } else {
+        accum
+    };
+    // SAFETY: the caller's contract.
+    unsafe { kernels::gemm::run(&repack.gemm, gemm_bases, gemm_accum, threads) };
+    if let Some((loops, buffer)) = out_copy {
+        let copy = Bases {
+            a: buffer.cast_const(),
+            b: None,
+            out: bases.out,
+        };
+        // SAFETY: the caller's contract.
+        unsafe { kernels::strided::run(loops, copy, accum, threads) };
     }
 }
 
@@ -411,11 +496,13 @@ fn fit_step(
         &dst,
         &step.out_axes,
     );
+    let gemm = matches!(step.kernel, Kernel::Gemm { .. }) && step.args.len() == 2;
     StepLoops {
         args: step.args.iter().map(|arg| arg.slot).collect(),
         out: step.out,
-        gemm: matches!(step.kernel, Kernel::Gemm { .. }) && step.args.len() == 2,
+        gemm,
         points: points(&loops),
+        repack: if gemm { repack::plan(&loops) } else { None },
         loops,
     }
 }

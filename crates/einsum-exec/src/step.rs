@@ -110,7 +110,7 @@ pub(crate) fn loops(
 }
 
 /// Fuses neighbours (outer first) that are contiguous in every tensor.
-fn fuse(dims: Vec<Dim>) -> Vec<Dim> {
+pub(crate) fn fuse(dims: Vec<Dim>) -> Vec<Dim> {
     let mut out: Vec<Dim> = Vec::with_capacity(dims.len());
     for d in dims {
         if let Some(last) = out.last_mut() {

@@ -12,6 +12,9 @@ use crate::error::ExecError;
 #[derive(Debug, Default)]
 pub struct Workspace<T> {
     buffers: Vec<Vec<T>>,
+    /// Copies GEMM steps make of their operands and results (left, right,
+    /// result), reused by every step.
+    scratch: [Vec<T>; 3],
 }
 
 impl<T: Element> Workspace<T> {
@@ -19,6 +22,7 @@ impl<T: Element> Workspace<T> {
     pub fn new() -> Self {
         Workspace {
             buffers: Vec::new(),
+            scratch: Default::default(),
         }
     }
 
@@ -45,13 +49,31 @@ impl<T: Element> Workspace<T> {
         Ok(())
     }
 
+    /// Grows the scratch buffers to at least these lengths.
+    pub(crate) fn prepare_scratch(&mut self, lens: [usize; 3]) -> Result<(), ExecError> {
+        for (buffer, len) in self.scratch.iter_mut().zip(lens) {
+            if buffer.len() < len {
+                buffer
+                    .try_reserve_exact(len - buffer.len())
+                    .map_err(|_| ExecError::WorkspaceTooLarge { elements: len })?;
+                buffer.resize(len, T::ZERO);
+            }
+        }
+        Ok(())
+    }
+
+    /// Scratch buffer `i` (0 left, 1 right, 2 result).
+    pub(crate) fn scratch(&mut self, i: usize) -> &mut [T] {
+        &mut self.scratch[i]
+    }
+
     pub(crate) fn buffer(&mut self, t: usize) -> &mut [T] {
         &mut self.buffers[t]
     }
 
     /// Elements held, over all buffers.
     pub fn len(&self) -> usize {
-        self.buffers.iter().map(Vec::len).sum()
+        self.buffers.iter().chain(&self.scratch).map(Vec::len).sum()
     }
 
     /// Whether it holds nothing.

@@ -18,7 +18,9 @@ use crate::par::Accum;
 use crate::step::{Dim, Loops};
 
 /// m·n·k below which a product is small: batches of those run in parallel,
-/// each product on one thread.
+/// each product on one thread. Larger products also run one per thread when
+/// there are many of them (at least four per thread): whole products
+/// balance better than gemm's split of one 64x64x64 block.
 const SMALL: usize = 1 << 18;
 
 /// A few loop dimensions, inline (a step runs without allocating).
@@ -123,7 +125,7 @@ pub(crate) unsafe fn run<T: Element>(loops: &Loops, bases: Bases<T>, accum: Accu
             };
         });
     };
-    if threads > 1 && count > 1 && work < SMALL {
+    if threads > 1 && count >= threads && (work < SMALL || count >= 4 * threads) {
         // Each product writes its own block of the result.
         offsets(&outer)
             .par_iter()

@@ -149,6 +149,14 @@ unsafe fn serial<T: Element>(loops: &Loops, bases: Bases<T>, accum: Accum) {
         });
         return;
     }
+    if loops.summed.is_empty()
+        && bases.b.is_none()
+        && let Some((x, inner)) = transpose_pair(&loops.kept)
+    {
+        // SAFETY: the caller's contract.
+        unsafe { transpose(&loops.kept, x, inner, bases.a, bases.out, accum) };
+        return;
+    }
     // Accumulate: zero the result if it is replaced and anything is summed,
     // then add rows along the innermost result dimension.
     let assign = accum == Accum::Replace && loops.summed.is_empty();
@@ -321,6 +329,90 @@ unsafe fn row<T: Element>(
             }
         }
     }
+}
+
+/// Side of the square tiles a transposing copy moves through: 32x32 of the
+/// largest element (16 bytes) is 16 KiB, within L1.
+const TILE: usize = 32;
+
+/// For a copy whose innermost result dimension is not the input's
+/// innermost (`ijk->kji`): the kept dimension the input walks fastest and
+/// the result's innermost, by position in `kept`.
+fn transpose_pair(kept: &[Dim]) -> Option<(usize, usize)> {
+    let inner = kept.len().checked_sub(1)?;
+    let walk = |d: &Dim| d.a.unsigned_abs();
+    let x = (0..inner)
+        .filter(|&i| kept[i].a != 0)
+        .min_by_key(|&i| walk(&kept[i]))?;
+    let transposing = walk(&kept[x]) < walk(&kept[inner])
+        && kept[x].extent >= TILE / 4
+        && kept[inner].extent >= TILE / 4;
+    transposing.then_some((x, inner))
+}
+
+/// Copies (or adds) a one-input step whose input and result run along
+/// different dimensions, through square tiles of those two dimensions, so
+/// both sides touch whole cache lines (a plain loop reads one element per
+/// line, or per page, on one side).
+///
+/// # Safety
+/// As [`serial`]: every offset `kept` reaches from `a` and `out` is valid,
+/// `out`'s exclusive.
+unsafe fn transpose<T: Element>(
+    kept: &[Dim],
+    x: usize,
+    inner: usize,
+    a: *const T,
+    out: *mut T,
+    accum: Accum,
+) {
+    let (dx, di) = (kept[x], kept[inner]);
+    let rest: smallvec::SmallVec<[Dim; 8]> = kept
+        .iter()
+        .enumerate()
+        .filter(|&(k, _)| k != x && k != inner)
+        .map(|(_, d)| *d)
+        .collect();
+    // Each tile goes through a buffer: read in bursts along the input's
+    // contiguous dimension, written in bursts along the result's. With
+    // power-of-two strides the tile's lines share cache sets, so a line
+    // must be used whole the moment it is touched.
+    let mut buf = [T::ZERO; TILE * TILE];
+    for_each_offset(&rest, |oa, _, oo| {
+        for x0 in (0..dx.extent).step_by(TILE) {
+            let nx = (x0 + TILE).min(dx.extent) - x0;
+            for i0 in (0..di.extent).step_by(TILE) {
+                let ni = (i0 + TILE).min(di.extent) - i0;
+                let (ta, to) = (
+                    oa + x0 as isize * dx.a + i0 as isize * di.a,
+                    oo + x0 as isize * dx.out + i0 as isize * di.out,
+                );
+                for i in 0..ni {
+                    let row = ta + i as isize * di.a;
+                    for x in 0..nx {
+                        // SAFETY: `x0 + x` and `i0 + i` are within their
+                        // extents; the other dimensions' offsets come from
+                        // `for_each_offset`: indices of the checked shapes.
+                        buf[i * TILE + x] = unsafe { *a.offset(row + x as isize * dx.a) };
+                    }
+                }
+                for x in 0..nx {
+                    let row = to + x as isize * dx.out;
+                    for i in 0..ni {
+                        // SAFETY: as above, for the result.
+                        unsafe {
+                            let o = out.offset(row + i as isize * di.out);
+                            let v = buf[i * TILE + x];
+                            *o = match accum {
+                                Accum::Replace => v,
+                                Accum::Add => (*o).add(v),
+                            };
+                        }
+                    }
+                }
+            }
+        }
+    });
 }
 
 /// Writes or adds one result element.
