@@ -218,6 +218,10 @@ impl Einsum {
             .map(|&axis| bound.axis(axis).size)
             .collect();
         let mut out = ArrayD::from_elem(IxDyn(&shape), T::ZERO);
+        // Fresh and not yet written: the moment for numpy's huge-page advice.
+        if let Some(data) = out.as_slice_mut() {
+            einsum_exec::advise_huge_pages(data);
+        }
         self.run_planned(plan, &inputs, out.view_mut(), Accum::Replace)?;
         Ok(out)
     }

@@ -43,6 +43,8 @@ mod element;
 mod error;
 #[allow(unsafe_code)] // the kernels dereference the checked views' pointers
 mod kernels;
+#[allow(unsafe_code)] // madvise, a hint that never touches the data
+mod memory;
 mod par;
 mod repack;
 #[allow(unsafe_code)] // dispatching to the kernels
@@ -54,6 +56,7 @@ mod workspace;
 
 pub use element::Element;
 pub use error::ExecError;
+pub use memory::advise_huge_pages;
 pub use par::{Accum, Par};
 pub use run::{Program, RunOptions, run, run_profiled};
 pub use view::{StridedView, StridedViewMut};

@@ -39,12 +39,7 @@ impl<T: Element> Workspace<T> {
                 .ok_or(ExecError::WorkspaceTooLarge {
                     elements: usize::MAX,
                 })?;
-            if buffer.len() < len {
-                buffer
-                    .try_reserve_exact(len - buffer.len())
-                    .map_err(|_| ExecError::WorkspaceTooLarge { elements: len })?;
-                buffer.resize(len, T::ZERO);
-            }
+            grow(buffer, len)?;
         }
         Ok(())
     }
@@ -52,12 +47,7 @@ impl<T: Element> Workspace<T> {
     /// Grows the scratch buffers to at least these lengths.
     pub(crate) fn prepare_scratch(&mut self, lens: [usize; 3]) -> Result<(), ExecError> {
         for (buffer, len) in self.scratch.iter_mut().zip(lens) {
-            if buffer.len() < len {
-                buffer
-                    .try_reserve_exact(len - buffer.len())
-                    .map_err(|_| ExecError::WorkspaceTooLarge { elements: len })?;
-                buffer.resize(len, T::ZERO);
-            }
+            grow(buffer, len)?;
         }
         Ok(())
     }
@@ -80,6 +70,23 @@ impl<T: Element> Workspace<T> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Makes `buffer` hold at least `len` elements. A buffer's old contents are
+/// scratch, so a growing buffer is replaced by a fresh allocation, advised
+/// for huge pages before anything is written to it.
+fn grow<T: Element>(buffer: &mut Vec<T>, len: usize) -> Result<(), ExecError> {
+    if buffer.len() >= len {
+        return Ok(());
+    }
+    let mut fresh: Vec<T> = Vec::new();
+    fresh
+        .try_reserve_exact(len)
+        .map_err(|_| ExecError::WorkspaceTooLarge { elements: len })?;
+    crate::advise_huge_pages(fresh.spare_capacity_mut());
+    fresh.resize(len, T::ZERO);
+    *buffer = fresh;
+    Ok(())
 }
 
 /// One [`Workspace`] per element type, for callers that run plans of any

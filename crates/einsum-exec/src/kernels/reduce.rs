@@ -51,10 +51,22 @@ pub(crate) unsafe fn dot<T: Element>(
             acc[l] = acc[l].add(x.mul(*y));
         }
     } else {
-        for i in 0..n {
-            // SAFETY: `i < n`, per the caller's contract.
-            let (x, y) = unsafe { (*a.offset(sa * i as isize), *b.offset(sb * i as isize)) };
-            acc[i % 8] = acc[i % 8].add(x.mul(y));
+        // Eight independent loads per round, so many cache misses are in
+        // flight at once (a diagonal touches a new line, or page, each time).
+        let mut i = 0;
+        while i + 8 <= n {
+            for (l, slot) in acc.iter_mut().enumerate() {
+                let k = (i + l) as isize;
+                // SAFETY: `i + l < n`, per the caller's contract.
+                let (x, y) = unsafe { (*a.offset(sa * k), *b.offset(sb * k)) };
+                *slot = slot.add(x.mul(y));
+            }
+            i += 8;
+        }
+        for (l, k) in (i..n).enumerate() {
+            // SAFETY: `k < n`, per the caller's contract.
+            let (x, y) = unsafe { (*a.offset(sa * k as isize), *b.offset(sb * k as isize)) };
+            acc[l] = acc[l].add(x.mul(y));
         }
     }
     combine(acc)
@@ -84,10 +96,18 @@ pub(crate) unsafe fn sum<T: Element>(a: *const T, sa: isize, n: usize) -> T {
             acc[l] = acc[l].add(*x);
         }
     } else {
-        for i in 0..n {
-            // SAFETY: `i < n`, per the caller's contract.
-            let x = unsafe { *a.offset(sa * i as isize) };
-            acc[i % 8] = acc[i % 8].add(x);
+        // As in `dot`: eight independent loads per round.
+        let mut i = 0;
+        while i + 8 <= n {
+            for (l, slot) in acc.iter_mut().enumerate() {
+                // SAFETY: `i + l < n`, per the caller's contract.
+                *slot = slot.add(unsafe { *a.offset(sa * (i + l) as isize) });
+            }
+            i += 8;
+        }
+        for (l, k) in (i..n).enumerate() {
+            // SAFETY: `k < n`, per the caller's contract.
+            acc[l] = acc[l].add(unsafe { *a.offset(sa * k as isize) });
         }
     }
     combine(acc)

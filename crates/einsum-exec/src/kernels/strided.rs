@@ -64,19 +64,20 @@ pub(crate) unsafe fn run<T: Element>(loops: &Loops, bases: Bases<T>, accum: Accu
     } else {
         1
     };
-    if threads > 1 && !loops.kept.is_empty() && loops.kept[0].extent > 1 {
-        let outer = loops.kept[0];
+    let split = split_dim(loops, bases.b.is_none());
+    if threads > 1 && !loops.kept.is_empty() && loops.kept[split].extent > 1 {
+        let outer = loops.kept[split];
         let chunks = (threads * 4).min(outer.extent);
         let shared = Shared(bases);
         (0..chunks).into_par_iter().for_each(|c| {
             let start = outer.extent * c / chunks;
             let end = outer.extent * (c + 1) / chunks;
             let mut part = loops.clone();
-            part.kept[0].extent = end - start;
+            part.kept[split].extent = end - start;
             let s = start as isize;
             let bases = shared.get();
-            // SAFETY: this task's rows of the outermost result dimension are
-            // its own; the offsets are a subset of the caller's.
+            // SAFETY: this task's range of a result dimension is its own;
+            // the offsets are a subset of the caller's.
             unsafe {
                 let bases = Bases {
                     a: bases.a.offset(outer.a * s),
@@ -122,6 +123,23 @@ pub(crate) unsafe fn run<T: Element>(loops: &Loops, bases: Bases<T>, accum: Accu
         // SAFETY: the caller's contract.
         unsafe { serial(loops, bases, accum) };
     }
+}
+
+/// Which result dimension parallel tasks split: the outermost, except for
+/// a transposing copy, which splits a dimension its tiles do not cover (the
+/// outermost would hand each task a narrow slice of every input row, and
+/// two threads ran slower than one).
+fn split_dim(loops: &Loops, one_input: bool) -> usize {
+    if !(one_input && loops.summed.is_empty()) {
+        return 0;
+    }
+    let Some((x, inner)) = transpose_pair(&loops.kept) else {
+        return 0;
+    };
+    (0..loops.kept.len())
+        .filter(|&k| k != x && k != inner && loops.kept[k].extent > 1)
+        .max_by_key(|&k| loops.kept[k].extent)
+        .unwrap_or(0)
 }
 
 /// Runs a step on this thread.
