@@ -11,12 +11,17 @@
 //! - [`Element`]: the sealed set of element types (`f32`, `f64`,
 //!   `Complex<f32>`, `Complex<f64>`, `i32`, `i64`).
 //! - [`run`] with [`RunOptions`] ([`Par`], [`Accum`]) and a reusable
-//!   [`Workspace`] for temporaries.
+//!   [`Workspace`] for temporaries; [`Program`], a plan fitted once to its
+//!   arrays' strides, for callers that run it again and again (what a
+//!   compiled expression keeps: its second call allocates nothing).
+//! - [`advise_huge_pages`]: numpy's transparent-huge-page advice for large
+//!   buffers.
 //!
 //! The kernels (under `kernels/`, the only place with `unsafe`): a strided
 //! loop engine for copies, sums, elementwise and outer products, dots and
-//! matrix-vector products, with pairwise summation; and GEMM through the
-//! `gemm` crate, fed straight from strides.
+//! matrix-vector products, with pairwise summation, and tiled transposing
+//! copies; and GEMM through the `gemm` crate, fed straight from strides, with
+//! copies (`repack.rs`) only where a role cannot be one stride.
 //!
 //! ```
 //! use einsum_exec::{RunOptions, StridedView, StridedViewMut, Workspace, run};

@@ -1,9 +1,9 @@
 //! Contraction order: which two operands to contract at each step.
 //!
-//! Each optimizer is its own file and works on the same [`Search`]: the
+//! Each optimizer is its own file and works on the same `Search`: the
 //! operands (after single-operand preprocessing) as axis sets, the output, the
 //! axis sizes, a memory limit and an objective. Every optimizer returns an
-//! [`SsaPath`]: pairs of tensor ids where `0..n` are the operands and each
+//! `SsaPath`: pairs of tensor ids where `0..n` are the operands and each
 //! contraction creates the next id. [`Path`] converts to numpy's linear format.
 //!
 //! The search is generic over the bitset width `W` and dispatched on the
