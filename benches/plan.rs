@@ -37,6 +37,14 @@ fn optimizers(n: usize) -> Vec<(&'static str, Optimize)> {
                 seed: 0,
             },
         ),
+        (
+            "reconfigure-8",
+            Optimize::Reconfigure {
+                trials: 8,
+                subtree: 8,
+                seed: 0,
+            },
+        ),
         ("auto", Optimize::Auto),
     ];
     // Branch and bound is exponential in the worst case: at 50 tensors

@@ -46,6 +46,18 @@ struct Args {
     /// How to choose the contraction order.
     #[arg(long, value_enum, default_value_t = OptimizeArg::Auto)]
     optimize: OptimizeArg,
+    /// Greedy runs for random-greedy (default 32) and reconfigure (default 8).
+    #[arg(long, value_name = "N")]
+    trials: Option<usize>,
+    /// Largest subtree reconfigure re-solves exactly, 3 to 10 operands.
+    #[arg(long, value_name = "K", default_value_t = 8)]
+    subtree: usize,
+    /// Width of branch-and-bound: candidates explored per step, 0 for all.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    branch_width: usize,
+    /// Seed of random-greedy and reconfigure.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    seed: u64,
     /// Largest temporary allowed, in elements.
     #[arg(long, value_name = "N")]
     memory_limit: Option<usize>,
@@ -77,6 +89,7 @@ enum OptimizeArg {
     Greedy,
     Branch,
     RandomGreedy,
+    Reconfigure,
     Naive,
 }
 
@@ -121,13 +134,24 @@ fn explain(args: &Args) -> Result<String> {
         OptimizeArg::Optimal => Optimize::Optimal,
         OptimizeArg::Dp => Optimize::Dp,
         OptimizeArg::Greedy => Optimize::Greedy,
-        OptimizeArg::Branch => Optimize::Branch(2),
+        OptimizeArg::Branch => Optimize::Branch(args.branch_width),
         OptimizeArg::RandomGreedy => Optimize::RandomGreedy {
-            trials: 32,
-            seed: 0,
+            trials: args.trials.unwrap_or(32),
+            seed: args.seed,
+        },
+        OptimizeArg::Reconfigure => Optimize::Reconfigure {
+            trials: args.trials.unwrap_or(8),
+            subtree: args.subtree,
+            seed: args.seed,
         },
         OptimizeArg::Naive => Optimize::Naive,
     };
+    if !(3..=10).contains(&args.subtree) {
+        bail!("--subtree must be between 3 and 10");
+    }
+    if args.trials == Some(0) {
+        bail!("--trials must be at least 1");
+    }
     if args.repeat == 0 {
         bail!("--repeat must be at least 1");
     }

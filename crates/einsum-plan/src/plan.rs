@@ -834,6 +834,11 @@ fn optimize_name(optimize: &Optimize) -> String {
         Optimize::RandomGreedy { trials, seed } => {
             format!("random-greedy ({trials} trials, seed {seed})")
         }
+        Optimize::Reconfigure {
+            trials,
+            subtree,
+            seed,
+        } => format!("reconfigure ({trials} trials, subtrees of {subtree}, seed {seed})"),
         Optimize::Naive => "naive".into(),
         Optimize::Path(p) => format!("path {:?}", p.0),
     }

@@ -17,6 +17,25 @@ pub(crate) fn search<const W: usize>(
     seed: u64,
 ) -> Option<SsaPath> {
     let mut best: Option<(u128, SsaPath)> = None;
+    each_run(search, trials, seed, |path| {
+        let Some((score, _)) = search.score(&path) else {
+            return;
+        };
+        if best.as_ref().is_none_or(|(s, _)| score < *s) {
+            best = Some((score, path));
+        }
+    });
+    best.map(|(_, path)| path)
+}
+
+/// Calls `f` with the order of each of the `trials` runs that finds one
+/// within the memory limit: plain greedy first, then randomised runs.
+pub(crate) fn each_run<const W: usize>(
+    search: &Search<'_, W>,
+    trials: usize,
+    seed: u64,
+    mut f: impl FnMut(SsaPath),
+) {
     let mut rng = SplitMix64(seed);
     for trial in 0..trials.max(1) {
         let path = if trial == 0 {
@@ -25,15 +44,10 @@ pub(crate) fn search<const W: usize>(
             let mut choose = |costs: &[i128]| boltzmann(costs, rng.next_f64());
             greedy::search(search, Some(&mut choose))
         };
-        let Some(path) = path else { continue };
-        let Some((score, _)) = search.score(&path) else {
-            continue;
-        };
-        if best.as_ref().is_none_or(|(s, _)| score < *s) {
-            best = Some((score, path));
+        if let Some(path) = path {
+            f(path);
         }
     }
-    best.map(|(_, path)| path)
 }
 
 /// Index drawn from `costs` (increasing) with weights `exp(-(c - c0) / (T |c0|))`,

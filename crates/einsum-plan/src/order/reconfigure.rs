@@ -1,0 +1,649 @@
+//! Subtree reconfiguration: improves a complete order by re-solving its
+//! small subtrees exactly (after cotengra's `subtree_reconfigure`).
+//!
+//! A contraction order is a binary tree. Cut any subtree at a frontier of `k`
+//! smaller subtrees and the part between the frontier and the subtree's root
+//! is an independent problem: contract the `k` frontier tensors down to the
+//! root's axes. Nothing outside changes, since the root keeps its axes; so
+//! the cheapest way to do it, found by dynamic programming over the `2^k`
+//! subsets of the frontier (outer products included), can replace the old
+//! part whenever it is cheaper.
+//!
+//! Greedy orders are locally poor in exactly this way, and a few rounds over
+//! the most expensive nodes fix much of it for a fraction of the cost of a
+//! wider search: it is what `auto` runs after greedy on large networks.
+
+use std::collections::BinaryHeap;
+
+use super::{Search, SsaPath, random_greedy};
+use crate::axis_set::AxisSet;
+use crate::cost::{Objective, pair_flops};
+
+/// Largest frontier re-solved: `3^k` subset splits each time.
+pub(crate) const MAX_SUBTREE: usize = 10;
+
+/// Random greedy's runs, each improved; the cheapest order. `None` when
+/// every order needs an intermediate above the memory limit.
+pub(crate) fn search<const W: usize>(
+    search: &Search<'_, W>,
+    trials: usize,
+    subtree: usize,
+    seed: u64,
+) -> Option<SsaPath> {
+    let mut best: Option<(u128, SsaPath)> = None;
+    random_greedy::each_run(search, trials, seed, |path| {
+        let path = improve(
+            search,
+            &path,
+            subtree,
+            ATTEMPTS_PER_OPERAND * search.inputs.len(),
+        );
+        let Some((score, largest)) = search.score(&path) else {
+            return;
+        };
+        debug_assert!(largest <= search.limit);
+        if best.as_ref().is_none_or(|(s, _)| score < *s) {
+            best = Some((score, path));
+        }
+    });
+    best.map(|(_, path)| path)
+}
+
+/// Subproblems solved per operand at most, per order improved: each
+/// contraction once, and what rewrites re-queue (rarely more than twice
+/// the contractions on the networks of `benches/networks.txt`).
+const ATTEMPTS_PER_OPERAND: usize = 8;
+
+/// Whether re-solving a part of the order scoring `part` can matter to the
+/// whole order's `total`: it can gain at most `part` (its whole score) under
+/// the additive objectives, where a part below 1/1024 of the total is left
+/// alone (at most ~10% of the total over a hundred such parts, and most
+/// contractions of a large network are that small); under `Size`, only a
+/// part holding the largest intermediate can lower it.
+fn worth_trying(objective: Objective, part: u128, total: u128) -> bool {
+    match objective {
+        Objective::Size => part >= total,
+        Objective::Flops | Objective::Combined => part.saturating_mul(1024) >= total,
+    }
+}
+
+/// A node of the contraction tree: an operand (no children) or a contraction.
+#[derive(Clone, Copy)]
+struct Node<const W: usize> {
+    set: AxisSet<W>,
+    children: Option<(usize, usize)>,
+    /// This contraction's FLOPs and its result's element count (0 and the
+    /// operand's size for operands).
+    flops: u128,
+    size: u128,
+}
+
+/// `path` improved by re-solving subtrees of up to `subtree` leaves, most
+/// expensive first, until no subtree improves or `attempts` subproblems
+/// have been solved. Never worse than `path`, and within the memory limit
+/// if `path` is. Deterministic.
+pub(crate) fn improve<const W: usize>(
+    search: &Search<'_, W>,
+    path: &SsaPath,
+    subtree: usize,
+    attempts: usize,
+) -> SsaPath {
+    let subtree = subtree.clamp(3, MAX_SUBTREE);
+    let Some(mut tree) = Tree::new(search, path) else {
+        return path.clone();
+    };
+    let mut scratch = Scratch::default();
+    // Every contraction is tried once, most expensive first; a rewrite
+    // queues the contractions it rewrote and the ancestors whose subtree it
+    // may have changed within reach of their frontier. A subproblem depends
+    // only on the top of its subtree (a node's axes are fixed by the
+    // operands under it), so nothing else can have become improvable.
+    let mut queued = vec![false; tree.nodes.len()];
+    let mut queue: BinaryHeap<(u128, usize)> = BinaryHeap::new();
+    for node in tree.internal() {
+        queued[node] = true;
+        queue.push((tree.nodes[node].flops, node));
+    }
+    let mut budget = attempts.max(1);
+    while let Some((_, node)) = queue.pop() {
+        if budget == 0 {
+            break;
+        }
+        budget -= 1;
+        queued[node] = false;
+        let Some(rebuilt) = tree.reconfigure(search, node, subtree, &mut scratch) else {
+            continue;
+        };
+        let mut up = node;
+        let mut touched = rebuilt;
+        for _ in 1..subtree {
+            match tree.parent[up] {
+                Some(p) => {
+                    touched.push(p);
+                    up = p;
+                }
+                None => break,
+            }
+        }
+        for n in touched {
+            if !queued[n] {
+                queued[n] = true;
+                queue.push((tree.nodes[n].flops, n));
+            }
+        }
+    }
+    tree.path()
+}
+
+struct Tree<const W: usize> {
+    nodes: Vec<Node<W>>,
+    /// The score of the whole order, kept up to date.
+    total: u128,
+    /// Each node's parent; `None` for the root.
+    parent: Vec<Option<usize>>,
+    operands: usize,
+    root: usize,
+}
+
+/// Buffers reused across subproblems. Axis sets of the subproblem are
+/// bitmasks over `axes`, its axes in increasing order.
+#[derive(Default)]
+struct Scratch {
+    frontier: Vec<usize>,
+    inside: Vec<usize>,
+    axes: Vec<usize>,
+    union: Vec<u128>,
+    result: Vec<u128>,
+    score: Vec<f64>,
+    split: Vec<usize>,
+}
+
+/// `Objective::join` in floating point.
+fn join(objective: Objective, a: f64, b: f64) -> f64 {
+    match objective {
+        Objective::Flops | Objective::Combined => a + b,
+        Objective::Size => a.max(b),
+    }
+}
+
+/// `Objective::add` in floating point.
+fn add(objective: Objective, score: f64, flops: f64, size: f64) -> f64 {
+    match objective {
+        Objective::Flops => score + flops,
+        Objective::Size => score.max(size),
+        Objective::Combined => score + flops + 64.0 * size,
+    }
+}
+
+/// The global axis set of a local mask over `axes`.
+fn global<const W: usize>(mask: u128, axes: &[usize]) -> AxisSet<W> {
+    AxisSet::from_indices(
+        (0..axes.len())
+            .filter(|i| mask >> i & 1 == 1)
+            .map(|i| axes[i]),
+    )
+}
+
+/// Products of axis sizes over masks of up to 128 local axes: one table of
+/// 256 products per byte of the mask, so a set's size is at most sixteen
+/// lookups and multiplications (saturating, as `AxisSet::size`).
+struct LocalSizes {
+    tables: Vec<[u128; 256]>,
+    approx: Vec<[f64; 256]>,
+}
+
+impl LocalSizes {
+    fn new(sizes: impl Iterator<Item = usize>) -> Self {
+        let sizes: Vec<u128> = sizes.map(|s| s as u128).collect();
+        let tables = sizes
+            .chunks(8)
+            .map(|chunk| {
+                let mut table = [1u128; 256];
+                for byte in 1..256usize {
+                    let bit = byte.trailing_zeros() as usize;
+                    table[byte] = if bit < chunk.len() {
+                        table[byte & (byte - 1)].saturating_mul(chunk[bit])
+                    } else {
+                        table[byte & (byte - 1)]
+                    };
+                }
+                table
+            })
+            .collect::<Vec<[u128; 256]>>();
+        let approx = tables.iter().map(|t| t.map(|x| x as f64)).collect();
+        LocalSizes { tables, approx }
+    }
+
+    /// The size as a float (rounded; `u128::MAX` for a saturated one).
+    fn approx(&self, mask: u128) -> f64 {
+        self.approx.iter().enumerate().fold(1.0, |acc, (c, table)| {
+            acc * table[(mask >> (8 * c)) as usize & 255]
+        })
+    }
+
+    fn of(&self, mask: u128) -> u128 {
+        self.tables
+            .iter()
+            .enumerate()
+            .fold(1u128, |acc, (c, table)| {
+                acc.saturating_mul(table[(mask >> (8 * c)) as usize & 255])
+            })
+    }
+}
+
+impl<const W: usize> Tree<W> {
+    /// The tree of a complete `path`; `None` if it is not one.
+    fn new(search: &Search<'_, W>, path: &SsaPath) -> Option<Self> {
+        let n = search.inputs.len();
+        let mut nodes: Vec<Node<W>> = search
+            .inputs
+            .iter()
+            .map(|&set| Node {
+                set,
+                children: None,
+                flops: 0,
+                size: set.size(search.sizes),
+            })
+            .collect();
+        let mut holders = vec![0u32; search.sizes.len()];
+        for set in &search.inputs {
+            for axis in set.iter() {
+                holders[axis] += 1;
+            }
+        }
+        let mut used = vec![false; n + path.len()];
+        for &(a, b) in path {
+            if a == b || a >= nodes.len() || b >= nodes.len() || used[a] || used[b] {
+                return None;
+            }
+            used[a] = true;
+            used[b] = true;
+            let (sa, sb) = (nodes[a].set, nodes[b].set);
+            let mut keep = search.output;
+            for axis in sa.union(&sb).iter() {
+                let own = u32::from(sa.contains(axis)) + u32::from(sb.contains(axis));
+                if holders[axis] > own {
+                    keep.insert(axis);
+                }
+            }
+            let pair = search.pair(&sa, &sb, &keep);
+            for axis in sa.iter().chain(sb.iter()) {
+                holders[axis] -= 1;
+            }
+            for axis in pair.result.iter() {
+                holders[axis] += 1;
+            }
+            nodes.push(Node {
+                set: pair.result,
+                children: Some((a, b)),
+                flops: pair.flops,
+                size: pair.size,
+            });
+        }
+        if nodes.len() != 2 * n - 1 {
+            return None;
+        }
+        let mut parent = vec![None; nodes.len()];
+        for (node, n) in nodes.iter().enumerate() {
+            if let Some((a, b)) = n.children {
+                parent[a] = Some(node);
+                parent[b] = Some(node);
+            }
+        }
+        let mut tree = Tree {
+            root: nodes.len() - 1,
+            total: 0,
+            parent,
+            nodes,
+            operands: n,
+        };
+        tree.total = tree.score(search);
+        Some(tree)
+    }
+
+    /// The score of the whole order.
+    fn score(&self, search: &Search<'_, W>) -> u128 {
+        self.internal().fold(0, |acc, n| {
+            let node = &self.nodes[n];
+            let size = if n == self.root { 0 } else { node.size };
+            search.objective.add(acc, node.flops, size)
+        })
+    }
+
+    fn internal(&self) -> impl Iterator<Item = usize> + '_ {
+        self.operands..self.nodes.len()
+    }
+
+    /// The path in SSA form: children before parents, left before right.
+    fn path(&self) -> SsaPath {
+        let mut path = SsaPath::with_capacity(self.operands.saturating_sub(1));
+        let mut id = vec![usize::MAX; self.nodes.len()];
+        for (t, slot) in id.iter_mut().enumerate().take(self.operands) {
+            *slot = t;
+        }
+        let mut next = self.operands;
+        // Iterative post-order from the root.
+        let mut stack = vec![(self.root, false)];
+        while let Some((node, expanded)) = stack.pop() {
+            let Some((a, b)) = self.nodes[node].children else {
+                continue;
+            };
+            if expanded {
+                path.push((id[a], id[b]));
+                id[node] = next;
+                next += 1;
+            } else {
+                stack.push((node, true));
+                stack.push((b, false));
+                stack.push((a, false));
+            }
+        }
+        path
+    }
+
+    /// Re-solves the subtree under `root` cut at up to `k` leaves; on an
+    /// improvement rewrites it in place and returns the rewritten nodes.
+    fn reconfigure(
+        &mut self,
+        search: &Search<'_, W>,
+        root: usize,
+        k: usize,
+        s: &mut Scratch,
+    ) -> Option<Vec<usize>> {
+        // Grow the frontier breadth-first from `root`, opening the most
+        // expensive contraction first.
+        s.frontier.clear();
+        s.inside.clear();
+        s.frontier.push(root);
+        while s.frontier.len() < k {
+            let Some(pos) = (0..s.frontier.len())
+                .filter(|&i| self.nodes[s.frontier[i]].children.is_some())
+                .max_by_key(|&i| (self.nodes[s.frontier[i]].flops, std::cmp::Reverse(i)))
+            else {
+                break;
+            };
+            let node = s.frontier.swap_remove(pos);
+            let (a, b) = self.nodes[node].children.expect("internal");
+            s.inside.push(node);
+            s.frontier.push(a);
+            s.frontier.push(b);
+        }
+        let f = s.frontier.len();
+        if f < 3 {
+            return None;
+        }
+        let is_root = root == self.root;
+        let objective = search.objective;
+        // The current score of the part being replaced, the root's size
+        // counted as the search counts it.
+        let old = s.inside.iter().fold(0u128, |acc, &n| {
+            let node = &self.nodes[n];
+            let size = if n == self.root { 0 } else { node.size };
+            objective.add(acc, node.flops, size)
+        });
+        if !worth_trying(objective, old, self.total) {
+            return None;
+        }
+
+        // The subproblem's axes, renumbered into one `u128` so the DP's set
+        // algebra and sizes are a few instructions each.
+        let out = self.nodes[root].set;
+        let all = s
+            .frontier
+            .iter()
+            .fold(out, |acc, &t| acc.union(&self.nodes[t].set));
+        s.axes.clear();
+        s.axes.extend(all.iter());
+        if s.axes.len() > 128 {
+            return None;
+        }
+        let local = |set: &AxisSet<W>, axes: &[usize]| -> u128 {
+            axes.iter()
+                .enumerate()
+                .filter(|(_, a)| set.contains(**a))
+                .fold(0, |acc, (i, _)| acc | 1 << i)
+        };
+        let sizes = LocalSizes::new(s.axes.iter().map(|&a| search.sizes[a]));
+        let out_local = local(&out, &s.axes);
+
+        // Subset DP over the frontier: result axes, best score, best split.
+        let full = (1usize << f) - 1;
+        s.union.clear();
+        s.union.resize(full + 1, 0);
+        let leaves: [u128; MAX_SUBTREE] = std::array::from_fn(|i| {
+            s.frontier
+                .get(i)
+                .map_or(0, |&t| local(&self.nodes[t].set, &s.axes))
+        });
+        for mask in 1..=full {
+            let low = mask.trailing_zeros() as usize;
+            s.union[mask] = s.union[mask & (mask - 1)] | leaves[low];
+        }
+        s.result.clear();
+        // A subset's result keeps the axes of the root or of the rest of the
+        // frontier; a single tensor is as it is (summing an axis only it
+        // holds would be a step of its own, not part of this tree).
+        s.result.extend((0..=full).map(|mask| {
+            if mask.count_ones() == 1 {
+                s.union[mask]
+            } else {
+                s.union[mask] & (out_local | s.union[full ^ mask])
+            }
+        }));
+        // Scores in floating point, for speed; the winner is re-scored
+        // exactly below before it may replace anything.
+        s.score.clear();
+        s.score.extend((0..=full).map(|mask| {
+            if mask.count_ones() == 1 {
+                0.0
+            } else {
+                f64::INFINITY
+            }
+        }));
+        s.split.clear();
+        s.split.resize(full + 1, 0);
+        let limit = search.limit;
+        for mask in 1..=full {
+            if mask.count_ones() < 2 {
+                continue;
+            }
+            let last = mask == full;
+            if !last && sizes.of(s.result[mask]) > limit {
+                continue;
+            }
+            let written = if last && is_root {
+                0.0
+            } else {
+                sizes.approx(s.result[mask])
+            };
+            let result = s.result[mask];
+            let low = mask & mask.wrapping_neg();
+            let rest = mask ^ low;
+            let mut best = f64::INFINITY;
+            let mut split = 0;
+            // Submasks `a` holding the lowest bit: each split once.
+            let mut sub = rest;
+            loop {
+                let a = sub | low;
+                let b = mask ^ a;
+                if b != 0 {
+                    let joined = join(objective, s.score[a], s.score[b]);
+                    if joined < best {
+                        let both = s.result[a] | s.result[b];
+                        let points = sizes.approx(both);
+                        let flops = if result != both { 2.0 * points } else { points };
+                        let score = add(objective, joined, flops, written);
+                        if score < best {
+                            best = score;
+                            split = a;
+                        }
+                    }
+                }
+                if sub == 0 {
+                    break;
+                }
+                sub = (sub - 1) & rest;
+            }
+            s.score[mask] = best;
+            s.split[mask] = split;
+        }
+        // `old` scored the root's size by the same rule, so the two compare.
+        if s.score[full].is_infinite() || self.exact(search, full, is_root, &sizes, s) >= old {
+            return None;
+        }
+
+        // Rewrite: the root keeps its slot; the other inner slots are reused.
+        let mut free: Vec<usize> = s.inside.iter().copied().filter(|&n| n != root).collect();
+        let mut rebuilt = Vec::with_capacity(f - 1);
+        self.emit(search, full, root, &mut free, &mut rebuilt, &*s);
+        debug_assert!(free.is_empty());
+        debug_assert_eq!(self.nodes[root].set, out);
+        self.total = self.score(search);
+        Some(rebuilt)
+    }
+
+    /// The exact score of the DP's tree for `mask`.
+    fn exact(
+        &self,
+        search: &Search<'_, W>,
+        mask: usize,
+        is_root: bool,
+        sizes: &LocalSizes,
+        s: &Scratch,
+    ) -> u128 {
+        if mask.count_ones() == 1 {
+            return 0;
+        }
+        let a = s.split[mask];
+        let b = mask ^ a;
+        let joined = search.objective.join(
+            self.exact(search, a, false, sizes, s),
+            self.exact(search, b, false, sizes, s),
+        );
+        let both = s.result[a] | s.result[b];
+        let flops = pair_flops(sizes.of(both), s.result[mask] != both);
+        let full = mask == (1 << s.frontier.len()) - 1;
+        let written = if full && is_root {
+            0
+        } else {
+            sizes.of(s.result[mask])
+        };
+        search.objective.add(joined, flops, written)
+    }
+
+    /// Writes the DP's tree for `mask` into `slot`, its inner nodes into
+    /// slots taken from `free`; every slot written is appended to `rebuilt`.
+    fn emit(
+        &mut self,
+        search: &Search<'_, W>,
+        mask: usize,
+        slot: usize,
+        free: &mut Vec<usize>,
+        rebuilt: &mut Vec<usize>,
+        s: &Scratch,
+    ) {
+        let a = s.split[mask];
+        let b = mask ^ a;
+        let ca = if a.count_ones() == 1 {
+            s.frontier[a.trailing_zeros() as usize]
+        } else {
+            let slot = free.pop().expect("one slot per inner node");
+            self.emit(search, a, slot, free, rebuilt, s);
+            slot
+        };
+        let cb = if b.count_ones() == 1 {
+            s.frontier[b.trailing_zeros() as usize]
+        } else {
+            let slot = free.pop().expect("one slot per inner node");
+            self.emit(search, b, slot, free, rebuilt, s);
+            slot
+        };
+        let both = s.result[a] | s.result[b];
+        let set = global(s.result[mask], &s.axes);
+        self.parent[ca] = Some(slot);
+        self.parent[cb] = Some(slot);
+        self.nodes[slot] = Node {
+            set,
+            children: Some((ca, cb)),
+            flops: pair_flops(
+                global::<W>(both, &s.axes).size(search.sizes),
+                s.result[mask] != both,
+            ),
+            size: set.size(search.sizes),
+        };
+        rebuilt.push(slot);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::order::Optimize;
+    use crate::order::tests::{cost, problem};
+
+    #[test]
+    fn re_solving_a_chain_finds_the_cheap_order() {
+        // chain5 of workloads.toml: greedy's own order is not the optimum,
+        // re-solving the whole five-operand tree is.
+        let text = "pq,qr,rs,st,tu->pu";
+        let sizes = [
+            ('p', 1000),
+            ('q', 20),
+            ('r', 1000),
+            ('s', 1000),
+            ('t', 20),
+            ('u', 1000),
+        ];
+        let reconfigured = Optimize::Reconfigure {
+            trials: 1,
+            subtree: 8,
+            seed: 0,
+        };
+        assert_eq!(cost(text, &sizes, &reconfigured), 81_600_000);
+        assert_eq!(cost(text, &sizes, &Optimize::Optimal), 81_600_000);
+    }
+
+    #[test]
+    fn small_subtrees_improve_a_poor_order_locally() {
+        // A ring of eight, contracted left to right: subtrees of three can
+        // only reorder pairs of neighbours, yet each rewrite is a valid,
+        // cheaper order with the same root.
+        let sizes: Vec<(char, usize)> = "abcdefgh".chars().zip([2, 9, 3, 8, 2, 7, 3, 9]).collect();
+        let text = "ab,bc,cd,de,ef,fg,gh,ha->";
+        let (inputs, output, sizes) = problem(text, &sizes);
+        let search = Search::<1> {
+            inputs: inputs
+                .iter()
+                .map(|a| AxisSet::from_indices(a.iter().copied()))
+                .collect(),
+            output: AxisSet::from_indices(output.iter().copied()),
+            sizes: &sizes,
+            limit: u128::MAX,
+            objective: Objective::Flops,
+        };
+        let naive = super::super::naive::search(&search).unwrap();
+        let (before, _) = search.score(&naive).unwrap();
+        let mut last = before;
+        for subtree in 3..=8 {
+            let path = improve(&search, &naive, subtree, 1000);
+            let (after, _) = search.score(&path).expect("a complete order");
+            assert!(after <= last, "subtree {subtree}: {after} > {last}");
+            last = after;
+        }
+        assert!(last < before);
+        // Eight operands in one subtree: the exact optimum.
+        let optimal = super::super::optimal::search(&search).unwrap();
+        assert_eq!(last, search.score(&optimal).unwrap().0);
+    }
+
+    #[test]
+    fn local_sizes_multiply_across_bytes() {
+        let sizes = LocalSizes::new((1..=20).map(|i| i % 3 + 2));
+        let mask: u128 = (1 << 0) | (1 << 9) | (1 << 19);
+        assert_eq!(sizes.of(mask), 3 * 3 * 4);
+        assert_eq!(sizes.approx(mask), 36.0);
+        assert_eq!(sizes.of(0), 1);
+        let huge = LocalSizes::new(std::iter::repeat_n(usize::MAX, 40));
+        assert_eq!(huge.of((1 << 40) - 1), u128::MAX);
+    }
+}
