@@ -17,37 +17,31 @@ pub(crate) fn search<const W: usize>(
     seed: u64,
 ) -> Option<SsaPath> {
     let mut best: Option<(u128, SsaPath)> = None;
-    each_run(search, trials, seed, |path| {
-        let Some((score, _)) = search.score(&path) else {
-            return;
-        };
-        if best.as_ref().is_none_or(|(s, _)| score < *s) {
-            best = Some((score, path));
-        }
-    });
-    best.map(|(_, path)| path)
-}
-
-/// Calls `f` with the order of each of the `trials` runs that finds one
-/// within the memory limit: plain greedy first, then randomised runs.
-pub(crate) fn each_run<const W: usize>(
-    search: &Search<'_, W>,
-    trials: usize,
-    seed: u64,
-    mut f: impl FnMut(SsaPath),
-) {
     let mut rng = SplitMix64(seed);
     for trial in 0..trials.max(1) {
         let path = if trial == 0 {
             greedy::search(search, None)
         } else {
-            let mut choose = |costs: &[i128]| boltzmann(costs, rng.next_f64());
-            greedy::search(search, Some(&mut choose))
+            randomized(search, &mut rng)
         };
-        if let Some(path) = path {
-            f(path);
+        let Some(path) = path else { continue };
+        let Some((score, _)) = search.score(&path) else {
+            continue;
+        };
+        if best.as_ref().is_none_or(|(s, _)| score < *s) {
+            best = Some((score, path));
         }
     }
+    best.map(|(_, path)| path)
+}
+
+/// One greedy run with its choices drawn from `rng`.
+pub(crate) fn randomized<const W: usize>(
+    search: &Search<'_, W>,
+    rng: &mut SplitMix64,
+) -> Option<SsaPath> {
+    let mut choose = |costs: &[i128]| boltzmann(costs, rng.next_f64());
+    greedy::search(search, Some(&mut choose))
 }
 
 /// Index drawn from `costs` (increasing) with weights `exp(-(c - c0) / (T |c0|))`,
@@ -72,10 +66,10 @@ fn boltzmann(costs: &[i128], u: f64) -> usize {
 }
 
 /// SplitMix64: a tiny, well-mixed generator; enough for choosing among four.
-struct SplitMix64(u64);
+pub(crate) struct SplitMix64(pub(crate) u64);
 
 impl SplitMix64 {
-    fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -83,7 +77,7 @@ impl SplitMix64 {
         z ^ (z >> 31)
     }
 
-    fn next_f64(&mut self) -> f64 {
+    pub(crate) fn next_f64(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }

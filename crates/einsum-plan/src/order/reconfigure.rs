@@ -9,20 +9,25 @@
 //! subsets of the frontier (outer products included), can replace the old
 //! part whenever it is cheaper.
 //!
-//! Greedy orders are locally poor in exactly this way, and a few rounds over
-//! the most expensive nodes fix much of it for a fraction of the cost of a
-//! wider search: it is what `auto` runs after greedy on large networks.
+//! Greedy orders are locally poor in exactly this way, and so are the
+//! bisection orders of `partition` below their cuts. Contractions are
+//! re-solved most expensive first; a rewrite re-queues what it touched.
+//! `search` improves several starting orders (greedy, bisection, random
+//! greedy) and keeps the best: what `auto` runs on large networks.
 
 use std::collections::BinaryHeap;
 
-use super::{Search, SsaPath, random_greedy};
+use super::random_greedy::{self, SplitMix64};
+use super::{Search, SsaPath, greedy, partition};
 use crate::axis_set::AxisSet;
 use crate::cost::{Objective, pair_flops};
 
 /// Largest frontier re-solved: `3^k` subset splits each time.
 pub(crate) const MAX_SUBTREE: usize = 10;
 
-/// Random greedy's runs, each improved; the cheapest order. `None` when
+/// Starting orders, each improved; the cheapest. The first start is plain
+/// greedy, then bisection orders and random greedy runs alternate (see
+/// [`Optimize::Reconfigure`](super::Optimize::Reconfigure)). `None` when
 /// every order needs an intermediate above the memory limit.
 pub(crate) fn search<const W: usize>(
     search: &Search<'_, W>,
@@ -31,7 +36,7 @@ pub(crate) fn search<const W: usize>(
     seed: u64,
 ) -> Option<SsaPath> {
     let mut best: Option<(u128, SsaPath)> = None;
-    random_greedy::each_run(search, trials, seed, |path| {
+    let mut consider = |path: SsaPath| {
         let path = improve(
             search,
             &path,
@@ -41,11 +46,24 @@ pub(crate) fn search<const W: usize>(
         let Some((score, largest)) = search.score(&path) else {
             return;
         };
-        debug_assert!(largest <= search.limit);
+        if largest > search.limit {
+            return;
+        }
         if best.as_ref().is_none_or(|(s, _)| score < *s) {
             best = Some((score, path));
         }
-    });
+    };
+    let mut rng = SplitMix64(seed);
+    for trial in 0..trials.max(1) {
+        let start = match trial {
+            0 => greedy::search(search, None),
+            t if t % 2 == 1 => partition::order(search, &mut rng),
+            _ => random_greedy::randomized(search, &mut rng),
+        };
+        if let Some(path) = start {
+            consider(path);
+        }
+    }
     best.map(|(_, path)| path)
 }
 
@@ -54,16 +72,21 @@ pub(crate) fn search<const W: usize>(
 /// the contractions on the networks of `benches/networks.txt`).
 const ATTEMPTS_PER_OPERAND: usize = 8;
 
+/// A part of the order costing less than `1 / NEGLIGIBLE` of the whole is
+/// not re-solved. Small rewrites do open the way to large ones, so the
+/// bound is loose: on `benches/quality_networks.txt` (3 starts, n >= 17),
+/// 1/1024 left the orders 16% costlier (geometric mean) than 1/16384, and
+/// no bound at all was within noise of 1/16384 but slower.
+const NEGLIGIBLE: u128 = 1 << 14;
+
 /// Whether re-solving a part of the order scoring `part` can matter to the
-/// whole order's `total`: it can gain at most `part` (its whole score) under
-/// the additive objectives, where a part below 1/1024 of the total is left
-/// alone (at most ~10% of the total over a hundred such parts, and most
-/// contractions of a large network are that small); under `Size`, only a
-/// part holding the largest intermediate can lower it.
+/// whole order's `total`: under the additive objectives it can gain at most
+/// `part`, and a negligible part is left alone; under `Size`, only a part
+/// holding the largest intermediate can lower it.
 fn worth_trying(objective: Objective, part: u128, total: u128) -> bool {
     match objective {
         Objective::Size => part >= total,
-        Objective::Flops | Objective::Combined => part.saturating_mul(1024) >= total,
+        Objective::Flops | Objective::Combined => part.saturating_mul(NEGLIGIBLE) >= total,
     }
 }
 
@@ -156,6 +179,8 @@ struct Scratch {
     result: Vec<u128>,
     score: Vec<f64>,
     split: Vec<usize>,
+    /// Each subset's result size, as a float.
+    points: Vec<f64>,
 }
 
 /// `Objective::join` in floating point.
@@ -184,51 +209,39 @@ fn global<const W: usize>(mask: u128, axes: &[usize]) -> AxisSet<W> {
     )
 }
 
-/// Products of axis sizes over masks of up to 128 local axes: one table of
-/// 256 products per byte of the mask, so a set's size is at most sixteen
-/// lookups and multiplications (saturating, as `AxisSet::size`).
+/// The sizes of the subproblem's axes, for products over local masks.
 struct LocalSizes {
-    tables: Vec<[u128; 256]>,
-    approx: Vec<[f64; 256]>,
+    exact: Vec<u128>,
+    approx: Vec<f64>,
 }
 
 impl LocalSizes {
     fn new(sizes: impl Iterator<Item = usize>) -> Self {
-        let sizes: Vec<u128> = sizes.map(|s| s as u128).collect();
-        let tables = sizes
-            .chunks(8)
-            .map(|chunk| {
-                let mut table = [1u128; 256];
-                for byte in 1..256usize {
-                    let bit = byte.trailing_zeros() as usize;
-                    table[byte] = if bit < chunk.len() {
-                        table[byte & (byte - 1)].saturating_mul(chunk[bit])
-                    } else {
-                        table[byte & (byte - 1)]
-                    };
-                }
-                table
-            })
-            .collect::<Vec<[u128; 256]>>();
-        let approx = tables.iter().map(|t| t.map(|x| x as f64)).collect();
-        LocalSizes { tables, approx }
+        let exact: Vec<u128> = sizes.map(|s| s as u128).collect();
+        let approx = exact.iter().map(|&s| s as f64).collect();
+        LocalSizes { exact, approx }
     }
 
-    /// The size as a float (rounded; `u128::MAX` for a saturated one).
-    fn approx(&self, mask: u128) -> f64 {
-        self.approx.iter().enumerate().fold(1.0, |acc, (c, table)| {
-            acc * table[(mask >> (8 * c)) as usize & 255]
-        })
-    }
-
+    /// The product of the sizes in `mask`, saturating (as `AxisSet::size`).
     fn of(&self, mask: u128) -> u128 {
-        self.tables
-            .iter()
-            .enumerate()
-            .fold(1u128, |acc, (c, table)| {
-                acc.saturating_mul(table[(mask >> (8 * c)) as usize & 255])
-            })
+        bits(mask).fold(1u128, |acc, i| acc.saturating_mul(self.exact[i]))
     }
+
+    /// The same product in floating point.
+    fn approx(&self, mask: u128) -> f64 {
+        bits(mask).fold(1.0, |acc, i| acc * self.approx[i])
+    }
+}
+
+/// The indices of the set bits of `mask`, lowest first.
+fn bits(mut mask: u128) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (mask != 0).then(|| {
+            let i = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            i
+        })
+    })
 }
 
 impl<const W: usize> Tree<W> {
@@ -442,20 +455,18 @@ impl<const W: usize> Tree<W> {
         }));
         s.split.clear();
         s.split.resize(full + 1, 0);
+        s.points.clear();
+        s.points.extend(s.result.iter().map(|&r| sizes.approx(r)));
         let limit = search.limit;
         for mask in 1..=full {
             if mask.count_ones() < 2 {
                 continue;
             }
             let last = mask == full;
-            if !last && sizes.of(s.result[mask]) > limit {
+            if !last && limit != u128::MAX && sizes.of(s.result[mask]) > limit {
                 continue;
             }
-            let written = if last && is_root {
-                0.0
-            } else {
-                sizes.approx(s.result[mask])
-            };
+            let written = if last && is_root { 0.0 } else { s.points[mask] };
             let result = s.result[mask];
             let low = mask & mask.wrapping_neg();
             let rest = mask ^ low;
@@ -468,9 +479,19 @@ impl<const W: usize> Tree<W> {
                 let b = mask ^ a;
                 if b != 0 {
                     let joined = join(objective, s.score[a], s.score[b]);
-                    if joined < best {
+                    // A step costs at least its larger operand's size.
+                    let floor = s.points[a].max(s.points[b]);
+                    if add(objective, joined, floor, written) < best {
                         let both = s.result[a] | s.result[b];
-                        let points = sizes.approx(both);
+                        // |A ∪ B| = |A| |B| / |A ∩ B|: the shared axes are
+                        // few, so this beats a product over all of them.
+                        let mut shared = s.result[a] & s.result[b];
+                        let mut common = 1.0;
+                        while shared != 0 {
+                            common *= sizes.approx[shared.trailing_zeros() as usize];
+                            shared &= shared - 1;
+                        }
+                        let points = s.points[a] * s.points[b] / common;
                         let flops = if result != both { 2.0 * points } else { points };
                         let score = add(objective, joined, flops, written);
                         if score < best {
@@ -637,7 +658,7 @@ mod tests {
     }
 
     #[test]
-    fn local_sizes_multiply_across_bytes() {
+    fn local_sizes_multiply_and_saturate() {
         let sizes = LocalSizes::new((1..=20).map(|i| i % 3 + 2));
         let mask: u128 = (1 << 0) | (1 << 9) | (1 << 19);
         assert_eq!(sizes.of(mask), 3 * 3 * 4);
