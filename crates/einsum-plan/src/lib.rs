@@ -10,7 +10,8 @@
 //! 2. [`plan`] with [`PlanOptions`] → [`Plan`]: diagonals and size-1
 //!    broadcasts become views of the step that reads them; axes only one
 //!    operand holds are summed first; an [`Optimize`] strategy (optimal, dp,
-//!    greedy, branch, random-greedy, naive, a given [`Path`], or auto) orders
+//!    greedy, branch, random-greedy, reconfigure, naive, a given [`Path`], or
+//!    auto) orders
 //!    the pairwise contractions under an [`Objective`] and an optional memory
 //!    limit, with FLOPs counted in numpy's convention.
 //! 3. Each [`Step`] is lowered to a [`Kernel`] (copy, sum, elementwise,
