@@ -53,8 +53,8 @@ pub enum Optimize {
     /// Several starting orders, each improved by re-solving its subtrees
     /// of up to `subtree` operands exactly (subtree reconfiguration, as
     /// cotengra's); the cheapest wins. The starts are plain greedy, then
-    /// alternately a recursive bisection of the network (few, small axes
-    /// cut; as cotengra's partition-based trees) and a random greedy run.
+    /// two recursive bisections of the network (few, small axes cut; as
+    /// cotengra's partition-based trees) for each random greedy run.
     /// Deterministic for a seed. What `Auto` uses for large networks, with
     /// 3 trials; more trials find cheaper orders on large networks, at
     /// about `trials x n x 30 µs` of planning.
@@ -308,8 +308,8 @@ pub(crate) fn with_merged<T: Copy, R>(
     result
 }
 
-/// Starting orders `Auto` improves on large networks: greedy, a bisection
-/// and a random greedy run. On `benches/quality_networks.txt` (n >= 17)
+/// Starting orders `Auto` improves on large networks: greedy and two
+/// bisections. On `benches/quality_networks.txt` (n >= 17)
 /// three starts left orders at 5.6x to 6.4x cotengra's best found in a
 /// minute (geometric mean; opt_einsum's `auto-hq` 37x, its `auto` 300x),
 /// eight starts 3.5x at under three times the planning time.
@@ -587,14 +587,17 @@ mod quality {
                 prop_assert!(g <= n, "greedy {} > naive {}", g, n);
             }
             // Reconfiguration starts from greedy's order and never worsens
-            // it; with subtrees as large as the network it re-solves the
-            // whole tree exactly, so it finds the minimum whenever greedy
-            // finds a start within the limit.
+            // it; with subtrees as large as a small network it re-solves
+            // the whole tree exactly, so it finds the minimum whenever
+            // greedy finds a start within the limit.
             if let Some(g) = greedy {
                 let small = cost(&Optimize::Reconfigure { trials: 2, subtree: 3, seed: 5 });
                 prop_assert!(small.is_some_and(|c| c <= g && c >= best), "{:?} vs greedy {}", small, g);
-                let whole = cost(&Optimize::Reconfigure { trials: 1, subtree: 10, seed: 0 });
-                prop_assert_eq!(whole, Some(best));
+                // (Frontiers of six or more skip subsets that share no axis.)
+                if inputs.len() < 6 {
+                    let whole = cost(&Optimize::Reconfigure { trials: 1, subtree: 10, seed: 0 });
+                    prop_assert_eq!(whole, Some(best));
+                }
             }
             for optimize in [Optimize::Greedy, Optimize::Branch(1), Optimize::RandomGreedy { trials: 4, seed: 3 }] {
                 if let Some(c) = cost(&optimize) {
