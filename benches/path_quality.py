@@ -63,9 +63,9 @@ the repository root):
 3. `python3 benches/path_quality.py [--explain PATH] > report.md` runs our
    planner (`einsum-explain <subscripts> <shapes...> --optimize <name> --format
    json`, for auto, greedy, random-greedy, when n <= 30 dp, and reconfigure
-   when the binary's --help lists it; the binary
-   defaults to /tmp/pq-target/release/einsum-explain, built by
-   `CARGO_TARGET_DIR=/tmp/pq-target cargo build --release -p einsum-explain`),
+   when the binary's --help lists it; unless --explain names a binary, the
+   script first runs `cargo build --release -p einsum-explain` and uses
+   target/release/einsum-explain, so the report is of the tree it names),
    takes our linear `path` from the JSON, counts it with opt_einsum as above
    and checks it against the JSON's own `optimized_flops` (a mismatch is
    listed; should our path not be valid for the original operands, the JSON's
@@ -100,8 +100,8 @@ from concurrent.futures import ThreadPoolExecutor
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NETWORKS = os.path.join(ROOT, "benches", "quality_networks.txt")
 PEERS = os.path.join(ROOT, "benches", "quality_peers.json")
-EXPLAIN = "/tmp/pq-target/release/einsum-explain"
-BUILD_CMD = "CARGO_TARGET_DIR=/tmp/pq-target cargo build --release -p einsum-explain"
+EXPLAIN = os.path.join(ROOT, "target", "release", "einsum-explain")
+BUILD_CMD = ["cargo", "build", "--release", "-p", "einsum-explain"]
 
 ASCII = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 FAMILIES = ["rr3-bond2", "rr3-d2to4", "rr4-d2to3", "lattice2d", "randeq", "randeq-hyper", "mps-norm",
@@ -650,7 +650,7 @@ def report(args):
         cache = json.load(f)
     meta, peers_all = cache["meta"], cache["networks"]
     if not os.path.exists(args.explain):
-        sys.exit(f"{args.explain} not found: build it with `{BUILD_CMD}`")
+        sys.exit(f"{args.explain} not found")
     version = subprocess.run([args.explain, "--version"], capture_output=True, text=True).stdout.strip()
     import opt_einsum
 
@@ -825,7 +825,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--make-networks", action="store_true", help="write benches/quality_networks.txt")
     parser.add_argument("--peers", action="store_true", help="compute benches/quality_peers.json (slow)")
-    parser.add_argument("--explain", default=EXPLAIN, help=f"our einsum-explain binary (default {EXPLAIN})")
+    parser.add_argument("--explain", default=None,
+                        help=f"our einsum-explain binary (default: build it, then {EXPLAIN})")
     parser.add_argument("--networks", default=NETWORKS)
     parser.add_argument("--peers-file", default=PEERS)
     parser.add_argument("--only", action="append", choices=FAMILIES, help="only this family (repeatable)")
@@ -839,6 +840,12 @@ def main():
     parser.add_argument("--peer-worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.optimizers = [o for o in args.optimizers.split(",") if o]
+    reporting = not (args.peer_worker or args.make_networks or args.peers)
+    if reporting and args.explain is None:
+        print(f"$ {' '.join(BUILD_CMD)}", file=sys.stderr, flush=True)
+        subprocess.run(BUILD_CMD, cwd=ROOT, stdout=sys.stderr, check=True)
+    if args.explain is None:
+        args.explain = EXPLAIN
     if not args.peer_worker and not args.make_networks and not args.peers and args.optimizers == OURS \
             and os.path.exists(args.explain):
         # The default list grows by `reconfigure` when this binary has it.
