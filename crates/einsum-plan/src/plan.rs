@@ -838,7 +838,15 @@ fn optimize_name(optimize: &Optimize) -> String {
             trials,
             subtree,
             seed,
-        } => format!("reconfigure ({trials} trials, subtrees of {subtree}, seed {seed})"),
+        } => {
+            let starts = if *trials == 1 { "start" } else { "starts" };
+            let seed = if *seed == 0 {
+                String::new()
+            } else {
+                format!(", seed {seed}")
+            };
+            format!("reconfigure ({trials} {starts}, subtrees of {subtree}{seed})")
+        }
         Optimize::Naive => "naive".into(),
         Optimize::Path(p) => format!("path {:?}", p.0),
     }

@@ -25,8 +25,8 @@ use crate::cost::{Objective, pair_flops};
 /// Largest frontier re-solved: `3^k` subset splits each time.
 pub(crate) const MAX_SUBTREE: usize = 10;
 
-/// Frontiers of this many tensors or more skip subsets that share no axis
-/// when the frontier as a whole is connected.
+/// Frontiers of this many tensors or more, short of the whole network, skip
+/// subsets that share no axis when the frontier as a whole is connected.
 const SPARSE_FRONTIER: usize = 6;
 
 /// Starting orders, each improved; the cheapest. The first start is plain
@@ -465,8 +465,9 @@ impl<const W: usize> Tree<W> {
         // Which frontier tensors share an axis. When a frontier of six or
         // more is connected, its subsets that are not (whose order would
         // start with an outer product) are skipped: a fraction of the `3^k`
-        // splits remain. On `benches/quality_networks.txt` no order changed;
-        // smaller frontiers keep the exact search, outer products included.
+        // splits remain. On `benches/quality_networks.txt` no order changed.
+        // Smaller frontiers, and a frontier that is the whole network, keep
+        // the exact search, outer products included.
         let neighbours: [u32; MAX_SUBTREE] = std::array::from_fn(|i| {
             (0..f)
                 .filter(|&j| i < f && j != i && leaves[i] & leaves[j] != 0)
@@ -484,7 +485,7 @@ impl<const W: usize> Tree<W> {
                 reach = grown;
             }
         };
-        let sparse = f >= SPARSE_FRONTIER && connected(full);
+        let sparse = f >= SPARSE_FRONTIER && f < self.operands && connected(full);
         for mask in 1..=full {
             if mask.count_ones() < 2 || (sparse && !connected(mask)) {
                 continue;
