@@ -175,9 +175,32 @@ impl<const W: usize> Search<'_, W> {
     }
 
     /// The score of `path` under the objective, and its largest intermediate;
-    /// `None` if the path is not a complete order. Linear in the path: each
-    /// axis keeps a count of the live tensors holding it.
+    /// `None` if the path is not a complete order.
     pub(crate) fn score(&self, path: &[(usize, usize)]) -> Option<(u128, u128)> {
+        let mut score = 0;
+        let mut largest = 0;
+        let left = self.replay(path, |step, _, _, pair| {
+            let last = step + 1 == path.len();
+            if !last {
+                largest = largest.max(pair.size);
+            }
+            score = self
+                .objective
+                .add(score, pair.flops, if last { 0 } else { pair.size });
+        })?;
+        (left == 1).then_some((score, largest))
+    }
+
+    /// Replays `path`, calling `visit(step, a, b, pair)` with each
+    /// contraction it makes; returns how many tensors are left, or `None` if
+    /// a pair names a tensor that does not exist or is already contracted.
+    /// Linear in the path: each axis keeps a count of the live tensors
+    /// holding it.
+    pub(crate) fn replay(
+        &self,
+        path: &[(usize, usize)],
+        mut visit: impl FnMut(usize, usize, usize, &Pair<W>),
+    ) -> Option<usize> {
         let mut live: Vec<Option<AxisSet<W>>> = self.inputs.iter().copied().map(Some).collect();
         let mut holders = vec![0u32; self.sizes.len()];
         for set in &self.inputs {
@@ -185,8 +208,6 @@ impl<const W: usize> Search<'_, W> {
                 holders[axis] += 1;
             }
         }
-        let mut score = 0;
-        let mut largest = 0;
         for (step, &(a, b)) in path.iter().enumerate() {
             if a == b {
                 return None;
@@ -209,16 +230,10 @@ impl<const W: usize> Search<'_, W> {
             for axis in pair.result.iter() {
                 holders[axis] += 1;
             }
-            let last = step + 1 == path.len();
-            if !last {
-                largest = largest.max(pair.size);
-            }
-            score = self
-                .objective
-                .add(score, pair.flops, if last { 0 } else { pair.size });
+            visit(step, a, b, &pair);
             live.push(Some(pair.result));
         }
-        (live.iter().flatten().count() == 1).then_some((score, largest))
+        Some(live.iter().flatten().count())
     }
 
     /// Runs the optimizer.

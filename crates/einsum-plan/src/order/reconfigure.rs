@@ -262,42 +262,15 @@ impl<const W: usize> Tree<W> {
                 size: set.size(search.sizes),
             })
             .collect();
-        let mut holders = vec![0u32; search.sizes.len()];
-        for set in &search.inputs {
-            for axis in set.iter() {
-                holders[axis] += 1;
-            }
-        }
-        let mut used = vec![false; n + path.len()];
-        for &(a, b) in path {
-            if a == b || a >= nodes.len() || b >= nodes.len() || used[a] || used[b] {
-                return None;
-            }
-            used[a] = true;
-            used[b] = true;
-            let (sa, sb) = (nodes[a].set, nodes[b].set);
-            let mut keep = search.output;
-            for axis in sa.union(&sb).iter() {
-                let own = u32::from(sa.contains(axis)) + u32::from(sb.contains(axis));
-                if holders[axis] > own {
-                    keep.insert(axis);
-                }
-            }
-            let pair = search.pair(&sa, &sb, &keep);
-            for axis in sa.iter().chain(sb.iter()) {
-                holders[axis] -= 1;
-            }
-            for axis in pair.result.iter() {
-                holders[axis] += 1;
-            }
+        let left = search.replay(path, |_, a, b, pair| {
             nodes.push(Node {
                 set: pair.result,
                 children: Some((a, b)),
                 flops: pair.flops,
                 size: pair.size,
             });
-        }
-        if nodes.len() != 2 * n - 1 {
+        })?;
+        if left != 1 {
             return None;
         }
         let mut parent = vec![None; nodes.len()];
@@ -544,7 +517,7 @@ impl<const W: usize> Tree<W> {
         // Rewrite: the root keeps its slot; the other inner slots are reused.
         let mut free: Vec<usize> = s.inside.iter().copied().filter(|&n| n != root).collect();
         let mut rebuilt = Vec::with_capacity(f - 1);
-        self.emit(search, full, root, &mut free, &mut rebuilt, &*s);
+        self.emit(search, full, Some(root), &mut free, &mut rebuilt, &*s);
         debug_assert!(free.is_empty());
         debug_assert_eq!(self.nodes[root].set, out);
         self.total = self.score(search);
@@ -580,33 +553,27 @@ impl<const W: usize> Tree<W> {
         search.objective.add(joined, flops, written)
     }
 
-    /// Writes the DP's tree for `mask` into `slot`, its inner nodes into
-    /// slots taken from `free`; every slot written is appended to `rebuilt`.
+    /// Writes the DP's tree for `mask`: a frontier tensor's own id, or an
+    /// inner node written into `slot` (when given, else one taken from
+    /// `free`) whose id is returned; every slot written is appended to
+    /// `rebuilt`.
     fn emit(
         &mut self,
         search: &Search<'_, W>,
         mask: usize,
-        slot: usize,
+        slot: Option<usize>,
         free: &mut Vec<usize>,
         rebuilt: &mut Vec<usize>,
         s: &Scratch,
-    ) {
+    ) -> usize {
+        if mask.count_ones() == 1 {
+            return s.frontier[mask.trailing_zeros() as usize];
+        }
+        let slot = slot.unwrap_or_else(|| free.pop().expect("one slot per inner node"));
         let a = s.split[mask];
         let b = mask ^ a;
-        let ca = if a.count_ones() == 1 {
-            s.frontier[a.trailing_zeros() as usize]
-        } else {
-            let slot = free.pop().expect("one slot per inner node");
-            self.emit(search, a, slot, free, rebuilt, s);
-            slot
-        };
-        let cb = if b.count_ones() == 1 {
-            s.frontier[b.trailing_zeros() as usize]
-        } else {
-            let slot = free.pop().expect("one slot per inner node");
-            self.emit(search, b, slot, free, rebuilt, s);
-            slot
-        };
+        let ca = self.emit(search, a, None, free, rebuilt, s);
+        let cb = self.emit(search, b, None, free, rebuilt, s);
         let both = s.result[a] | s.result[b];
         let set = global(s.result[mask], &s.axes);
         self.parent[ca] = Some(slot);
@@ -621,6 +588,7 @@ impl<const W: usize> Tree<W> {
             size: set.size(search.sizes),
         };
         rebuilt.push(slot);
+        slot
     }
 }
 
