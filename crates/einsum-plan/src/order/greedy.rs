@@ -211,7 +211,9 @@ impl<'s, 'a, const W: usize> State<'s, 'a, W> {
     fn candidate(&self, a: usize, b: usize) -> (i128, usize, usize) {
         let (sa, sb) = (self.set(a), self.set(b));
         let result = sa.union(&sb).intersection(&self.keep(&sa, &sb));
-        let clamp = |x: u128| i128::try_from(x).unwrap_or(i128::MAX / 4);
+        // Sizes saturate at u128::MAX; capped at 2^124, three of them
+        // cannot overflow the subtraction.
+        let clamp = |x: u128| x.min(1 << 124) as i128;
         let removed =
             clamp(result.size(self.search.sizes)) - clamp(self.sizes[a]) - clamp(self.sizes[b]);
         match self.ties {
@@ -282,5 +284,13 @@ mod tests {
         );
         // Outer product of three vectors: smallest first.
         assert_eq!(cost("i,j,k->ijk", &sizes, &Optimize::Greedy), 200 + 6000);
+    }
+
+    #[test]
+    fn saturated_sizes_do_not_overflow_the_score() {
+        // Found by review: three sizes near 2^127 once overflowed i128.
+        let big = 1usize << 63;
+        let sizes = [('a', big + 1), ('b', big), ('c', big)];
+        assert!(cost("ab,bc->", &sizes, &Optimize::Greedy) > 0);
     }
 }

@@ -160,7 +160,7 @@ pub(crate) struct Pair<const W: usize> {
     pub size: u128,
 }
 
-impl<const W: usize> Search<'_, W> {
+impl<'a, const W: usize> Search<'a, W> {
     /// Contracts `a` with `b`, keeping the axes in `keep` (the output and the
     /// axes of every other live tensor).
     pub(crate) fn pair(&self, a: &AxisSet<W>, b: &AxisSet<W>, keep: &AxisSet<W>) -> Pair<W> {
@@ -234,6 +234,17 @@ impl<const W: usize> Search<'_, W> {
             live.push(Some(pair.result));
         }
         Some(live.iter().flatten().count())
+    }
+
+    /// The same problem under another objective.
+    pub(crate) fn with_objective(&self, objective: Objective) -> Search<'a, W> {
+        Search {
+            inputs: self.inputs.clone(),
+            output: self.output,
+            sizes: self.sizes,
+            limit: self.limit,
+            objective,
+        }
     }
 
     /// Runs the optimizer.
@@ -621,8 +632,9 @@ mod quality {
                 prop_assert!(small.is_some_and(|c| c <= g && c >= best), "{:?} vs greedy {}", small, g);
                 let whole = cost(&Optimize::Reconfigure { trials: 1, subtree: 10, seed: 0 });
                 prop_assert_eq!(whole, Some(best));
-                prop_assert_eq!(cost(&Optimize::Auto), Some(best));
             }
+            // Whether or not greedy fits the limit.
+            prop_assert_eq!(cost(&Optimize::Auto), Some(best));
             for optimize in [Optimize::Greedy, Optimize::Branch(1), Optimize::RandomGreedy { trials: 4, seed: 3 }] {
                 if let Some(c) = cost(&optimize) {
                     prop_assert!(c >= best);

@@ -24,7 +24,7 @@ const CUTOFF: usize = 8;
 const PASSES: usize = 8;
 
 /// One divisive order, with the balance tolerance and starting tensors
-/// drawn from `rng`; `None` when a part's greedy order breaks the memory
+/// drawn from `rng`; `None` when a part's order or result breaks the memory
 /// limit (the caller has other orders to fall back on).
 pub(crate) fn order<const W: usize>(
     search: &Search<'_, W>,
@@ -58,13 +58,17 @@ impl<const W: usize> Builder<'_, '_, W> {
         if group.len() == 1 {
             return Some(group[0]);
         }
-        if group.len() <= CUTOFF {
-            return self.greedy(group);
-        }
-        let (left, right) = bisect(self.search, group, self.imbalance, rng);
-        let a = self.build(&left, rng)?;
-        let b = self.build(&right, rng)?;
-        Some(self.contract(a, b, group))
+        let id = if group.len() <= CUTOFF {
+            self.greedy(group)?
+        } else {
+            let (left, right) = bisect(self.search, group, self.imbalance, rng);
+            let a = self.build(&left, rng)?;
+            let b = self.build(&right, rng)?;
+            self.contract(a, b, group)
+        };
+        // A part's result is an intermediate unless the part is everything.
+        let whole = group.len() == self.search.inputs.len();
+        (whole || self.sets[id].size(self.search.sizes) <= self.search.limit).then_some(id)
     }
 
     /// Contracts tensors `a` and `b`, which together hold the operands of

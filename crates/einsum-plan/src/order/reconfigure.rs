@@ -18,7 +18,7 @@
 use std::collections::BinaryHeap;
 
 use super::random_greedy::{self, SplitMix64};
-use super::{Search, SsaPath, greedy, partition};
+use super::{Search, SsaPath, dp, greedy, partition};
 use crate::axis_set::AxisSet;
 use crate::cost::{Objective, pair_flops};
 
@@ -40,7 +40,7 @@ pub(crate) fn search<const W: usize>(
     seed: u64,
 ) -> Option<SsaPath> {
     let mut best: Option<(u128, SsaPath)> = None;
-    let mut consider = |path: SsaPath| {
+    let consider = |best: &mut Option<(u128, SsaPath)>, path: SsaPath| {
         let path = improve(
             search,
             &path,
@@ -54,7 +54,7 @@ pub(crate) fn search<const W: usize>(
             return;
         }
         if best.as_ref().is_none_or(|(s, _)| score < *s) {
-            best = Some((score, path));
+            *best = Some((score, path));
         }
     };
     let mut rng = SplitMix64(seed);
@@ -65,11 +65,29 @@ pub(crate) fn search<const W: usize>(
             _ => partition::order(search, &mut rng),
         };
         if let Some(path) = start {
-            consider(path);
+            consider(&mut best, path);
+        }
+    }
+    if best.is_none() {
+        // No start fit the memory limit, which does not mean no order
+        // does: dp honours the limit exactly where it is affordable, and
+        // beyond, greedy on the size of intermediates alone finds the
+        // order with the smallest largest-intermediate it can.
+        let start = if search.inputs.len() <= FALLBACK_DP_OPERANDS {
+            dp::search(search)
+        } else {
+            greedy::search(&search.with_objective(Objective::Size), None)
+        };
+        if let Some(path) = start {
+            consider(&mut best, path);
         }
     }
     best.map(|(_, path)| path)
 }
+
+/// Up to this many operands an order search whose starts all break the
+/// memory limit falls back on dp (as `auto` runs dp up to 16).
+const FALLBACK_DP_OPERANDS: usize = 16;
 
 /// Subproblems solved per operand at most, per order improved: each
 /// contraction once, and what rewrites re-queue (rarely more than twice
@@ -651,6 +669,46 @@ mod tests {
         // Eight operands in one subtree: the exact optimum.
         let optimal = super::super::optimal::search(&search).unwrap();
         assert_eq!(last, search.score(&optimal).unwrap().0);
+    }
+
+    #[test]
+    fn a_tight_memory_limit_that_greedy_breaks_still_finds_an_order() {
+        // Found by review: greedy (and left to right) cannot stay under 53
+        // elements here, dp can (largest intermediate 32).
+        let inputs = [
+            vec![1, 4, 6],
+            vec![6],
+            vec![0, 2, 3],
+            vec![0, 1, 3, 4, 7],
+            vec![1, 2, 7],
+            vec![0, 1, 2],
+        ];
+        let sizes = [2, 2, 2, 4, 2, 6, 4, 4];
+        let search = Search::<1> {
+            inputs: inputs
+                .iter()
+                .map(|a| AxisSet::from_indices(a.iter().copied()))
+                .collect(),
+            output: AxisSet::from_indices([2]),
+            sizes: &sizes,
+            limit: 53,
+            objective: Objective::Flops,
+        };
+        assert!(greedy::search(&search, None).is_none());
+        let dp = search.score(&dp::search(&search).unwrap()).unwrap();
+        for optimize in [
+            Optimize::Auto,
+            Optimize::Reconfigure {
+                trials: 3,
+                subtree: 8,
+                seed: 0,
+            },
+        ] {
+            let path = search.run(&optimize).expect("an order within the limit");
+            let (score, largest) = search.score(&path).unwrap();
+            assert!(largest <= 53, "{optimize:?}");
+            assert_eq!(score, dp.0, "{optimize:?}");
+        }
     }
 
     #[test]
