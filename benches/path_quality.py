@@ -791,20 +791,21 @@ def report(args):
     p(f"- Our paths recounted by opt_einsum: {checked}; equal to our JSON's `optimized_flops`: "
       f"{sum(1 for r in rows for rec in r[3].values() if rec.get('path_checked') and not rec.get('mismatch'))}.")
     times = [rec["plan_time"] for r in rows for rec in r[3].values() if rec.get("plan_time")]
-    if not times:
-        cli = {}
+    def by_name(column, key):
+        """{name: [rec[key], ...]} over every row's records in `column`."""
+        out = {}
         for r in rows:
-            for name, rec in r[3].items():
-                if rec.get("cli_seconds") is not None:
-                    cli.setdefault(name, []).append(rec["cli_seconds"])
+            for name, rec in r[column].items():
+                if rec.get(key) is not None:
+                    out.setdefault(name, []).append(rec[key])
+        return out
+
+    if not times:
+        cli = by_name(3, "cli_seconds")
         p("- Our planning time: not in the JSON, not reported. For scale only, the whole `einsum-explain` call "
           "(process start, parse, plan, JSON; s: total / median / max): "
           + "; ".join(f"{k} {sum(v):.1f}/{statistics.median(v):.2g}/{max(v):.3g}" for k, v in cli.items()))
-    peer_time = {}
-    for r in rows:
-        for name, rec in r[4].items():
-            if rec.get("seconds") is not None:
-                peer_time.setdefault(name, []).append(rec["seconds"])
+    peer_time = by_name(4, "seconds")
     p("- Peer planning time (wall s of the search call: total / median / max): "
       + "; ".join(f"{k} {sum(v):.0f}/{statistics.median(v):.2g}/{max(v):.3g}" for k, v in peer_time.items()))
     fails = [f"{r[0]} {k}: {'timeout' if 'timeout' in v else v.get('error')}" for r in rows

@@ -287,8 +287,8 @@ fn bisect<const W: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cost::Objective;
     use crate::order::Optimize;
+    use crate::order::tests::search_of;
 
     /// An `l x l` square lattice with bonds of size `bond`, operands in a
     /// scrambled order, closed (scalar output).
@@ -313,23 +313,10 @@ mod tests {
         (order.iter().map(|&k| inputs[k].clone()).collect(), sizes)
     }
 
-    fn search_of<'a>(inputs: &[Vec<usize>], sizes: &'a [usize]) -> Search<'a, 1> {
-        Search {
-            inputs: inputs
-                .iter()
-                .map(|a| AxisSet::from_indices(a.iter().copied()))
-                .collect(),
-            output: AxisSet::default(),
-            sizes,
-            limit: u128::MAX,
-            objective: Objective::Flops,
-        }
-    }
-
     #[test]
     fn bisection_orders_are_complete_and_beat_greedy_on_a_lattice() {
         let (inputs, sizes) = lattice(6, 4);
-        let search = search_of(&inputs, &sizes);
+        let search = search_of(&inputs, &[], &sizes, None);
         let greedy = search
             .score(&greedy::search(&search, None).unwrap())
             .unwrap()
@@ -351,7 +338,7 @@ mod tests {
     #[test]
     fn bisection_respects_the_balance() {
         let (inputs, sizes) = lattice(5, 2);
-        let search = search_of(&inputs, &sizes);
+        let search = search_of(&inputs, &[], &sizes, None);
         let group: Vec<usize> = (0..inputs.len()).collect();
         let mut rng = SplitMix64(9);
         for imbalance in [0.02, 0.2, 0.5] {

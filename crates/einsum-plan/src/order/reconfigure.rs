@@ -614,29 +614,7 @@ impl<const W: usize> Tree<W> {
 mod tests {
     use super::*;
     use crate::order::Optimize;
-    use crate::order::tests::{cost, problem};
-
-    #[test]
-    fn re_solving_a_chain_finds_the_cheap_order() {
-        // chain5 of workloads.toml: greedy's own order is not the optimum,
-        // re-solving the whole five-operand tree is.
-        let text = "pq,qr,rs,st,tu->pu";
-        let sizes = [
-            ('p', 1000),
-            ('q', 20),
-            ('r', 1000),
-            ('s', 1000),
-            ('t', 20),
-            ('u', 1000),
-        ];
-        let reconfigured = Optimize::Reconfigure {
-            trials: 1,
-            subtree: 8,
-            seed: 0,
-        };
-        assert_eq!(cost(text, &sizes, &reconfigured), 81_600_000);
-        assert_eq!(cost(text, &sizes, &Optimize::Optimal), 81_600_000);
-    }
+    use crate::order::tests::{problem, search_of};
 
     #[test]
     fn small_subtrees_improve_a_poor_order_locally() {
@@ -646,16 +624,7 @@ mod tests {
         let sizes: Vec<(char, usize)> = "abcdefgh".chars().zip([2, 9, 3, 8, 2, 7, 3, 9]).collect();
         let text = "ab,bc,cd,de,ef,fg,gh,ha->";
         let (inputs, output, sizes) = problem(text, &sizes);
-        let search = Search::<1> {
-            inputs: inputs
-                .iter()
-                .map(|a| AxisSet::from_indices(a.iter().copied()))
-                .collect(),
-            output: AxisSet::from_indices(output.iter().copied()),
-            sizes: &sizes,
-            limit: u128::MAX,
-            objective: Objective::Flops,
-        };
+        let search = search_of(&inputs, &output, &sizes, None);
         let naive = super::super::naive::search(&search).unwrap();
         let (before, _) = search.score(&naive).unwrap();
         let mut last = before;
@@ -684,16 +653,7 @@ mod tests {
             vec![0, 1, 2],
         ];
         let sizes = [2, 2, 2, 4, 2, 6, 4, 4];
-        let search = Search::<1> {
-            inputs: inputs
-                .iter()
-                .map(|a| AxisSet::from_indices(a.iter().copied()))
-                .collect(),
-            output: AxisSet::from_indices([2]),
-            sizes: &sizes,
-            limit: 53,
-            objective: Objective::Flops,
-        };
+        let search = search_of(&inputs, &[2], &sizes, Some(53));
         assert!(greedy::search(&search, None).is_none());
         let dp = search.score(&dp::search(&search).unwrap()).unwrap();
         for optimize in [
