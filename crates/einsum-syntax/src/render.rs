@@ -11,6 +11,8 @@
 
 use std::fmt::{self, Display, Write};
 
+use unicode_width::UnicodeWidthChar;
+
 use crate::Span;
 
 /// Whether `ch` would not show as itself in a terminal: control characters,
@@ -19,6 +21,7 @@ use crate::Span;
 fn invisible(ch: char) -> bool {
     ch.is_control()
         || ch.is_whitespace()
+        || ch.width().is_none_or(|w| w == 0)
         || matches!(ch,
             '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}'
             | '\u{FEFF}' | '\u{FE00}'..='\u{FE0F}'
@@ -30,10 +33,12 @@ fn invisible(ch: char) -> bool {
 /// line of carets under each span.
 ///
 /// Control characters, whitespace other than `' '`, invisible format
-/// characters and combining marks are shown escaped (a tab as `\t`) so the caret line stays aligned and on one line. Columns count
-/// characters, not bytes. A span that covers nothing (a missing output, an
-/// empty term) still gets one caret. Spans that fall outside the text or off a
-/// character boundary are clamped, never a panic.
+/// characters and combining marks are shown escaped (a tab as `\t`) so the
+/// caret line stays aligned and on one line. Columns count display cells,
+/// not bytes or characters: a CJK label is two cells wide and gets two
+/// carets. A span that covers nothing (a missing output, an empty term)
+/// still gets one caret. Spans that fall outside the text or off a character
+/// boundary are clamped, never a panic.
 pub fn write_diagnostic(
     out: &mut dyn Write,
     message: &dyn Display,
@@ -49,7 +54,7 @@ pub fn write_diagnostic(
         columns[offset..offset + ch.len_utf8()].fill(column);
         if ch == ' ' || !invisible(ch) {
             shown.push(ch);
-            column += 1;
+            column += ch.width().unwrap_or(1);
         } else {
             for escaped in ch.escape_default() {
                 shown.push(escaped);
@@ -122,6 +127,20 @@ mod tests {
         assert_eq!(
             render("αβ#", &[Span::new(4, 5)]),
             "error: msg\n  αβ#\n    ^"
+        );
+    }
+
+    #[test]
+    fn columns_count_display_cells() {
+        // CJK characters take two cells in a terminal: the carets under 'i'
+        // stand four cells in, and a wide label gets two carets.
+        assert_eq!(
+            render("漢字ij,jk->ik", &[Span::new(6, 7)]),
+            "error: msg\n  漢字ij,jk->ik\n      ^"
+        );
+        assert_eq!(
+            render("i漢#", &[Span::new(1, 4)]),
+            "error: msg\n  i漢#\n   ^^"
         );
     }
 
