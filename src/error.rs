@@ -13,7 +13,16 @@ pub enum Error {
     /// The operands do not fit the expression, or no plan fits the options.
     #[error(transparent)]
     Plan(#[from] einsum_plan::PlanError),
-    /// The arrays do not fit the plan.
+    /// The arrays do not fit the plan, or memory for the run cannot be had.
     #[error("error: {0}")]
-    Exec(#[from] einsum_exec::ExecError),
+    Exec(einsum_exec::ExecError),
+}
+
+// By hand rather than `#[from]`, which would also make the executor's error
+// this one's `source()`: reports that print the chain (anyhow's `{:#}`)
+// would then say everything twice.
+impl From<einsum_exec::ExecError> for Error {
+    fn from(err: einsum_exec::ExecError) -> Self {
+        Error::Exec(err)
+    }
 }

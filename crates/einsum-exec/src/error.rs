@@ -34,10 +34,25 @@ pub enum ExecError {
     /// differ in length.
     #[error("{0}")]
     ViewInvalid(String),
-    /// The workspace for temporaries would not fit in memory.
-    #[error("the plan needs a workspace of {elements} elements, which cannot be allocated")]
-    WorkspaceTooLarge {
-        /// Elements needed.
-        elements: usize,
+    /// An array's shape is too large to exist, whatever its data: the
+    /// product of its non-zero extents, in bytes, exceeds `isize::MAX`
+    /// (numpy's "array is too big").
+    #[error("{what} would have shape {shape:?}: too large for one array, whatever its data")]
+    ShapeTooLarge {
+        /// The shape.
+        shape: Vec<usize>,
+        /// Which array.
+        what: crate::memory::Allocation,
+    },
+    /// A buffer is larger than this machine's memory (or than one
+    /// allocation may be), or the allocator refused it.
+    #[error("cannot allocate {} for {what}: this machine has {} of memory and swap", bytes.map_or_else(|| "more than 2^128 bytes".to_owned(), crate::memory::show_bytes), crate::memory::show_bytes(*machine))]
+    OutOfMemory {
+        /// Bytes asked for (`None`: more than `u128::MAX`).
+        bytes: Option<u128>,
+        /// What the buffer is for.
+        what: crate::memory::Allocation,
+        /// Bytes of memory and swap on this machine.
+        machine: u128,
     },
 }

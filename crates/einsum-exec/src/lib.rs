@@ -14,8 +14,10 @@
 //!   [`Workspace`] for temporaries; [`Program`], a plan fitted once to its
 //!   arrays' strides, for callers that run it again and again (what a
 //!   compiled expression keeps: its second call allocates nothing).
-//! - [`advise_huge_pages`]: numpy's transparent-huge-page advice for large
-//!   buffers.
+//! - [`try_zeroed`]: fallible, size-checked allocation of zeroed buffers
+//!   (results, temporaries), an [`ExecError::OutOfMemory`] instead of an
+//!   abort; [`advise_huge_pages`]: numpy's transparent-huge-page advice for
+//!   large buffers.
 //!
 //! The kernels (under `kernels/`, the only place with `unsafe`): a strided
 //! loop engine for copies, sums, elementwise and outer products, dots and
@@ -48,7 +50,7 @@ mod element;
 mod error;
 #[allow(unsafe_code)] // the kernels dereference the checked views' pointers
 mod kernels;
-#[allow(unsafe_code)] // madvise, a hint that never touches the data
+#[allow(unsafe_code)] // madvise (a hint that never touches the data), zeroed allocation, sysinfo
 mod memory;
 mod par;
 mod repack;
@@ -61,8 +63,10 @@ mod workspace;
 
 pub use element::Element;
 pub use error::ExecError;
-pub use memory::advise_huge_pages;
+pub use memory::{
+    Allocation, advise_huge_pages, bytes_of, check_bytes, check_shape, machine_bytes, try_zeroed,
+};
 pub use par::{Accum, Par};
 pub use run::{Program, RunOptions, run, run_profiled};
 pub use view::{StridedView, StridedViewMut};
-pub use workspace::{Workspace, Workspaces};
+pub use workspace::{Workspace, Workspaces, bytes_needed};

@@ -4,6 +4,7 @@ use einsum_plan::Plan;
 
 use crate::element::Element;
 use crate::error::ExecError;
+use crate::memory::{Allocation, bytes_of, check_bytes, machine_bytes, try_zeroed};
 
 /// The temporaries a plan writes between its steps.
 ///
@@ -27,25 +28,53 @@ impl<T: Element> Workspace<T> {
     }
 
     /// Makes a buffer of the right size for each of `plan`'s temporaries.
+    ///
+    /// Every size is checked, and their total against the machine, before
+    /// any buffer is allocated or touched: a plan whose last temporary cannot
+    /// be had fails without zero-filling the first ones. Allocates nothing
+    /// when the buffers are already large enough.
     pub(crate) fn prepare(&mut self, plan: &Plan) -> Result<(), ExecError> {
         let bound = plan.bound();
+        let len = |axes: &Vec<einsum_plan::AxisId>| -> Result<usize, ExecError> {
+            let elements = axes
+                .iter()
+                .try_fold(1u128, |acc, &a| acc.checked_mul(bound.axis(a).size as u128));
+            elements
+                .and_then(|e| usize::try_from(e).ok())
+                .ok_or_else(|| ExecError::OutOfMemory {
+                    bytes: elements.and_then(bytes_of::<T>),
+                    what: Allocation::Workspace,
+                    machine: machine_bytes(),
+                })
+        };
         if self.buffers.len() < plan.temps().len() {
             self.buffers.resize_with(plan.temps().len(), Vec::new);
         }
+        let mut growth = Some(0u128);
+        for (buffer, axes) in self.buffers.iter().zip(plan.temps()) {
+            let len = len(axes)?;
+            if buffer.len() < len {
+                growth = growth.and_then(|g| g.checked_add(bytes_of::<T>(len as u128)?));
+            }
+        }
+        check_bytes(growth, Allocation::Workspace)?;
         for (buffer, axes) in self.buffers.iter_mut().zip(plan.temps()) {
-            let len = axes
-                .iter()
-                .try_fold(1usize, |acc, &a| acc.checked_mul(bound.axis(a).size))
-                .ok_or(ExecError::WorkspaceTooLarge {
-                    elements: usize::MAX,
-                })?;
-            grow(buffer, len)?;
+            grow(buffer, len(axes)?)?;
         }
         Ok(())
     }
 
     /// Grows the scratch buffers to at least these lengths.
     pub(crate) fn prepare_scratch(&mut self, lens: [usize; 3]) -> Result<(), ExecError> {
+        let growth = self
+            .scratch
+            .iter()
+            .zip(lens)
+            .filter(|(buffer, len)| buffer.len() < *len)
+            .try_fold(0u128, |sum, (_, len)| {
+                sum.checked_add(bytes_of::<T>(len as u128)?)
+            });
+        check_bytes(growth, Allocation::Workspace)?;
         for (buffer, len) in self.scratch.iter_mut().zip(lens) {
             grow(buffer, len)?;
         }
@@ -72,20 +101,34 @@ impl<T: Element> Workspace<T> {
     }
 }
 
-/// Makes `buffer` hold at least `len` elements. A buffer's old contents are
-/// scratch, so a growing buffer is replaced by a fresh allocation, advised
-/// for huge pages before anything is written to it.
+/// Bytes one run of `plan` on elements of `element_bytes` bytes allocates
+/// for a new result and for its temporaries (one buffer each), exactly;
+/// `None` beyond `u128`. A caller that makes its operands too (`einsum-explain`) adds
+/// theirs and checks the total with [`crate::check_bytes`] before
+/// allocating anything.
+pub fn bytes_needed(plan: &Plan, element_bytes: usize) -> Option<u128> {
+    let bound = plan.bound();
+    let elements = |axes: &[einsum_plan::AxisId]| {
+        axes.iter()
+            .try_fold(1u128, |n, &a| n.checked_mul(bound.axis(a).size as u128))
+    };
+    plan.temps()
+        .iter()
+        .map(|axes| elements(axes))
+        .chain([elements(bound.output())])
+        .try_fold(0u128, |sum, e| {
+            sum.checked_add(e?.checked_mul(element_bytes as u128)?)
+        })
+}
+
+/// Makes `buffer` hold at least `len` elements. A buffer's old contents
+/// are scratch, so a growing buffer is replaced by a fresh one (freed first,
+/// so old and new never hold memory together).
 fn grow<T: Element>(buffer: &mut Vec<T>, len: usize) -> Result<(), ExecError> {
-    if buffer.len() >= len {
-        return Ok(());
+    if buffer.len() < len {
+        *buffer = Vec::new();
+        *buffer = try_zeroed(len, Allocation::Workspace)?;
     }
-    let mut fresh: Vec<T> = Vec::new();
-    fresh
-        .try_reserve_exact(len)
-        .map_err(|_| ExecError::WorkspaceTooLarge { elements: len })?;
-    crate::advise_huge_pages(fresh.spare_capacity_mut());
-    fresh.resize(len, T::ZERO);
-    *buffer = fresh;
     Ok(())
 }
 
