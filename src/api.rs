@@ -4,7 +4,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use einsum_exec::{
-    Accum, Element, Par, Program, RunOptions, StridedView, StridedViewMut, Workspace, Workspaces,
+    Accum, Allocation, Element, Par, Program, RunOptions, StridedView, StridedViewMut, Workspace,
+    Workspaces,
 };
 use einsum_plan::{Optimize, Plan, PlanOptions, bind, plan};
 use einsum_syntax::Expr;
@@ -34,12 +35,36 @@ impl<T, O: Operand<T> + ?Sized> Operand<T> for &O {
     }
 }
 
+/// Operands of one type (a `Vec` or slice of arrays or views) as the list
+/// [`einsum()`] and [`Einsum::run`] take, with no copy: a list literal
+/// (`&[&a, &b]`) mixes types and ranks freely, a `Vec` needs this.
+///
+/// ```
+/// use ndarray::Array2;
+///
+/// let layers: Vec<Array2<f64>> = (0..4).map(|_| Array2::eye(3)).collect();
+/// let product = einsum::einsum("ab,bc,cd,de->ae", &einsum::operands(&layers))?;
+/// assert_eq!(product, Array2::<f64>::eye(3).into_dyn());
+/// # Ok::<(), einsum::Error>(())
+/// ```
+pub fn operands<T, O: Operand<T>>(arrays: &[O]) -> SmallVec<[&dyn Operand<T>; 4]> {
+    arrays.iter().map(|a| a as &dyn Operand<T>).collect()
+}
+
 /// Options for [`Einsum`]: how to plan, how to run.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Options {
     plan: PlanOptions,
     par: Par,
     gemm: bool,
+}
+
+impl Default for Options {
+    /// The same as [`Options::new`] (GEMM on: a derived default would turn
+    /// it off).
+    fn default() -> Self {
+        Options::new()
+    }
 }
 
 impl Options {
@@ -217,11 +242,7 @@ impl Einsum {
             .iter()
             .map(|&axis| bound.axis(axis).size)
             .collect();
-        let mut out = ArrayD::from_elem(IxDyn(&shape), T::ZERO);
-        // Fresh and not yet written: the moment for numpy's huge-page advice.
-        if let Some(data) = out.as_slice_mut() {
-            einsum_exec::advise_huge_pages(data);
-        }
+        let mut out = zeros(&shape)?;
         self.run_planned(plan, &inputs, out.view_mut(), Accum::Replace)?;
         Ok(out)
     }
@@ -292,6 +313,20 @@ impl Einsum {
         cache.programs.push(program.clone());
         Ok(program)
     }
+}
+
+/// A zeroed array of `shape`, allocated fallibly (sizes checked in bytes,
+/// huge pages advised before anything is written).
+fn zeros<T: Element>(shape: &[usize]) -> Result<ArrayD<T>, Error> {
+    let len = einsum_exec::check_shape(shape, std::mem::size_of::<T>(), Allocation::Result)?;
+    let data = einsum_exec::try_zeroed(len, Allocation::Result)?;
+    // Cannot fail: `check_shape` applied ndarray's own rule.
+    ArrayD::from_shape_vec(IxDyn(shape), data).map_err(|_| {
+        Error::from(einsum_exec::ExecError::ShapeTooLarge {
+            shape: shape.to_vec(),
+            what: Allocation::Result,
+        })
+    })
 }
 
 /// Evaluates an einsum once: parse, plan, run.

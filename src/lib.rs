@@ -1,5 +1,34 @@
 //! einsum: an Einstein-summation expression compiler.
 //!
+//! Write an expression such as `"ij,jk->ik"`; the compiler parses it once,
+//! plans the contraction order, lowers every step to a kernel (a view, a
+//! reduction, a strided loop or a GEMM fed by strides) and runs it over
+//! strided arrays on every core.
+//!
+//! Most code wants [`einsum!`](macro@einsum): the subscripts are checked
+//! while your crate compiles (a typo is a compile error with carets), the
+//! plan is cached at the call site, and the result's rank is in its type.
+//!
+//! ```
+//! use einsum::einsum;
+//! use ndarray::{Array1, array};
+//!
+//! // The seed example: Euclidean distances between row pairs.
+//! let p = array![[0.0, 0.0], [1.0, 1.0], [2.0, 5.0]];
+//! let q = array![[3.0, 4.0], [1.0, 1.0], [-1.0, 1.0]];
+//! let d = &p - &q;
+//! let distances: Array1<f64> = einsum!("ij,ij->i", d, d).mapv(f64::sqrt);
+//! assert_eq!(distances, array![5.0, 0.0, 5.0]);
+//! ```
+//!
+//! Subscripts known only at run time go through [`einsum()`] (once) or a
+//! compiled [`Einsum`] (parsed once, planned once per shapes, run many
+//! times), configured by [`Options`] ([`Optimize`] for the contraction
+//! order, a memory limit, [`Par`] for threads); [`einsum_into()`] and
+//! [`Einsum::run_into`] write into an array you own, replacing or adding
+//! ([`Accum`]). Element types are the sealed [`Element`] set: `f32`, `f64`,
+//! `Complex<f32>`, `Complex<f64>`, `i32`, `i64`.
+//!
 //! ```
 //! use ndarray::array;
 //!
@@ -7,21 +36,27 @@
 //! let b = array![[5.0, 6.0], [7.0, 8.0]];
 //! let c = einsum::einsum("ij,jk->ik", &[&a, &b])?;
 //! assert_eq!(c, a.dot(&b).into_dyn());
+//!
+//! // Operands of one type from a Vec.
+//! let stack = vec![a.clone(), b.clone(), a.clone()];
+//! let chain = einsum::einsum("ij,jk,kl->il", &einsum::operands(&stack))?;
+//! assert_eq!(chain, a.dot(&b).dot(&a).into_dyn());
 //! # Ok::<(), einsum::Error>(())
 //! ```
 //!
-//! Write an expression such as `"ij,jk->ik"`; the compiler parses it once,
-//! plans the contraction order and lowers every step to a kernel. This crate is
-//! the small public face over the pipeline crates:
+//! [`explain`] gives the plan for text and shapes without running it: its
+//! `Display` is the report `einsum-explain` prints.
+//!
+//! The pipeline's stages are crates of their own, re-exported here:
 //!
 //! - [`syntax`] (`einsum-syntax`): the subscript language, its tree, the
 //!   lowered [`syntax::Expr`] and typed parse errors with spans.
-//! - [`plan`] (`einsum-plan`): binding shapes, the contraction order, the
-//!   kernel of every step; [`explain`] gives the plan for text and shapes.
-//!
+//! - [`mod@plan`] (`einsum-plan`): binding shapes, the contraction order, the
+//!   kernel of every step ([`Plan`], [`PlanOptions`]).
 //! - [`exec`] (`einsum-exec`): running a plan over strided arrays.
 //!
-//! [`Error`] is the one error type over every stage.
+//! [`Error`] is the one error type over every stage; its `Display` is the
+//! stage's rendering, carets and all:
 //!
 //! ```
 //! let expr = einsum::parse("ij,ij->i")?;
@@ -40,10 +75,15 @@ mod api;
 mod error;
 mod macros;
 
-pub use api::{Einsum, Operand, Options, einsum, einsum_into, plans_made};
+pub use api::{Einsum, Operand, Options, einsum, einsum_into, operands, plans_made};
+#[doc(inline)] // the stage's own docs as a module here, so links to it resolve
 pub use einsum_exec as exec;
+pub use einsum_exec::{Accum, Element, Par};
 pub use einsum_macros::{einsum, einsum_into, try_einsum, try_einsum_into};
+#[doc(inline)] // the stage's own docs as a module here, so links to it resolve
 pub use einsum_plan as plan;
+pub use einsum_plan::{Optimize, Plan, PlanOptions};
+#[doc(inline)] // the stage's own docs as a module here, so links to it resolve
 pub use einsum_syntax as syntax;
 pub use error::Error;
 

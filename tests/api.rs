@@ -205,3 +205,78 @@ fn memory_limits_and_strategies_agree() {
         "{err}"
     );
 }
+
+#[test]
+fn results_too_large_for_memory_are_errors_not_aborts() {
+    use einsum::exec::{Allocation, ExecError};
+    let oom = |result: Result<ArrayD<f64>, Error>| match result {
+        Err(Error::Exec(ExecError::OutOfMemory { what, bytes, .. })) => (what, bytes),
+        other => panic!(
+            "expected OutOfMemory, got {:?}",
+            other.map(|a| a.shape().to_vec())
+        ),
+    };
+    // numpy raises MemoryError here: no data, but an 8 TiB result.
+    let empty = Array2::<f64>::zeros((0, 1 << 40));
+    let (what, bytes) = oom(Einsum::new("ij->j").unwrap().run(&[&empty]));
+    assert_eq!((what, bytes), (Allocation::Result, Some(8 << 40)));
+    // An outer product of two broadcast views of 2^31 elements: 2^62
+    // results, 2^65 bytes, more than one array may hold (numpy: "array is
+    // too big").
+    let one = Array1::<f64>::ones(1);
+    let wide = one.broadcast(1usize << 31).unwrap();
+    match einsum("i,j->ij", &[&wide, &wide]) {
+        Err(Error::Exec(ExecError::ShapeTooLarge { shape, what })) => {
+            assert_eq!((shape, what), (vec![1 << 31, 1 << 31], Allocation::Result));
+        }
+        other => panic!(
+            "expected ShapeTooLarge, got {:?}",
+            other.map(|a| a.shape().to_vec())
+        ),
+    }
+    let err = einsum("i,j->ij", &[&wide, &wide]).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "error: the result would have shape [2147483648, 2147483648]: too large for one array, whatever its data"
+    );
+}
+
+#[test]
+fn temporaries_too_large_for_memory_are_errors_checked_before_any_is_allocated() {
+    use einsum::exec::{Allocation, ExecError};
+    use einsum::plan::Path;
+    // Broadcast views of one element: 2^30 x 2^30 operands that take no
+    // memory. Contracting the two vectors first (an outer product) makes a
+    // temporary of 2^60 elements; the workspace check fails before anything
+    // is allocated.
+    let one = Array1::<f64>::ones(1);
+    let wide = one.broadcast(1usize << 30).unwrap();
+    let square = Array2::<f64>::ones((1, 1));
+    let square = square.broadcast((1usize << 30, 1usize << 30)).unwrap();
+    let outer_first = Options::new().optimize(Optimize::Path(Path(vec![(0, 1), (0, 1)])));
+    let result = Einsum::with_options("i,j,ij->", outer_first)
+        .unwrap()
+        .run(&[&wide, &wide, &square]);
+    match result {
+        Err(Error::Exec(ExecError::OutOfMemory { what, bytes, .. })) => {
+            assert_eq!((what, bytes), (Allocation::Workspace, Some(8 << 60)));
+        }
+        other => panic!("expected OutOfMemory, got {other:?}"),
+    }
+}
+
+#[test]
+fn carets_stand_under_wide_labels() {
+    let shapes: [&[usize]; 2] = [&[2, 3, 4, 5], &[4, 5]];
+    let err = einsum::explain("漢字ij,jk->ik", &shapes, &Default::default()).unwrap_err();
+    // '漢' and '字' take two cells each, so 'j' is in the sixth cell.
+    assert_eq!(
+        err.to_string(),
+        "error: label 'j' has size 5 in operand 0 but size 4 in operand 1\n  漢字ij,jk->ik\n       ^ ^"
+    );
+}
+
+#[test]
+fn default_options_are_the_new_ones() {
+    assert_eq!(Options::default(), Options::new());
+}
