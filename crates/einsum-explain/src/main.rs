@@ -5,8 +5,6 @@
 //! time per step next to the prediction; with `-o`, the result as `.npy`.
 #![forbid(unsafe_code)]
 
-mod dtype;
-mod npy;
 mod render;
 
 use std::path::{Path, PathBuf};
@@ -21,7 +19,8 @@ use einsum::exec::{
 use einsum::plan::{Optimize, Plan, PlanOptions};
 use ndarray::{ArrayD, IxDyn};
 
-use crate::dtype::{Array, DType};
+use einsum_explain::dtype::{Array, DType};
+use einsum_explain::npy;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -77,8 +76,8 @@ struct Args {
     #[arg(long)]
     analyze: bool,
     /// With --analyze: timed runs after one warm-up (median and minimum reported).
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    repeat: usize,
+    #[arg(long, value_name = "N")]
+    repeat: Option<usize>,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -152,22 +151,33 @@ fn explain(args: &Args) -> Result<String> {
     if args.trials == Some(0) {
         bail!("--trials must be at least 1");
     }
-    if args.repeat == 0 {
-        bail!("--repeat must be at least 1");
-    }
-    if args.threads == Some(0) {
-        bail!("--threads must be at least 1");
-    }
+    let repeat = match (args.repeat, args.analyze) {
+        (Some(0), _) => bail!("--repeat must be at least 1"),
+        (Some(_), false) => bail!("--repeat times runs: it needs --analyze"),
+        (Some(n), true) => n,
+        (None, _) => 1,
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let max_threads = MAX_THREADS_PER_CORE * cores;
+    let threads = match args.threads {
+        Some(0) => bail!("--threads must be at least 1"),
+        Some(n) if n > max_threads => bail!(
+            "--threads {n} is more than {max_threads} ({MAX_THREADS_PER_CORE} per core on this machine's {cores}): more threads than that only wait for each other"
+        ),
+        Some(n) => n,
+        None => cores,
+    };
     let operands: Vec<Operand> = args
         .operands
         .iter()
         .map(|text| Operand::parse(text))
         .collect::<Result<_>>()?;
-    let shapes: Vec<Vec<usize>> = operands.iter().map(|o| o.shape()).collect::<Result<_>>()?;
+    let shapes: Vec<&[usize]> = operands.iter().map(Operand::shape).collect();
     let options = PlanOptions::new()
         .optimize(optimize)
         .memory_limit(args.memory_limit);
-    let plan = einsum::explain(&args.subscripts, &shapes, &options)?;
+    let plan = einsum::explain(&args.subscripts, &shapes, &options)
+        .map_err(|err| name_files(err, &args.operands, &operands))?;
 
     if args.output.is_some() && operands.iter().any(|o| matches!(o, Operand::Shape(_))) {
         bail!("-o writes a result computed from data: every operand must be a .npy file");
@@ -183,14 +193,12 @@ fn explain(args: &Args) -> Result<String> {
         None => DType::parse(&args.dtype)?,
     };
     if run_needed {
+        check_memory(&plan, &operands, dtype)?;
         let arrays: Vec<Array> = operands
-            .iter()
+            .into_iter()
             .enumerate()
             .map(|(k, o)| o.data(dtype, k as u64))
             .collect::<Result<_>>()?;
-        let threads = args
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
@@ -200,7 +208,7 @@ fn explain(args: &Args) -> Result<String> {
                 &plan,
                 arrays,
                 threads,
-                if args.analyze { args.repeat } else { 0 },
+                if args.analyze { repeat } else { 0 },
             )
         })?;
         if let Some(path) = &args.output {
@@ -215,6 +223,67 @@ fn explain(args: &Args) -> Result<String> {
         Format::Json => render::json(&plan, analysis.as_ref(), dtype.size())?,
         Format::Dot => render::dot(&plan),
     })
+}
+
+/// More threads than this per core only wait for each other (and thousands
+/// of them take minutes to start).
+const MAX_THREADS_PER_CORE: usize = 8;
+
+/// Checks, before anything is allocated, that the operands this run makes
+/// (random data for shapes, widened copies of files), its result and its
+/// temporaries fit in this machine's memory together.
+fn check_memory(plan: &Plan, operands: &[Operand], dtype: DType) -> Result<()> {
+    use einsum::exec::{Allocation, check_shape};
+    for (k, o) in operands.iter().enumerate() {
+        check_shape(o.shape(), dtype.size(), Allocation::Operand(k))
+            .map_err(einsum::Error::from)?;
+    }
+    check_shape(&plan.output_shape(), dtype.size(), Allocation::Result)
+        .map_err(einsum::Error::from)?;
+    let size = dtype.size() as u128;
+    let made = operands.iter().try_fold(0u128, |sum, o| {
+        let elements = o
+            .shape()
+            .iter()
+            .try_fold(1u128, |n, &d| n.checked_mul(d as u128))?;
+        let makes = match o {
+            Operand::Shape(_) => true,
+            Operand::File(a) => a.dtype() != dtype,
+        };
+        sum.checked_add(if makes {
+            elements.checked_mul(size)?
+        } else {
+            0
+        })
+    });
+    let total = made.and_then(|m| m.checked_add(einsum::exec::bytes_needed(plan, dtype.size())?));
+    einsum::exec::check_bytes(total, einsum::exec::Allocation::Run).map_err(einsum::Error::from)?;
+    Ok(())
+}
+
+/// A binding error names operands by position; say which files they are.
+fn name_files(err: einsum::Error, texts: &[String], operands: &[Operand]) -> anyhow::Error {
+    let files: Vec<String> = texts
+        .iter()
+        .zip(operands)
+        .enumerate()
+        .filter_map(|(k, (text, o))| match o {
+            Operand::File(a) => {
+                let dims: Vec<String> = a.shape().iter().map(usize::to_string).collect();
+                let shape = if dims.is_empty() {
+                    "scalar".to_owned()
+                } else {
+                    dims.join("x")
+                };
+                Some(format!("operand {k} is '{text}' (shape {shape})"))
+            }
+            Operand::Shape(_) => None,
+        })
+        .collect();
+    if files.is_empty() || !matches!(err, einsum::Error::Plan(_)) {
+        return err.into();
+    }
+    anyhow::anyhow!("{err}\n{}", files.join("\n"))
 }
 
 /// An operand argument: a shape, or a `.npy` file already read.
@@ -248,11 +317,11 @@ impl Operand {
         Ok(Operand::File(npy::read(Path::new(text))?))
     }
 
-    fn shape(&self) -> Result<Vec<usize>> {
-        Ok(match self {
-            Operand::Shape(s) => s.clone(),
-            Operand::File(a) => a.shape().to_vec(),
-        })
+    fn shape(&self) -> &[usize] {
+        match self {
+            Operand::Shape(s) => s,
+            Operand::File(a) => a.shape(),
+        }
     }
 
     fn dtype(&self) -> Option<DType> {
@@ -262,10 +331,10 @@ impl Operand {
         }
     }
 
-    fn data(&self, dtype: DType, seed: u64) -> Result<Array> {
+    fn data(self, dtype: DType, seed: u64) -> Result<Array> {
         Ok(match self {
-            Operand::Shape(s) => Array::random(dtype, s, seed),
-            Operand::File(a) => a.clone().cast(dtype),
+            Operand::Shape(s) => Array::random(dtype, &s, seed)?,
+            Operand::File(a) => a.cast(dtype)?,
         })
     }
 }
@@ -310,7 +379,12 @@ fn execute_typed<T: Element>(
 ) -> Result<(ArrayD<T>, Analysis)> {
     let inputs: Vec<StridedView<'_, T>> =
         arrays.iter().map(|a| StridedView::from(a.view())).collect();
-    let mut out = ArrayD::from_elem(IxDyn(&plan.output_shape()), T::ZERO);
+    let shape = plan.output_shape();
+    let len = einsum::exec::check_shape(&shape, size_of::<T>(), einsum::exec::Allocation::Result)
+        .map_err(einsum::Error::from)?;
+    let data = einsum::exec::try_zeroed::<T>(len, einsum::exec::Allocation::Result)
+        .map_err(einsum::Error::from)?;
+    let mut out = ArrayD::from_shape_vec(IxDyn(&shape), data)?;
     let options = RunOptions::new().par(if threads > 1 {
         Par::Rayon(threads)
     } else {

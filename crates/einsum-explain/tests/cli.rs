@@ -250,3 +250,92 @@ fn analyze_reports_the_promised_json_keys() {
         }
     }
 }
+
+/// Runs `args`, expecting exit status 2 and `needle` in the error.
+fn fails_with(args: &[&str], needle: &str) {
+    let out = explain(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
+}
+
+#[test]
+fn runs_too_large_for_memory_exit_2_before_allocating() {
+    // Two 80 GB operands and an 80 GB result: the sum is checked first.
+    fails_with(
+        &["ij,jk->ik", "100000x100000", "100000x100000", "--analyze"],
+        "cannot allocate 240000000000 bytes (223.5 GiB) for the run",
+    );
+    fails_with(
+        &["i->", "9223372036854775807", "--analyze"],
+        "operand 0 would have shape [9223372036854775807]: too large for one array",
+    );
+    // No elements, but a shape no array can have (numpy: "array is too big").
+    fails_with(
+        &["ij->ij", "0x18446744073709551615", "--analyze"],
+        "operand 0 would have shape [0, 18446744073709551615]: too large for one array",
+    );
+    // 52 labels of size 2: 2^52 elements.
+    let labels: String = ('a'..='z').chain('A'..='Z').collect();
+    let shape = vec!["2"; 52].join("x");
+    fails_with(
+        &[&format!("{labels}->"), &shape, "--analyze"],
+        "cannot allocate 36028797018963976 bytes (32.0 PiB) for the run",
+    );
+}
+
+#[test]
+fn flags_that_could_run_away_are_bounded() {
+    fails_with(
+        &["ij->", "2x2", "--analyze", "--threads", "100000"],
+        "--threads 100000 is more than",
+    );
+    fails_with(
+        &["ij->", "2x2", "--repeat", "3"],
+        "--repeat times runs: it needs --analyze",
+    );
+    fails_with(
+        &["ij->", "2x2", "--analyze", "--repeat", "0"],
+        "--repeat must be at least 1",
+    );
+}
+
+#[test]
+fn shape_errors_name_the_files() {
+    let dir = temp_dir("shape-names");
+    let a = dir.join("a.npy");
+    let b = dir.join("b.npy");
+    let (a_text, b_text) = (a.to_str().unwrap(), b.to_str().unwrap());
+    write_f64(&a, &[2, 3], &[0.0; 6]);
+    write_f64(&b, &[4, 5], &[0.0; 20]);
+    fails_with(
+        &["ij,jk->ik", a_text, b_text],
+        &format!("operand 0 is '{a_text}' (shape 2x3)\noperand 1 is '{b_text}' (shape 4x5)"),
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn an_empty_file_with_a_huge_result_exits_2() {
+    // numpy writes np.zeros((0, 2**40)) as a valid file; its sum over the
+    // first axis is 8 TiB of zeros (numpy raises MemoryError).
+    let dir = temp_dir("huge-result");
+    let z = dir.join("z.npy");
+    let out = dir.join("out.npy");
+    write_f64(&z, &[0, 1 << 40], &[]);
+    fails_with(
+        &["ij->j", z.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        "cannot allocate 8796093022208 bytes (8.0 TiB)",
+    );
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        left,
+        vec![std::ffi::OsString::from("z.npy")],
+        "nothing else left behind"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
