@@ -4,8 +4,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use einsum_exec::{
-    Accum, Allocation, Element, Par, Program, RunOptions, StridedView, StridedViewMut, Workspace,
-    Workspaces,
+    Accum, Allocation, Element, GemmPolicy, Par, Program, RunOptions, StridedView, StridedViewMut,
+    Workspace, Workspaces,
 };
 use einsum_plan::{Optimize, Plan, PlanOptions, bind, plan};
 use einsum_syntax::Expr;
@@ -51,30 +51,45 @@ pub fn operands<T, O: Operand<T>>(arrays: &[O]) -> SmallVec<[&dyn Operand<T>; 4]
     arrays.iter().map(|a| a as &dyn Operand<T>).collect()
 }
 
-/// Options for [`Einsum`]: how to plan, how to run.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// Options for [`Einsum`]: how to plan ([`PlanOptions`]) and how to run
+/// ([`RunOptions`]), each stage's own options composed, nothing copied.
+/// The setters here are shortcuts into them.
+///
+/// ```
+/// use einsum::exec::{GemmPolicy, Par, RunOptions};
+/// use einsum::{Optimize, Options, PlanOptions};
+///
+/// let a = Options::new().optimize(Optimize::Greedy).par(Par::Seq);
+/// let b = Options::new()
+///     .plan(PlanOptions::new().optimize(Optimize::Greedy))
+///     .run(RunOptions::new().par(Par::Seq));
+/// assert_eq!(a, b);
+/// assert_eq!(Options::default(), Options::new().gemm(GemmPolicy::Auto));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Options {
     plan: PlanOptions,
-    par: Par,
-    gemm: bool,
-}
-
-impl Default for Options {
-    /// The same as [`Options::new`] (GEMM on: a derived default would turn
-    /// it off).
-    fn default() -> Self {
-        Options::new()
-    }
+    /// Its `accum` is set per call (`run` replaces, `run_into` says).
+    run: RunOptions,
 }
 
 impl Options {
-    /// The defaults: `Optimize::Auto`, no memory limit, all threads, GEMM.
+    /// The defaults: `Optimize::Auto`, no memory limit, all threads, GEMM
+    /// where it pays ([`GemmPolicy::Auto`]).
     pub fn new() -> Self {
-        Options {
-            plan: PlanOptions::new(),
-            par: Par::Auto,
-            gemm: true,
-        }
+        Self::default()
+    }
+
+    /// How to plan.
+    pub fn plan(mut self, plan: PlanOptions) -> Self {
+        self.plan = plan;
+        self
+    }
+
+    /// How to run (its [`Accum`] is overridden by each call).
+    pub fn run(mut self, run: RunOptions) -> Self {
+        self.run = run;
+        self
     }
 
     /// The contraction-order search.
@@ -91,14 +106,13 @@ impl Options {
 
     /// Parallelism.
     pub fn par(mut self, par: Par) -> Self {
-        self.par = par;
+        self.run = self.run.par(par);
         self
     }
 
-    /// Whether matrix products may use the GEMM kernels (`false`: strided
-    /// loops only; for testing and comparison).
-    pub fn gemm(mut self, gemm: bool) -> Self {
-        self.gemm = gemm;
+    /// Which matrix products use the GEMM kernels.
+    pub fn gemm(mut self, gemm: GemmPolicy) -> Self {
+        self.run = self.run.gemm(gemm);
         self
     }
 }
@@ -274,10 +288,7 @@ impl Einsum {
     ) -> Result<(), Error> {
         let mut out = StridedViewMut::try_from(out)?;
         let program = self.program(plan, inputs, &out)?;
-        let options = RunOptions::new()
-            .par(self.options.par)
-            .gemm(self.options.gemm)
-            .accum(accum);
+        let options = self.options.run.accum(accum);
         match self.workspaces.try_lock() {
             Ok(mut workspaces) => program.run(inputs, &mut out, &options, workspaces.of::<T>())?,
             Err(_) => program.run(inputs, &mut out, &options, &mut Workspace::new())?,

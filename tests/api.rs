@@ -1,6 +1,6 @@
 //! The library API on ndarray arrays: results, layouts, errors, the plan cache.
 
-use einsum::exec::{Accum, Par};
+use einsum::exec::{Accum, GemmPolicy, Par};
 use einsum::plan::Optimize;
 use einsum::{Einsum, Error, Options, einsum, einsum_into};
 use ndarray::{Array, Array1, Array2, Array3, ArrayD, IxDyn, array, s};
@@ -185,7 +185,7 @@ fn memory_limits_and_strategies_agree() {
         Optimize::Greedy,
         Optimize::Naive,
     ] {
-        for gemm in [true, false] {
+        for gemm in [GemmPolicy::Auto, GemmPolicy::Never, GemmPolicy::MinWork(0)] {
             let e = Einsum::with_options(
                 "ij,jk,kl->il",
                 Options::new().optimize(optimize.clone()).gemm(gemm),
@@ -193,7 +193,7 @@ fn memory_limits_and_strategies_agree() {
             .unwrap();
             assert!(
                 close(&e.run(&[&a, &b, &c]).unwrap(), &want),
-                "{optimize:?} gemm={gemm}"
+                "{optimize:?} {gemm:?}"
             );
         }
     }

@@ -3,7 +3,9 @@
 
 mod support;
 
-use einsum::exec::{Accum, Element, Par, RunOptions, StridedView, StridedViewMut, Workspace, run};
+use einsum::exec::{
+    Accum, Element, GemmPolicy, Par, RunOptions, StridedView, StridedViewMut, Workspace, run,
+};
 use einsum::plan::{Optimize, PlanOptions};
 use num_complex::Complex;
 use support::corpus::{self, ShapedCase};
@@ -266,15 +268,11 @@ fn configs(full: bool) -> Vec<Config> {
     for &layout in &LAYOUTS {
         // GEMM for every GEMM step (even tiny ones), by size (the default),
         // and never.
-        for gemm in [Some(0), None, Some(usize::MAX)] {
+        for gemm in [GemmPolicy::MinWork(0), GemmPolicy::Auto, GemmPolicy::Never] {
             for par in [Par::Seq, Par::Rayon(2)] {
-                let options = match gemm {
-                    Some(min) => RunOptions::new().gemm_min(min),
-                    None => RunOptions::new(),
-                };
                 list.push(Config {
                     layout,
-                    options: options.par(par),
+                    options: RunOptions::new().gemm(gemm).par(par),
                     ..base.clone()
                 });
             }

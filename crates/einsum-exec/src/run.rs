@@ -8,7 +8,7 @@ use smallvec::SmallVec;
 use crate::element::Element;
 use crate::error::ExecError;
 use crate::kernels::{self, strided::Bases};
-use crate::par::{Accum, Par};
+use crate::par::{Accum, GemmPolicy, Par};
 use crate::repack::{self, Repacked, Tensor};
 use crate::step::Loops;
 use crate::step::{axis_strides, c_strides, loops, present};
@@ -18,23 +18,11 @@ use crate::workspace::Workspace;
 /// How to run: parallelism, whether to add into the output, and which
 /// kernels may be used (all by default; tests force the strided loops to
 /// check the GEMM path against them).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct RunOptions {
     par: Par,
     accum: Accum,
-    gemm: bool,
-    gemm_min: usize,
-}
-
-impl Default for RunOptions {
-    fn default() -> Self {
-        RunOptions {
-            par: Par::Auto,
-            accum: Accum::Replace,
-            gemm: true,
-            gemm_min: TINY_GEMM + 1,
-        }
-    }
+    gemm: GemmPolicy,
 }
 
 impl RunOptions {
@@ -55,19 +43,9 @@ impl RunOptions {
         self
     }
 
-    /// Whether GEMM steps may call the GEMM kernels (`false`: strided loops).
-    pub fn gemm(mut self, gemm: bool) -> Self {
+    /// Which matrix-product steps run on the GEMM kernels.
+    pub fn gemm(mut self, gemm: GemmPolicy) -> Self {
         self.gemm = gemm;
-        self
-    }
-
-    /// The fewest multiply-adds for which a GEMM step calls the GEMM
-    /// kernels; smaller ones run on the strided loops, where the `gemm`
-    /// crate's set-up would cost more than the arithmetic. Default 16³ + 1;
-    /// 0 sends every GEMM step to GEMM (tests use it to cover the kernel on
-    /// small shapes).
-    pub fn gemm_min(mut self, points: usize) -> Self {
-        self.gemm_min = points;
         self
     }
 }
@@ -286,7 +264,7 @@ impl Fitted {
             ));
         }
         workspace.prepare(plan)?;
-        if options.gemm && T::GEMM {
+        if options.gemm != GemmPolicy::Never && T::GEMM {
             workspace.prepare_scratch(self.scratch)?;
         }
         let threads = options.par.threads();
@@ -305,7 +283,7 @@ impl Fitted {
                 Slot::Operand(_) => unreachable!("no step writes an operand"),
             };
             let bases = Bases { a, b, out: dst };
-            let use_gemm = options.gemm && T::GEMM && step.gemm && step.points >= options.gemm_min;
+            let use_gemm = T::GEMM && step.gemm && options.gemm.uses_gemm(step.points);
             observe(Event::Start);
             match (&step.repack, use_gemm) {
                 (Some(repack), true) => {
@@ -436,12 +414,6 @@ fn check_shapes<T>(
     }
     Ok(())
 }
-
-/// Multiply-adds up to which a GEMM step runs on the strided loops by
-/// default: below it the `gemm` crate's set-up (packing, dispatch) costs
-/// more than the arithmetic (a 4x4 product took 0.8 µs through gemm, about
-/// 0.3 µs looped).
-const TINY_GEMM: usize = 16 * 16 * 16;
 
 /// Loop iterations of a step (saturating).
 fn points(loops: &Loops) -> usize {
