@@ -116,6 +116,9 @@ def shell(cmd):
 
 
 def workloads():
+    if not os.path.exists(WORKLOADS):
+        sys.exit(f"cannot read {WORKLOADS}: the benches read the public workloads from a "
+                 "`shared/` folder beside this repository's folder; put it there")
     with open(WORKLOADS, "rb") as f:
         return tomllib.load(f)["workload"]
 

@@ -19,8 +19,15 @@ fn root() -> PathBuf {
 /// Reads `../shared/workloads.toml` (the public benchmark suite) as it is.
 pub fn workloads() -> Vec<Workload> {
     let path = root().join("../shared/workloads.toml");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        // A bench has no error channel but a panic: make its message the fix.
+        panic!(
+            "cannot read {} ({e}): the benches read the public workloads from a \
+             `shared/` folder beside this repository's folder (the steering \
+             repository's shared/, as CI lays it out); put it there",
+            path.display()
+        )
+    });
     let table: toml::Table = text
         .parse()
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
