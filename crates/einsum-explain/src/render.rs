@@ -6,6 +6,8 @@ use std::time::Duration;
 use einsum::plan::{Plan, Slot, Step};
 use serde_json::json;
 
+use einsum_explain::dtype::DType;
+
 use crate::Analysis;
 
 fn median(times: &[Duration]) -> f64 {
@@ -26,30 +28,11 @@ fn minimum(times: &[Duration]) -> f64 {
 }
 
 /// Elements a step reads (each input through its distinct, non-broadcast
-/// axes) and writes.
-fn elements_moved(plan: &Plan, step: &Step) -> u128 {
-    let bound = plan.bound();
-    let mut total = 0u128;
-    for arg in &step.args {
-        let mut axes: Vec<_> = arg
-            .dims
-            .iter()
-            .filter(|d| d.extent == bound.axis(d.axis).size)
-            .map(|d| d.axis)
-            .collect();
-        axes.sort_unstable();
-        axes.dedup();
-        total += axes
-            .iter()
-            .map(|&a| bound.axis(a).size as u128)
-            .product::<u128>();
-    }
-    total
-        + step
-            .out_axes
-            .iter()
-            .map(|&a| bound.axis(a).size as u128)
-            .product::<u128>()
+/// axes) and writes: the planner's own figure, so a rate measures what the
+/// report predicts, and a product of sizes can never overflow here (it
+/// saturates at `u128::MAX`, which no run reaches).
+fn elements_moved(_plan: &Plan, step: &Step) -> u128 {
+    step.moved
 }
 
 fn per_second(amount: u128, seconds: f64) -> f64 {
@@ -71,17 +54,29 @@ fn human(seconds: f64) -> String {
 }
 
 /// The plan report, then the measurements when there are any.
-pub(crate) fn text(plan: &Plan, analysis: Option<&Analysis>, elem_size: usize) -> String {
-    let mut out = plan.to_string();
+pub(crate) fn text(plan: &Plan, analysis: Option<&Analysis>, dtype: DType) -> String {
+    let elem_size = dtype.size();
+    // The element type goes under the plan's shapes (the planner itself is
+    // not generic over it).
+    let mut out = String::new();
+    for line in plan.to_string().split_inclusive('\n') {
+        out.push_str(line);
+        if line.trim_start().starts_with("Shapes:") {
+            let _ = writeln!(out, "          Element type:  {}", dtype.name());
+        }
+    }
     let Some(a) = analysis else { return out };
     let _ = writeln!(
         out,
-        "\nMeasured: median of {} run{} after one warm-up, {} thread{}",
+        "\nMeasured: median of {} run{} after one warm-up, {} thread{}, {}",
         a.repeat,
         if a.repeat == 1 { "" } else { "s" },
         a.threads,
-        if a.threads == 1 { "" } else { "s" }
+        if a.threads == 1 { "" } else { "s" },
+        dtype.name()
     );
+    let cache = last_level_cache();
+    let mut in_cache = false;
     let _ = writeln!(
         out,
         "{:>5} {:>12} {:>12} {:>10} {:>10}",
@@ -89,14 +84,17 @@ pub(crate) fn text(plan: &Plan, analysis: Option<&Analysis>, elem_size: usize) -
     );
     for (i, (step, times)) in plan.steps().iter().zip(&a.steps).enumerate() {
         let m = median(times);
-        let bytes = elements_moved(plan, step) * elem_size as u128;
+        let bytes = elements_moved(plan, step).saturating_mul(elem_size as u128);
+        let fits = cache.is_some_and(|c| bytes <= c as u128);
+        in_cache |= fits;
         let _ = writeln!(
             out,
-            "{i:>5} {:>12} {:>12} {:>10.2} {:>10.2}",
+            "{i:>5} {:>12} {:>12} {:>10.2} {:>10.2}{}",
             human(m),
             human(minimum(times)),
             per_second(step.flops, m),
-            per_second(bytes, m)
+            per_second(bytes, m),
+            if fits { " *" } else { "" }
         );
     }
     let m = median(&a.totals);
@@ -108,7 +106,32 @@ pub(crate) fn text(plan: &Plan, analysis: Option<&Analysis>, elem_size: usize) -
         human(minimum(&a.totals)),
         per_second(plan.optimized_flops(), m)
     );
+    if let (true, Some(c)) = (in_cache, cache) {
+        let _ = writeln!(
+            out,
+            "* the step's data fits in the {} MiB last-level cache: repeated runs read it \
+             from there, so its GB/s can exceed the machine's DRAM bandwidth",
+            c >> 20
+        );
+    }
     out
+}
+
+/// Bytes of the largest CPU cache (Linux's sysfs), when known.
+fn last_level_cache() -> Option<usize> {
+    let dir = std::fs::read_dir("/sys/devices/system/cpu/cpu0/cache").ok()?;
+    dir.filter_map(|entry| {
+        let text = std::fs::read_to_string(entry.ok()?.path().join("size")).ok()?;
+        let text = text.trim();
+        let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit())?);
+        let scale = match unit {
+            "K" => 1 << 10,
+            "M" => 1 << 20,
+            _ => return None,
+        };
+        digits.parse::<usize>().ok()?.checked_mul(scale)
+    })
+    .max()
 }
 
 /// The plan report as JSON, with `analyze` when measured. FLOP counts are
@@ -116,9 +139,13 @@ pub(crate) fn text(plan: &Plan, analysis: Option<&Analysis>, elem_size: usize) -
 pub(crate) fn json(
     plan: &Plan,
     analysis: Option<&Analysis>,
-    elem_size: usize,
+    dtype: DType,
 ) -> anyhow::Result<String> {
+    let elem_size = dtype.size();
     let mut value = serde_json::to_value(plan.report())?;
+    if let Some(map) = value.as_object_mut() {
+        map.insert("dtype".into(), json!(dtype.name()));
+    }
     if let (Some(a), Some(map)) = (analysis, value.as_object_mut()) {
         let steps: Vec<_> = plan
             .steps()
@@ -130,7 +157,7 @@ pub(crate) fn json(
                     "median_seconds": m,
                     "min_seconds": minimum(times),
                     "gflops_per_second": per_second(step.flops, m),
-                    "gbytes_per_second": per_second(elements_moved(plan, step) * elem_size as u128, m),
+                    "gbytes_per_second": per_second(elements_moved(plan, step).saturating_mul(elem_size as u128), m),
                 })
             })
             .collect();

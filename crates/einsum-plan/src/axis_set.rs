@@ -1,6 +1,9 @@
 //! A fixed-width bitset of axes, `Copy` so the order search never allocates
 //! for set algebra.
 
+use crate::cost::Cost;
+use crate::count::Count;
+
 /// A set of axis indices below `64 * W`.
 ///
 /// The order search is generic over `W` and dispatched on the problem's axis
@@ -65,10 +68,16 @@ impl<const W: usize> AxisSet<W> {
         })
     }
 
-    /// The product of the sizes of the axes in the set, saturating.
-    pub(crate) fn size(&self, sizes: &[usize]) -> u128 {
-        self.iter()
-            .fold(1u128, |acc, i| acc.saturating_mul(sizes[i] as u128))
+    /// The product of the sizes of the axes in the set, as the search ranks
+    /// it (exact while it fits).
+    #[inline(always)]
+    pub(crate) fn size(&self, sizes: &[usize]) -> Cost {
+        Cost::product(self.iter().map(|i| sizes[i]))
+    }
+
+    /// The same product, exactly.
+    pub(crate) fn count(&self, sizes: &[usize]) -> Count {
+        Count::product(self.iter().map(|i| sizes[i]))
     }
 }
 
@@ -88,9 +97,11 @@ mod tests {
     }
 
     #[test]
-    fn size_saturates() {
+    fn sizes_never_saturate() {
         let sizes = vec![usize::MAX; 4];
-        assert_eq!(AxisSet::<1>::from_indices(0..4).size(&sizes), u128::MAX);
-        assert_eq!(AxisSet::<1>::from_indices([1]).size(&[3, 4]), 4);
+        let all = AxisSet::<1>::from_indices(0..4);
+        assert!(all.size(&sizes) > AxisSet::<1>::from_indices(0..3).size(&sizes));
+        assert_eq!(all.count(&sizes), Count::product(sizes.iter().copied()));
+        assert_eq!(AxisSet::<1>::from_indices([1]).size(&[3, 4]), Cost::new(4));
     }
 }

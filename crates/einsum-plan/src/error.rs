@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use einsum_syntax::{Span, write_diagnostic};
 
+use crate::count::Count;
+
 /// Why an expression could not be bound to its shapes or planned.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -90,12 +92,12 @@ pub enum PlanErrorKind {
         dims: Vec<usize>,
     },
     /// Every contraction order needs an intermediate larger than the limit.
-    #[error("every contraction order needs an intermediate larger than the memory limit of {limit} elements{}", needed.map(|n| format!(" (the smallest possible largest intermediate has {n})")).unwrap_or_default())]
+    #[error("every contraction order needs an intermediate larger than the memory limit of {limit} elements{}", needed.as_ref().map(|n| format!(" (the smallest possible largest intermediate has {n})")).unwrap_or_default())]
     MemoryLimitExceeded {
         /// The limit, in elements.
         limit: u128,
         /// The smallest largest-intermediate any order needs, when known.
-        needed: Option<u128>,
+        needed: Option<Count>,
     },
     /// A user-given contraction path that does not fit the operands.
     #[error("invalid contraction path: {reason}")]
@@ -108,6 +110,18 @@ pub enum PlanErrorKind {
     AxesTooMany {
         /// How many there are.
         axes: usize,
+    },
+    /// More operands than an exponential optimizer takes, refused before searching.
+    #[error(
+        "{operands} operands are too many for the {optimizer} optimizer, which takes at most {limit} (auto picks an optimizer by size)"
+    )]
+    OperandsTooMany {
+        /// The optimizer, as the report names it (`optimal`, `branch-2`).
+        optimizer: String,
+        /// Operands in the expression.
+        operands: usize,
+        /// The most it takes.
+        limit: usize,
     },
 }
 

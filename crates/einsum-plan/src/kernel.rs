@@ -347,7 +347,14 @@ impl Layout {
         let axes: Vec<AxisId> = group.iter().copied().filter(|&a| size(a) != 1).collect();
         axes.windows(2)
             .all(|w| match (self.stride(w[0]), self.stride(w[1])) {
-                (Some(s0), Some(s1)) => s0 == s1 * size(w[1]) as isize,
+                // Sizes and strides near isize::MAX must not overflow here:
+                // a product past it cannot equal a stride anyway.
+                (Some(s0), Some(s1)) => {
+                    isize::try_from(size(w[1]))
+                        .ok()
+                        .and_then(|n| s1.checked_mul(n))
+                        == Some(s0)
+                }
                 _ => false,
             })
     }
@@ -420,7 +427,7 @@ pub(crate) fn lower(
                 .zip(&orders)
                 .filter(|&(&h, o)| !copy[h] && o != order)
                 .map(|(&h, _)| tensors[h].len)
-                .sum();
+                .fold(0usize, usize::saturating_add);
             if best.is_none_or(|(c, _)| cost < c) {
                 best = Some((cost, i));
             }

@@ -20,7 +20,8 @@
 //!    [`Repack`] a BLAS-fed step needs so each role group has one axis order.
 //!
 //! `Display` of a [`Plan`] is the explain report: `numpy.einsum_path`'s
-//! headline figures, then every step's own einsum, kernel and FLOPs.
+//! headline figures, then every step's own einsum, kernel and FLOPs, each
+//! figure exact at any magnitude ([`Count`]; [`Plan::report`] as data).
 //! Planning is deterministic: no hash-map order reaches a plan.
 //!
 //! ```
@@ -41,6 +42,7 @@ mod axis;
 mod axis_set;
 mod bind;
 mod cost;
+mod count;
 mod error;
 mod kernel;
 pub mod order;
@@ -50,6 +52,7 @@ mod report;
 pub use axis::{Axis, AxisId, AxisOrigin};
 pub use bind::{Bound, Dim, bind, checked_product};
 pub use cost::{Objective, naive_flops};
+pub use count::Count;
 pub use error::{PlanError, PlanErrorKind};
 pub use kernel::{Kernel, Repack, Role, Side};
 pub use order::{Optimize, Path};

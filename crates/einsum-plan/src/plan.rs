@@ -4,7 +4,8 @@ use std::fmt;
 
 use crate::axis::{Axis, AxisId};
 use crate::bind::{Bound, Dim};
-use crate::cost::{Objective, naive_flops, pair_flops};
+use crate::cost::{Objective, naive_flops, pair_flops_exact};
+use crate::count::Count;
 use crate::error::{PlanError, PlanErrorKind};
 use crate::kernel::{self, Kernel, Layout, Repack};
 use crate::order::{self, Optimize, OrderError, Path};
@@ -78,7 +79,8 @@ pub struct Step {
     pub out_axes: Vec<AxisId>,
     /// What the step does.
     pub kernel: Kernel,
-    /// Its FLOPs (see the cost model).
+    /// Its FLOPs (see the cost model), saturating at `u128::MAX`; the
+    /// plan's [`report`](Plan::report) and `Display` give them exactly.
     pub flops: u128,
     /// Copies a BLAS-fed kernel needs so each role group has one axis order
     /// in every tensor (operands assumed in C order, temporaries in their
@@ -88,7 +90,8 @@ pub struct Step {
     /// kernel loops over the group's contiguous runs.
     pub split: bool,
     /// Elements the step reads (each input through its distinct axes) and
-    /// writes: the memory traffic that bounds memory-bound steps.
+    /// writes: the memory traffic that bounds memory-bound steps. Saturates
+    /// at `u128::MAX`, as `flops`.
     pub moved: u128,
 }
 
@@ -105,11 +108,15 @@ pub struct Plan {
     optimize: Optimize,
     /// What `Auto` chose (`None` when there was no order to choose).
     resolved: Option<Optimize>,
-    naive_flops: u128,
-    optimized_flops: u128,
-    largest_intermediate: usize,
-    largest_temporary: usize,
-    peak_intermediates: usize,
+    /// The figures exactly, at any magnitude: the reports print these.
+    naive_flops: Count,
+    optimized_flops: Count,
+    largest_intermediate: Count,
+    largest_temporary: Count,
+    peak_intermediates: Count,
+    /// Each step's FLOPs and elements moved.
+    step_flops: Vec<Count>,
+    step_moved: Vec<Count>,
 }
 
 /// Plans a bound problem.
@@ -153,6 +160,7 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
     let mut builder = Builder {
         axes,
         steps: Vec::new(),
+        flops: Vec::new(),
         temps: Vec::new(),
         consumer: Vec::new(),
     };
@@ -167,30 +175,33 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
             .copied()
             .filter(|a| !output.contains(a))
             .collect();
-        let len = product(output, size);
+        let len = saturating_product(output, size);
         let kernel = if summed.is_empty() {
             Kernel::Copy { len }
         } else {
             Kernel::Reduce {
                 len,
-                sum: product(&summed, size),
+                sum: saturating_product(&summed, size),
             }
         };
         let flops = if summed.is_empty() {
-            0
+            Count::ZERO
         } else {
-            product_u128(&effective[0], size)
+            product(&effective[0], size)
         };
-        builder.steps.push(Step {
-            args: vec![raw(0)],
-            out: Slot::Output,
-            out_axes: output.to_vec(),
-            kernel,
+        builder.push(
+            Step {
+                args: vec![raw(0)],
+                out: Slot::Output,
+                out_axes: output.to_vec(),
+                kernel,
+                flops: 0,
+                repacks: Vec::new(),
+                split: false,
+                moved: 0,
+            },
             flops,
-            repacks: Vec::new(),
-            split: false,
-            moved: 0,
-        });
+        );
         return Ok(builder.finish(bound, Path(Vec::new()), options.optimize.clone(), None));
     }
 
@@ -212,26 +223,28 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
             current.push(raw(k));
         } else {
             let t = builder.temp(kept.clone());
-            builder.steps.push(Step {
-                args: vec![raw(k)],
-                out: Slot::Temp(t),
-                out_axes: kept.clone(),
-                kernel: Kernel::Reduce {
-                    len: product(&kept, size),
-                    sum: product(&summed, size),
+            builder.push(
+                Step {
+                    args: vec![raw(k)],
+                    out: Slot::Temp(t),
+                    out_axes: kept.clone(),
+                    kernel: Kernel::Reduce {
+                        len: saturating_product(&kept, size),
+                        sum: saturating_product(&summed, size),
+                    },
+                    flops: 0,
+                    repacks: Vec::new(),
+                    split: false,
+                    moved: 0,
                 },
-                flops: product_u128(eff, size),
-                repacks: Vec::new(),
-                split: false,
-                moved: 0,
-            });
+                product(eff, size),
+            );
             current.push(builder.arg(t));
         }
         search_inputs.push(kept.iter().map(|a| a.index()).collect());
     }
 
     let sizes: Vec<usize> = axes.iter().map(|a| a.size).collect();
-    let limit = options.memory_limit.map_or(u128::MAX, |l| l as u128);
     let text = bound.expr().text();
     let out_indices: Vec<usize> = output.iter().map(|a| a.index()).collect();
     let resolved = order::resolve(&options.optimize, n);
@@ -239,11 +252,11 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
         &search_inputs,
         &out_indices,
         &sizes,
-        limit,
+        options.memory_limit,
         options.objective,
         &resolved,
     )
-    .map_err(|e| order_error(e, text))?;
+    .map_err(|e| order_error(e, options.memory_limit, &resolved, text))?;
 
     // Replay the order: each pair becomes a step into a new temporary (the
     // last into the output).
@@ -288,18 +301,21 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
         };
         let sums = union.len() != result.len();
         let kernel = kernel::pairwise(&sets[a], &sets[b], &result, size);
-        let flops = pair_flops(product_u128(&union, size), sums);
+        let flops = pair_flops_exact(product(&union, size), sums);
         let args = vec![current[a].clone(), current[b].clone()];
-        builder.steps.push(Step {
-            args,
-            out,
-            out_axes,
-            kernel,
+        builder.push(
+            Step {
+                args,
+                out,
+                out_axes,
+                kernel,
+                flops: 0,
+                repacks: Vec::new(),
+                split: false,
+                moved: 0,
+            },
             flops,
-            repacks: Vec::new(),
-            split: false,
-            moved: 0,
-        });
+        );
         if let Slot::Temp(t) = out {
             current.push(builder.arg(t));
         } else {
@@ -318,8 +334,8 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
 
 /// Elements a step reads (each input through its distinct axes: a diagonal
 /// or broadcast reads less than its shape) and writes.
-fn moved(axes: &[Axis], step: &Step) -> u128 {
-    let mut total = 0u128;
+fn moved(axes: &[Axis], step: &Step) -> Count {
+    let mut total = Count::ZERO;
     for arg in &step.args {
         let mut read: Vec<AxisId> = arg
             .dims
@@ -329,44 +345,65 @@ fn moved(axes: &[Axis], step: &Step) -> u128 {
             .collect();
         read.sort_unstable();
         read.dedup();
-        total = total.saturating_add(product_u128(&read, |a| axes[a.index()].size));
+        total += &product(&read, |a| axes[a.index()].size);
     }
-    total.saturating_add(product_u128(&step.out_axes, |a| axes[a.index()].size))
+    &total + &product(&step.out_axes, |a| axes[a.index()].size)
 }
 
-fn order_error(error: OrderError, text: &str) -> PlanError {
+fn order_error(
+    error: OrderError,
+    memory_limit: Option<usize>,
+    optimize: &Optimize,
+    text: &str,
+) -> PlanError {
     let whole = einsum_syntax::Span::new(0, text.len());
     let kind = match error {
-        OrderError::MemoryLimit { limit, needed } => {
-            PlanErrorKind::MemoryLimitExceeded { limit, needed }
-        }
+        OrderError::MemoryLimit { needed } => PlanErrorKind::MemoryLimitExceeded {
+            limit: memory_limit.map_or(u128::MAX, |l| l as u128),
+            needed,
+        },
+        OrderError::OperandsTooMany { operands, limit } => PlanErrorKind::OperandsTooMany {
+            optimizer: optimize_name(optimize),
+            operands,
+            limit,
+        },
         OrderError::PathInvalid(reason) => PlanErrorKind::PathInvalid { reason },
         OrderError::AxesTooMany(axes) => PlanErrorKind::AxesTooMany { axes },
     };
     PlanError::new(kind, text, vec![whole])
 }
 
-fn product(axes: &[AxisId], size: impl Fn(AxisId) -> usize) -> usize {
-    // Every product here is at most a product of operand or intermediate
-    // sizes already checked by binding or the memory model; saturate anyway.
+/// A kernel's extent: temporaries are not bounded by binding, so a product
+/// can pass `usize`; it saturates (such a plan cannot run, but it can be
+/// reported, and the executor fails to allocate it with an error).
+fn saturating_product(axes: &[AxisId], size: impl Fn(AxisId) -> usize) -> usize {
     axes.iter()
         .fold(1usize, |acc, &a| acc.saturating_mul(size(a)))
 }
 
-fn product_u128(axes: &[AxisId], size: impl Fn(AxisId) -> usize) -> u128 {
-    axes.iter()
-        .fold(1u128, |acc, &a| acc.saturating_mul(size(a) as u128))
+/// The product of the axes' sizes, exactly.
+fn product(axes: &[AxisId], size: impl Fn(AxisId) -> usize) -> Count {
+    Count::product(axes.iter().map(|&a| size(a)))
 }
 
 struct Builder<'a> {
     axes: &'a [Axis],
     steps: Vec<Step>,
+    /// Each step's FLOPs, exactly.
+    flops: Vec<Count>,
     temps: Vec<Vec<AxisId>>,
     /// The step that reads each temporary.
     consumer: Vec<Option<usize>>,
 }
 
 impl Builder<'_> {
+    /// Appends `step`, which does `flops` FLOPs.
+    fn push(&mut self, mut step: Step, flops: Count) {
+        step.flops = flops.saturating_u128();
+        self.steps.push(step);
+        self.flops.push(flops);
+    }
+
     fn temp(&mut self, axes: Vec<AxisId>) -> usize {
         self.temps.push(axes);
         self.consumer.push(None);
@@ -488,11 +525,11 @@ impl Builder<'_> {
         for d in dims.iter().rev() {
             if d.extent == self.axes[d.axis.index()].size {
                 match strides.iter_mut().find(|(a, _)| *a == d.axis) {
-                    Some((_, s)) => *s += stride,
+                    Some((_, s)) => *s = s.saturating_add(stride),
                     None => strides.push((d.axis, stride)),
                 }
             }
-            stride = stride.saturating_mul(d.extent as isize);
+            stride = stride.saturating_mul(isize::try_from(d.extent).unwrap_or(isize::MAX));
         }
         let len = dims
             .iter()
@@ -510,7 +547,7 @@ impl Builder<'_> {
         for (d, &stride) in arg.dims.iter().zip(&all[k]) {
             if d.extent == self.axes[d.axis.index()].size {
                 match per_axis.iter_mut().find(|(a, _)| *a == d.axis) {
-                    Some((_, s)) => *s += stride,
+                    Some((_, s)) => *s = s.saturating_add(stride),
                     None => per_axis.push((d.axis, stride)),
                 }
             }
@@ -567,49 +604,36 @@ impl Builder<'_> {
         resolved: Option<Optimize>,
     ) -> Plan {
         let axes = self.axes;
-        for step in &mut self.steps {
-            step.moved = moved(axes, step);
+        let step_moved: Vec<Count> = self.steps.iter().map(|step| moved(axes, step)).collect();
+        for (step, moved) in self.steps.iter_mut().zip(&step_moved) {
+            step.moved = moved.saturating_u128();
         }
-        let size = |a: &AxisId| self.axes[a.index()].size;
-        let temp_len = |t: usize| {
-            self.temps[t]
-                .iter()
-                .map(size)
-                .fold(1usize, |x, y| x.saturating_mul(y))
-        };
-        let largest_temporary = (0..self.temps.len()).map(temp_len).max().unwrap_or(0);
-        let output_len = bound
-            .output()
-            .iter()
-            .map(size)
-            .fold(1usize, |x, y| x.saturating_mul(y));
-        let largest_intermediate = largest_temporary.max(output_len);
+        let size = |a: AxisId| self.axes[a.index()].size;
+        let temp_len: Vec<Count> = self.temps.iter().map(|t| product(t, size)).collect();
+        let largest_temporary = temp_len.iter().max().cloned().unwrap_or(Count::ZERO);
+        let output_len = product(bound.output(), size);
+        let largest_intermediate = largest_temporary.clone().max(output_len);
         // Peak of temporaries alive at once: each lives from its step to its reader.
-        let mut live = 0usize;
-        let mut peak = 0usize;
+        let mut live = Count::ZERO;
+        let mut peak = Count::ZERO;
         for step in &self.steps {
             if let Slot::Temp(t) = step.out {
-                live = live.saturating_add(temp_len(t));
-                peak = peak.max(live);
+                live += &temp_len[t];
+                peak = peak.max(live.clone());
             }
             for arg in &step.args {
                 if let Slot::Temp(t) = arg.slot {
-                    live -= temp_len(t);
+                    live = live.saturating_sub(&temp_len[t]);
                 }
             }
         }
         let all: Vec<AxisId> = (0..self.axes.len()).map(AxisId::new).collect();
         let sums = all.iter().any(|a| !bound.output().contains(a));
-        let points = all
-            .iter()
-            .fold(1u128, |acc, a| acc.saturating_mul(size(a) as u128));
+        let points = product(&all, size);
         Plan {
             bound: bound.clone(),
             naive_flops: naive_flops(points, bound.operands().len(), sums),
-            optimized_flops: self
-                .steps
-                .iter()
-                .fold(0u128, |acc, s| acc.saturating_add(s.flops)),
+            optimized_flops: self.flops.iter().cloned().sum(),
             steps: self.steps,
             temps: self.temps,
             path,
@@ -618,6 +642,8 @@ impl Builder<'_> {
             largest_intermediate,
             largest_temporary,
             peak_intermediates: peak,
+            step_flops: self.flops,
+            step_moved,
         }
     }
 }
@@ -644,38 +670,67 @@ impl Plan {
     }
 
     /// FLOPs of evaluating the einsum in one go, numpy's convention.
+    /// Saturates at `u128::MAX`, as do the other figures' getters: a plan
+    /// over many large axes can pass it, and its [`report`](Plan::report)
+    /// and `Display` give every figure exactly.
     pub fn naive_flops(&self) -> u128 {
-        self.naive_flops
+        self.naive_flops.saturating_u128()
     }
 
-    /// FLOPs of the plan's steps together.
+    /// FLOPs of the plan's steps together (saturating).
     pub fn optimized_flops(&self) -> u128 {
-        self.optimized_flops
+        self.optimized_flops.saturating_u128()
     }
 
-    /// Elements all steps read and write together (see [`Step::moved`]).
+    /// Elements all steps read and write together (see [`Step::moved`];
+    /// saturating).
     pub fn moved_elements(&self) -> u128 {
-        self.steps
-            .iter()
-            .fold(0u128, |acc, s| acc.saturating_add(s.moved))
+        self.moved_count().saturating_u128()
+    }
+
+    fn moved_count(&self) -> Count {
+        self.step_moved.iter().cloned().sum()
     }
 
     /// Elements of the largest result of any step, the output included:
-    /// numpy's "largest intermediate".
+    /// numpy's "largest intermediate" (saturating at `usize::MAX`).
     pub fn largest_intermediate(&self) -> usize {
-        self.largest_intermediate
+        self.largest_intermediate.saturating_usize()
     }
 
     /// Elements of the largest temporary, the output not included (0 when
-    /// there is none): what the memory limit bounds.
+    /// there is none): what the memory limit bounds (saturating).
     pub fn largest_temporary(&self) -> usize {
-        self.largest_temporary
+        self.largest_temporary.saturating_usize()
     }
 
     /// Elements of temporaries alive at the same time, at the worst moment:
-    /// the workspace a run needs, times the element size.
+    /// the workspace a run needs, times the element size (saturating).
     pub fn workspace_elements(&self) -> usize {
-        self.peak_intermediates
+        self.peak_intermediates.saturating_usize()
+    }
+
+    /// The exact figures, for the reports.
+    pub(crate) fn counts(&self) -> Counts<'_> {
+        Counts {
+            naive_flops: &self.naive_flops,
+            optimized_flops: &self.optimized_flops,
+            largest_intermediate: &self.largest_intermediate,
+            largest_temporary: &self.largest_temporary,
+            workspace: &self.peak_intermediates,
+            moved: self.moved_count(),
+            step_flops: &self.step_flops,
+            step_moved: &self.step_moved,
+        }
+    }
+
+    /// `naive_flops / optimized_flops` (1 when nothing is computed).
+    pub(crate) fn speedup(&self) -> f64 {
+        if self.optimized_flops == Count::ZERO {
+            1.0
+        } else {
+            self.naive_flops.ratio(&self.optimized_flops)
+        }
     }
 
     /// The output's shape.
@@ -725,16 +780,17 @@ impl Plan {
     }
 }
 
-/// `1.234e+05`, as numpy prints FLOP counts.
-pub(crate) fn sci(x: u128) -> String {
-    let s = format!("{:.3e}", x as f64);
-    match s.split_once('e') {
-        Some((mantissa, exp)) => {
-            let (sign, digits) = exp.strip_prefix('-').map_or(("+", exp), |d| ("-", d));
-            format!("{mantissa}e{sign}{digits:0>2}")
-        }
-        None => s,
-    }
+/// A plan's figures, exact.
+pub(crate) struct Counts<'a> {
+    pub naive_flops: &'a Count,
+    pub optimized_flops: &'a Count,
+    pub largest_intermediate: &'a Count,
+    pub largest_temporary: &'a Count,
+    pub workspace: &'a Count,
+    pub moved: Count,
+    /// Per step, in step order.
+    pub step_flops: &'a [Count],
+    pub step_moved: &'a [Count],
 }
 
 fn shape_text(shape: &[usize]) -> String {
@@ -758,31 +814,27 @@ impl fmt::Display for Plan {
             .map(|dims| shape_text(&dims.iter().map(|d| d.extent).collect::<Vec<_>>()))
             .collect();
         let (naive_scaling, optimized_scaling) = self.scaling();
-        let speedup = if self.optimized_flops == 0 {
-            1.0
-        } else {
-            self.naive_flops as f64 / self.optimized_flops as f64
-        };
+        let speedup = self.speedup();
         writeln!(f, "  Complete contraction:  {}", bound.expr())?;
         writeln!(f, "                Shapes:  {}", shapes.join(", "))?;
         writeln!(f, "             Optimizer:  {}", self.optimizer_name())?;
         writeln!(f, "         Naive scaling:  {naive_scaling}")?;
         writeln!(f, "     Optimized scaling:  {optimized_scaling}")?;
-        writeln!(f, "      Naive FLOP count:  {}", sci(self.naive_flops))?;
-        writeln!(f, "  Optimized FLOP count:  {}", sci(self.optimized_flops))?;
+        writeln!(f, "      Naive FLOP count:  {}", self.naive_flops.sci())?;
+        writeln!(f, "  Optimized FLOP count:  {}", self.optimized_flops.sci())?;
         writeln!(f, "   Theoretical speedup:  {speedup:.3}")?;
         let rule = "-".repeat(86);
         writeln!(
             f,
             "  Largest intermediate:  {} elements",
-            sci(self.largest_intermediate as u128)
+            self.largest_intermediate.sci()
         )?;
         writeln!(
             f,
             "     Largest temporary:  {} elements",
             self.largest_temporary
         )?;
-        writeln!(f, "        Elements moved:  {}", sci(self.moved_elements()))?;
+        writeln!(f, "        Elements moved:  {}", self.moved_count().sci())?;
         writeln!(
             f,
             "             Workspace:  {} elements",
@@ -810,7 +862,7 @@ impl fmt::Display for Plan {
                 "{i:>4}  {:<22} {:<38} {:>9}  {result}",
                 self.step_subscripts(step),
                 step.kernel.to_string(),
-                sci(step.flops)
+                self.step_flops[i].sci()
             )?;
             for repack in &step.repacks {
                 writeln!(f, "{:>4}  {:<22} + {repack}", "", "")?;
@@ -865,6 +917,7 @@ mod tests {
 
     #[test]
     fn numpy_style_scientific_numbers() {
+        let sci = |v: u128| Count::from(v).sci();
         assert_eq!(sci(40_000_000_000_000), "4.000e+13");
         assert_eq!(sci(0), "0.000e+00");
         assert_eq!(sci(1234), "1.234e+03");
@@ -942,6 +995,137 @@ mod tests {
         // A diagonal reads n elements, not n*n.
         let plan = plan_of("ii->i", &[&[5, 5]], Optimize::Auto);
         assert_eq!(plan.moved_elements(), 5 + 5);
+    }
+
+    /// `2^k` in decimal, by doubling digits: independent of `Count`.
+    pub(crate) fn pow2_decimal(k: u32) -> String {
+        let mut digits = vec![1u8]; // least significant first
+        for _ in 0..k {
+            let mut carry = 0;
+            for d in &mut digits {
+                let v = *d * 2 + carry;
+                *d = v % 10;
+                carry = v / 10;
+            }
+            if carry > 0 {
+                digits.push(carry);
+            }
+        }
+        digits.iter().rev().map(|d| char::from(b'0' + d)).collect()
+    }
+
+    /// `a + b` for decimal strings.
+    pub(crate) fn add_decimal(a: &str, b: &str) -> String {
+        let (a, b): (Vec<u8>, Vec<u8>) = (
+            a.bytes().rev().map(|c| c - b'0').collect(),
+            b.bytes().rev().map(|c| c - b'0').collect(),
+        );
+        let mut out = Vec::new();
+        let mut carry = 0;
+        for i in 0..a.len().max(b.len()) {
+            let v = a.get(i).unwrap_or(&0) + b.get(i).unwrap_or(&0) + carry;
+            out.push(v % 10);
+            carry = v / 10;
+        }
+        if carry > 0 {
+            out.push(carry);
+        }
+        out.iter().rev().map(|d| char::from(b'0' + d)).collect()
+    }
+
+    #[test]
+    fn figures_past_u128_are_exact() {
+        // ij,jk,ki-> with i = k = 2^40 and j = 2^60, ij and jk first: that
+        // step does 2 * 2^140 FLOPs into a temporary of 2^80 elements, the
+        // next 2 * 2^80; numpy's naive count is 3 * 2^140.
+        let (i, j) = (1usize << 40, 1usize << 60);
+        let path = Optimize::Path(Path(vec![(0, 1), (0, 1)]));
+        let plan = plan_of("ij,jk,ki->", &[&[i, j], &[j, i], &[i, i]], path);
+        let report = plan.report();
+        let flops = add_decimal(&pow2_decimal(141), &pow2_decimal(81));
+        assert_eq!(report.optimized_flops.to_string(), flops);
+        let naive = add_decimal(&pow2_decimal(141), &pow2_decimal(140));
+        assert_eq!(report.naive_flops.to_string(), naive);
+        assert_eq!(report.steps[0].flops.to_string(), pow2_decimal(141));
+        let temp = pow2_decimal(80);
+        assert_eq!(report.largest_temporary.to_string(), temp);
+        assert_eq!(report.largest_intermediate.to_string(), temp);
+        assert_eq!(report.workspace_elements.to_string(), temp);
+        // Read 2^100 twice and write 2^80, then read 2^80 twice, write 1.
+        let moved = [101, 80, 80, 80].iter().fold("1".to_owned(), |acc, &k| {
+            add_decimal(&acc, &pow2_decimal(k))
+        });
+        assert_eq!(report.moved_elements.to_string(), moved);
+        assert_eq!(report.speedup, 1.5);
+        // The text report: numpy's format, from the exact figures.
+        let text = plan.to_string();
+        for line in [
+            "      Naive FLOP count:  4.181e+42",
+            "  Optimized FLOP count:  2.788e+42",
+            &format!("     Largest temporary:  {temp} elements"),
+            &format!("             Workspace:  {temp} elements"),
+            "        Elements moved:  2.535e+30",
+        ] {
+            assert!(text.contains(line), "{line:?} not in\n{text}");
+        }
+        // The u128 getters saturate, as documented.
+        assert_eq!(plan.optimized_flops(), u128::MAX);
+        assert_eq!(plan.largest_temporary(), usize::MAX);
+    }
+
+    #[test]
+    fn no_shape_makes_the_planner_panic() {
+        let big = usize::MAX;
+        let half = 1usize << 63;
+        // 64 labels of size 2^63: 2^4032 index points.
+        let term: String = ('a'..='z')
+            .chain('A'..='Z')
+            .chain((0..12).filter_map(|i| char::from_u32(0x3b1 + i)))
+            .collect();
+        let wide = format!("{term},{term}->");
+        let many: Vec<usize> = vec![half; 64];
+        let cases: [(&str, Vec<Vec<usize>>); 6] = [
+            ("i->", vec![vec![(1 << 63) - 1]]),
+            ("ij->ij", vec![vec![0, big]]),
+            ("ij->", vec![vec![big, big]]),
+            ("ij,jk->", vec![vec![big, big], vec![big, big]]),
+            ("ij,jk,kl,li->", vec![vec![half, half]; 4]),
+            (&wide, vec![many.clone(), many]),
+        ];
+        for (text, shapes) in cases {
+            let expr = einsum_syntax::parse(text).unwrap().lower();
+            let shapes: Vec<&[usize]> = shapes.iter().map(Vec::as_slice).collect();
+            let bound = bind(&expr, &shapes).unwrap();
+            for optimize in [
+                Optimize::Auto,
+                Optimize::Optimal,
+                Optimize::Dp,
+                Optimize::Greedy,
+                Optimize::Branch(0),
+                Optimize::RandomGreedy { trials: 4, seed: 1 },
+                Optimize::Reconfigure {
+                    trials: 3,
+                    subtree: 10,
+                    seed: 0,
+                },
+                Optimize::Naive,
+            ] {
+                for limit in [None, Some(big), Some(1000)] {
+                    let options = PlanOptions::new()
+                        .optimize(optimize.clone())
+                        .memory_limit(limit);
+                    match plan(&bound, &options) {
+                        Ok(p) => {
+                            let _ = (p.to_string(), p.report());
+                        }
+                        Err(e) => assert!(
+                            matches!(e.kind(), PlanErrorKind::MemoryLimitExceeded { .. }),
+                            "{text} {optimize:?}: {e}"
+                        ),
+                    }
+                }
+            }
+        }
     }
 
     #[test]

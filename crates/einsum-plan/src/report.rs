@@ -1,12 +1,15 @@
 //! The plan as plain data, for scripts: what `Display` shows, as fields.
 
+use crate::count::Count;
 use crate::kernel::{Kernel, Repack};
 use crate::plan::{Plan, Slot};
 
 /// A plan's report as data: the same figures as `Display`, one field each.
 /// With the `serde` feature it serializes (to JSON, say) with these names.
 ///
-/// FLOP counts are exact integers; they can exceed 64 bits on large networks.
+/// FLOP and element counts are exact integers of any size ([`Count`]):
+/// they can exceed 128 bits on large networks, and serialize as exact
+/// numbers all the same.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct PlanReport {
@@ -21,21 +24,21 @@ pub struct PlanReport {
     /// The order in numpy's linear format.
     pub path: Vec<(usize, usize)>,
     /// FLOPs of evaluating the einsum in one go (numpy's convention).
-    pub naive_flops: u128,
+    pub naive_flops: Count,
     /// FLOPs of the plan's steps.
-    pub optimized_flops: u128,
+    pub optimized_flops: Count,
     /// `naive_flops / optimized_flops` (1 when both are 0).
     pub speedup: f64,
     /// numpy's largest intermediate: elements of the largest step result,
     /// the output included.
-    pub largest_intermediate: usize,
+    pub largest_intermediate: Count,
     /// Elements of the largest temporary (the output not included).
-    pub largest_temporary: usize,
+    pub largest_temporary: Count,
     /// Elements of temporaries alive at once, at the worst moment.
-    pub workspace_elements: usize,
+    pub workspace_elements: Count,
     /// Elements all steps read and write (times the element size: bytes
     /// moved).
-    pub moved_elements: u128,
+    pub moved_elements: Count,
     /// The steps, in execution order.
     pub steps: Vec<StepReport>,
 }
@@ -52,9 +55,9 @@ pub struct StepReport {
     /// `gemv` or `gemm`.
     pub kind: &'static str,
     /// Its FLOPs.
-    pub flops: u128,
+    pub flops: Count,
     /// Elements it reads and writes.
-    pub moved_elements: u128,
+    pub moved_elements: Count,
     /// What it reads: `operand 0`, `t1`.
     pub inputs: Vec<String>,
     /// What it writes: `t0` or `out`.
@@ -102,15 +105,17 @@ impl Plan {
         let bound = self.bound();
         let shape_of =
             |axes: &[crate::AxisId]| axes.iter().map(|&a| bound.axis(a).size).collect::<Vec<_>>();
+        let counts = self.counts();
         let steps = self
             .steps()
             .iter()
-            .map(|step| StepReport {
+            .enumerate()
+            .map(|(i, step)| StepReport {
                 subscripts: self.step_subscripts(step),
                 kernel: step.kernel.to_string(),
                 kind: kind(&step.kernel),
-                flops: step.flops,
-                moved_elements: step.moved,
+                flops: counts.step_flops[i].clone(),
+                moved_elements: counts.step_moved[i].clone(),
                 inputs: step.args.iter().map(|a| slot_name(a.slot)).collect(),
                 output: slot_name(step.out),
                 output_shape: shape_of(&step.out_axes),
@@ -118,11 +123,7 @@ impl Plan {
                 split: step.split,
             })
             .collect();
-        let speedup = if self.optimized_flops() == 0 {
-            1.0
-        } else {
-            self.naive_flops() as f64 / self.optimized_flops() as f64
-        };
+        let speedup = self.speedup();
         PlanReport {
             subscripts: bound.expr().to_string(),
             shapes: bound
@@ -133,13 +134,14 @@ impl Plan {
             output_shape: self.output_shape(),
             optimizer: self.optimizer_name(),
             path: self.path().0.clone(),
-            naive_flops: self.naive_flops(),
-            optimized_flops: self.optimized_flops(),
-            speedup,
-            largest_intermediate: self.largest_intermediate(),
-            largest_temporary: self.largest_temporary(),
-            workspace_elements: self.workspace_elements(),
-            moved_elements: self.moved_elements(),
+            naive_flops: counts.naive_flops.clone(),
+            optimized_flops: counts.optimized_flops.clone(),
+            // JSON has no infinity: a ratio past f64 reads as its largest.
+            speedup: speedup.min(f64::MAX),
+            largest_intermediate: counts.largest_intermediate.clone(),
+            largest_temporary: counts.largest_temporary.clone(),
+            workspace_elements: counts.workspace.clone(),
+            moved_elements: counts.moved,
             steps,
         }
     }

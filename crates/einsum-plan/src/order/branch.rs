@@ -4,11 +4,13 @@
 //! four times behind the best score any branch had at the same step (as
 //! opt_einsum's `branch-n`). Seeded with greedy's order, so never worse.
 
+use super::greedy::Removed;
 use super::{Search, SsaPath, greedy, with_merged};
 use crate::axis_set::AxisSet;
+use crate::cost::Cost;
 
 /// A branch this many times behind the best progress at its step is cut.
-const CUTOFF_FACTOR: u128 = 4;
+const CUTOFF_FACTOR: Cost = Cost::small(4);
 
 /// `None` when every order needs an intermediate above the memory limit.
 pub(crate) fn search<const W: usize>(search: &Search<'_, W>, width: usize) -> Option<SsaPath> {
@@ -18,28 +20,28 @@ pub(crate) fn search<const W: usize>(search: &Search<'_, W>, width: usize) -> Op
     let mut bb = Branch {
         search,
         width: if width == 0 { usize::MAX } else { width },
-        best_score: seed_score.unwrap_or(u128::MAX),
+        best_score: seed_score.unwrap_or(Cost::MAX),
         best_path: seed,
-        progress: vec![u128::MAX; n],
+        progress: vec![Cost::MAX; n],
         path: Vec::with_capacity(n),
     };
     let mut live: Vec<(usize, AxisSet<W>)> = search.inputs.iter().copied().enumerate().collect();
-    bb.iterate(&mut live, n, 0);
+    bb.iterate(&mut live, n, Cost::ZERO);
     bb.best_path
 }
 
 struct Branch<'s, 'a, const W: usize> {
     search: &'s Search<'a, W>,
     width: usize,
-    best_score: u128,
+    best_score: Cost,
     best_path: Option<SsaPath>,
     /// Best score seen after each number of steps.
-    progress: Vec<u128>,
+    progress: Vec<Cost>,
     path: SsaPath,
 }
 
 impl<const W: usize> Branch<'_, '_, W> {
-    fn iterate(&mut self, live: &mut Vec<(usize, AxisSet<W>)>, next_id: usize, score: u128) {
+    fn iterate(&mut self, live: &mut Vec<(usize, AxisSet<W>)>, next_id: usize, score: Cost) {
         if live.len() == 1 {
             if score < self.best_score || self.best_path.is_none() {
                 self.best_score = score;
@@ -67,20 +69,17 @@ impl<const W: usize> Branch<'_, '_, W> {
                     if !last && pair.size > self.search.limit {
                         continue;
                     }
-                    let new_score = self.search.objective.add(
-                        score,
-                        pair.flops,
-                        if last { 0 } else { pair.size },
-                    );
+                    let written = if last { Cost::ZERO } else { pair.size };
+                    let new_score = self.search.objective.add(score, pair.flops, written);
                     if new_score >= self.best_score && self.best_path.is_some() {
                         continue;
                     }
                     if new_score < self.progress[step] {
                         self.progress[step] = new_score;
-                    } else if new_score > self.progress[step].saturating_mul(CUTOFF_FACTOR) {
+                    } else if new_score > self.progress[step].times(CUTOFF_FACTOR) {
                         continue;
                     }
-                    let removed = pair.size as i128 - a.size(sizes) as i128 - b.size(sizes) as i128;
+                    let removed = Removed::new(pair.size, a.size(sizes), b.size(sizes));
                     candidates.push((removed, new_score, i, j, pair.result));
                 }
             }

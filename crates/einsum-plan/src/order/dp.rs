@@ -20,6 +20,7 @@ use std::collections::HashMap;
 
 use super::{Search, SsaPath, greedy};
 use crate::axis_set::AxisSet;
+use crate::cost::Cost;
 
 /// Most operands a subset bitmask holds.
 const MAX_OPERANDS: usize = 128;
@@ -123,7 +124,7 @@ fn components<const W: usize>(search: &Search<'_, W>, holders: &[u128]) -> Vec<u
 
 struct Entry<const W: usize> {
     set: AxisSet<W>,
-    score: u128,
+    score: Cost,
     split: Option<(u128, u128)>,
 }
 
@@ -145,13 +146,13 @@ fn solve<const W: usize>(
     let mut cap = component_axes
         .intersection(&search.output)
         .size(search.sizes)
-        .max(1);
+        .max(Cost::small(1));
     let increment = component_axes
         .iter()
-        .map(|a| search.sizes[a] as u128)
+        .map(|a| search.sizes[a])
         .filter(|&s| s >= 2)
         .min()
-        .unwrap_or(2);
+        .map_or(Cost::small(2), |s| Cost::new(s as u128));
 
     loop {
         // levels[m]: subsets of m operands → their best entry.
@@ -167,7 +168,7 @@ fn solve<const W: usize>(
                         1u128 << t,
                         Entry {
                             set: search.inputs[t],
-                            score: 0,
+                            score: Cost::ZERO,
                             split: None,
                         },
                     )
@@ -215,7 +216,7 @@ fn solve<const W: usize>(
                         let score = search.objective.add(
                             search.objective.join(e1.score, e2.score),
                             pair.flops,
-                            if last { 0 } else { pair.size },
+                            if last { Cost::ZERO } else { pair.size },
                         );
                         if score > cap {
                             capped = true;
@@ -251,10 +252,16 @@ fn solve<const W: usize>(
             let set = entry.set;
             return Some((build(&levels, g), set));
         }
-        if !capped || cap == u128::MAX {
+        if !capped || cap == Cost::MAX {
             return None;
         }
-        cap = cap.saturating_mul(increment);
+        // Once the cap leaves the exact range, one last pass without it:
+        // growing a logarithmic cap step by step could take thousands of
+        // passes, and costs that large are ranked, not counted, anyway.
+        cap = match cap.times(increment) {
+            grown if grown.exact().is_some() => grown,
+            _ => Cost::MAX,
+        };
     }
 }
 

@@ -12,10 +12,95 @@ use std::collections::BinaryHeap;
 
 use super::{Search, SsaPath};
 use crate::axis_set::AxisSet;
+use crate::cost::Cost;
 
 /// Picks one of the best candidates: given their costs in increasing order,
 /// returns an index. Plain greedy always takes 0.
-pub(crate) type Chooser<'c> = &'c mut dyn FnMut(&[i128]) -> usize;
+pub(crate) type Chooser<'c> = &'c mut dyn FnMut(&[Removed]) -> usize;
+
+/// Greedy's heuristic cost of a contraction: `|result| - |a| - |b|`, the
+/// memory it adds (negative: removes); smaller is better.
+///
+/// Exact while the three sizes are below 2^125, so ties stay ties; beyond,
+/// a signed logarithm, so sizes past `u128` still rank (a clamped
+/// difference ranked them all equal, and greedy then chose blindly). Both
+/// forms share one `i128` ordered as an integer, as `Cost` does: a value
+/// below 2^126 in magnitude is itself (rounded when the sizes were not
+/// exact), a larger one `2^126` plus the bits of its log2 (at least 126),
+/// negated when the value is negative.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Removed(i128);
+
+/// Sizes below this give an exact difference, below `LOG_BIT` in magnitude.
+const EXACT_BELOW: u128 = 1 << 125;
+
+/// Magnitudes from here on are logarithmic.
+const LOG_BIT: i128 = 1 << 126;
+
+impl Removed {
+    /// `result - a - b`.
+    #[inline]
+    pub(crate) fn new(result: Cost, a: Cost, b: Cost) -> Removed {
+        if let (Some(r), Some(x), Some(y)) = (result.exact(), a.exact(), b.exact())
+            && (r | x | y) < EXACT_BELOW
+        {
+            return Removed(r as i128 - x as i128 - y as i128);
+        }
+        Removed::by_logs(result, a, b)
+    }
+
+    /// `result - a - b` when some size is at least 2^125: out of line, to
+    /// keep the exact path small enough to inline into the heap's loop.
+    #[cold]
+    #[inline(never)]
+    fn by_logs(result: Cost, a: Cost, b: Cost) -> Removed {
+        // value = t * 2^m, t in [-2, 1], m the largest log2 (finite: some
+        // size is at least 2^125).
+        let (lr, la, lb) = (result.log2(), a.log2(), b.log2());
+        let m = lr.max(la).max(lb);
+        let t = (lr - m).exp2() - (la - m).exp2() - (lb - m).exp2();
+        if t == 0.0 || t.is_nan() {
+            return Removed(0);
+        }
+        let log2 = m + t.abs().log2();
+        if log2 < 126.0 {
+            // Rounded to an integer among the exact values: still in order.
+            let magnitude = (log2.exp2() as i128).min(LOG_BIT - 1);
+            return Removed(if t > 0.0 { magnitude } else { -magnitude });
+        }
+        let key = LOG_BIT | i128::from(log2.to_bits());
+        Removed(if t > 0.0 { key } else { -key })
+    }
+
+    /// The sign (-1, 0 or 1) and the log2 of the magnitude.
+    fn parts(self) -> (f64, f64) {
+        let magnitude = self.0.unsigned_abs();
+        let sign = self.0.signum() as f64;
+        if magnitude >= LOG_BIT as u128 {
+            (sign, f64::from_bits(magnitude as u64))
+        } else {
+            (sign, (magnitude as f64).log2())
+        }
+    }
+
+    /// The value as a float (infinite beyond `f64`'s range).
+    pub(crate) fn to_f64(self) -> f64 {
+        let (sign, log2) = self.parts();
+        if self.0.unsigned_abs() < LOG_BIT as u128 {
+            self.0 as f64
+        } else {
+            sign * log2.exp2()
+        }
+    }
+
+    /// `(self - best) / max(|best|, 1)`, by logarithms: for values beyond
+    /// `f64`'s range.
+    pub(crate) fn gap(self, best: Removed) -> f64 {
+        let ((sc, lc), (sb, lb)) = (self.parts(), best.parts());
+        let scale = lb.max(0.0);
+        sc * (lc - scale).exp2() - sb * (lb - scale).exp2()
+    }
+}
 
 /// How many of the best candidates a chooser sees.
 pub(crate) const CHOICES: usize = 4;
@@ -67,7 +152,7 @@ fn run<const W: usize>(
     search: &Search<'_, W>,
     mut chooser: Option<Chooser<'_>>,
     ties: Ties,
-) -> Option<(SsaPath, u128)> {
+) -> Option<(SsaPath, Cost)> {
     let mut state = State::new(search, ties);
 
     // Operands with identical axes first: an elementwise product (with any
@@ -115,7 +200,7 @@ fn run<const W: usize>(
         if picked.is_empty() {
             break;
         }
-        let costs: Vec<i128> = picked.iter().map(|c| c.0).collect();
+        let costs: Vec<Removed> = picked.iter().map(|c| c.0).collect();
         let choice = chooser
             .as_mut()
             .map_or(0, |choose| choose(&costs).min(picked.len() - 1));
@@ -153,8 +238,8 @@ fn run<const W: usize>(
 struct State<'s, 'a, const W: usize> {
     search: &'s Search<'a, W>,
     live: Vec<Option<AxisSet<W>>>,
-    /// Each tensor's element count (saturating), computed once.
-    sizes: Vec<u128>,
+    /// Each tensor's element count, computed once.
+    sizes: Vec<Cost>,
     /// Tensors (live or not) holding each axis, in creation order.
     holders: Vec<Vec<usize>>,
     /// Live tensors holding each axis.
@@ -162,7 +247,7 @@ struct State<'s, 'a, const W: usize> {
     alive: usize,
     path: SsaPath,
     /// The objective's score of `path` so far.
-    score: u128,
+    score: Cost,
     ties: Ties,
 }
 
@@ -184,7 +269,7 @@ impl<'s, 'a, const W: usize> State<'s, 'a, W> {
             counts,
             alive: search.inputs.len(),
             path: Vec::new(),
-            score: 0,
+            score: Cost::ZERO,
             ties,
         }
     }
@@ -208,14 +293,10 @@ impl<'s, 'a, const W: usize> State<'s, 'a, W> {
 
     /// `(memory removed, a, b)` (`a`, `b` ordered by the tie rule): the heap
     /// key; smaller is better.
-    fn candidate(&self, a: usize, b: usize) -> (i128, usize, usize) {
+    fn candidate(&self, a: usize, b: usize) -> (Removed, usize, usize) {
         let (sa, sb) = (self.set(a), self.set(b));
         let result = sa.union(&sb).intersection(&self.keep(&sa, &sb));
-        // Sizes saturate at u128::MAX; capped at 2^124, three of them
-        // cannot overflow the subtraction.
-        let clamp = |x: u128| x.min(1 << 124) as i128;
-        let removed =
-            clamp(result.size(self.search.sizes)) - clamp(self.sizes[a]) - clamp(self.sizes[b]);
+        let removed = Removed::new(result.size(self.search.sizes), self.sizes[a], self.sizes[b]);
         match self.ties {
             Ties::Older => (removed, a.min(b), a.max(b)),
             Ties::Newer => (removed, a.max(b), a.min(b)),
@@ -244,10 +325,8 @@ impl<'s, 'a, const W: usize> State<'s, 'a, W> {
         let pair = self.search.pair(&sa, &sb, &self.keep(&sa, &sb));
         let result = pair.result;
         let last = self.alive == 2;
-        self.score =
-            self.search
-                .objective
-                .add(self.score, pair.flops, if last { 0 } else { pair.size });
+        let written = if last { Cost::ZERO } else { pair.size };
+        self.score = self.search.objective.add(self.score, pair.flops, written);
         let new = self.live.len();
         for axis in sa.iter() {
             self.counts[axis] -= 1;
@@ -271,8 +350,9 @@ impl<'s, 'a, const W: usize> State<'s, 'a, W> {
 
 #[cfg(test)]
 mod tests {
+    use crate::cost::Cost;
     use crate::order::Optimize;
-    use crate::order::tests::cost;
+    use crate::order::tests::{cost, score};
 
     #[test]
     fn greedy_takes_hadamard_first_and_outer_last() {
@@ -291,6 +371,6 @@ mod tests {
         // Found by review: three sizes near 2^127 once overflowed i128.
         let big = 1usize << 63;
         let sizes = [('a', big + 1), ('b', big), ('c', big)];
-        assert!(cost("ab,bc->", &sizes, &Optimize::Greedy) > 0);
+        assert!(score("ab,bc->", &sizes, &Optimize::Greedy) > Cost::ZERO);
     }
 }

@@ -19,7 +19,8 @@ mod random_greedy;
 mod reconfigure;
 
 use crate::axis_set::AxisSet;
-use crate::cost::{Objective, pair_flops};
+use crate::cost::{Cost, Objective, pair_flops};
+use crate::count::Count;
 
 /// How to choose the contraction order.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -27,22 +28,29 @@ use crate::cost::{Objective, pair_flops};
 pub enum Optimize {
     /// Choose by problem size: `optimal` up to 5 operands, an exact subset
     /// DP over all operands (`Reconfigure` with one subtree of 10) up to
-    /// 10, `dp` up to 16, `Reconfigure` with 3 starts beyond (about 9 ms
-    /// at 100 operands).
+    /// 10, `dp` up to 16, `Reconfigure` with 3 starts beyond (about 18 ms
+    /// at 100 operands on a shared 2-core machine). Never refused for its
+    /// size: each choice is within that optimizer's operand limit.
     #[default]
     Auto,
     /// Exhaustive depth-first search, pruned on the best cost found and on
-    /// states already reached more cheaply. Exact; exponential.
+    /// states already reached more cheaply. Exact; exponential: at most
+    /// [`OPTIMAL_OPERANDS`] operands, beyond which planning fails with
+    /// [`OperandsTooMany`](crate::PlanErrorKind::OperandsTooMany).
     Optimal,
     /// Dynamic programming over connected subsets with a growing cost cap
     /// (Pfeifer, Haegeman and Verstraete 2014, as opt_einsum's `dp`). Exact
-    /// among orders without intermediate outer products.
+    /// among orders without intermediate outer products (and among all
+    /// orders up to 12 operands). Exponential: at most [`DP_OPERANDS`]
+    /// operands.
     Dp,
     /// Repeatedly contract the pair that removes the most memory; outer
     /// products last.
     Greedy,
     /// Branch and bound: explore the best `n` candidate pairs at each step
-    /// (`0` explores all), pruning on the best cost found.
+    /// (`0` explores all), pruning on the best cost found. Exponential in
+    /// the operands for `n` other than 1: at most [`branch_operands`] of
+    /// them (10 exploring all, 24 exploring 2, 15 exploring 3).
     Branch(usize),
     /// Greedy with the choice among the best candidates drawn at random,
     /// repeated `trials` times; the same `seed` gives the same order.
@@ -56,10 +64,13 @@ pub enum Optimize {
     /// of up to `subtree` operands exactly (subtree reconfiguration, as
     /// cotengra's); the cheapest wins. The starts are plain greedy, then
     /// two recursive bisections of the network (few, small axes cut; as
-    /// cotengra's partition-based trees) for each random greedy run.
+    /// cotengra's partition-based trees) for each random greedy run. Each
+    /// start is improved with every subtree size from 3 to `subtree` and
+    /// the cheapest result kept, so a larger `subtree` never gives a
+    /// costlier order than a smaller one from the same starts.
     /// Deterministic for a seed. What `Auto` uses for large networks, with
     /// 3 trials; more trials find cheaper orders on large networks, at
-    /// about `trials x n x 30 µs` of planning.
+    /// about `trials x n x 50 µs` of planning.
     Reconfigure {
         /// How many greedy runs to improve; at least 1.
         trials: usize,
@@ -74,6 +85,49 @@ pub enum Optimize {
     /// A given order, in numpy's linear format: each pair indexes the current
     /// operand list, whose contracted pair is removed and result appended.
     Path(Path),
+}
+
+/// Most operands `Optimal` takes. Its time grows by about 4x to 10x per
+/// operand; at 11 operands random networks of degree 3 to 6 took up to
+/// 6.5 s (release build, on a shared 2-core machine), at 12 up to 35 s.
+/// (Every operand sharing an axis with every other is worse: 10.7 s at 10.)
+/// An operand limit rather than a time budget, so plans stay deterministic.
+pub const OPTIMAL_OPERANDS: usize = 11;
+
+/// Most operands `Dp` takes. Its time depends on how many connected
+/// subsets the network has. At 20 operands most networks took under 4 s
+/// (random regular of degree 3 to 6, lattices, MPS, random hypergraph
+/// equations; release build, shared 2-core machine), the worst a random
+/// hypergraph equation of `benches/quality_networks.txt`, 17 s; random
+/// 4-regular networks crossed 10 s at 24 operands, 3-regular ones at 34.
+/// (Every operand sharing an axis with every other: 8.6 s at 14.) Not below
+/// 20: `Auto` uses dp up to 16, and `benches/plan.rs` times it at 20.
+pub const DP_OPERANDS: usize = 20;
+
+/// Most operands `Branch(width)` takes, `None` for no limit. Width 1 is one
+/// greedy-like path (polynomial); width `w >= 2` explores up to
+/// `w^(n - 1)` orders, held to `2^23` (24 operands at width 2, where
+/// random 3-regular networks took up to 3 s, 26 taking 11 s); exploring
+/// all candidates (`0`), or a width that explores all the same, at most
+/// 10 (dense random networks took up to 4.5 s at 10, over 40 s at 11).
+pub fn branch_operands(width: usize) -> Option<usize> {
+    const ALL: usize = 10;
+    const LOG2_ORDERS: f64 = 23.0;
+    match width {
+        1 => None,
+        0 => Some(ALL),
+        w => Some(ALL.max(1 + (LOG2_ORDERS / (w as f64).log2()) as usize)),
+    }
+}
+
+/// Most operands `optimize` takes, `None` for no limit.
+fn operand_limit(optimize: &Optimize) -> Option<usize> {
+    match optimize {
+        Optimize::Optimal => Some(OPTIMAL_OPERANDS),
+        Optimize::Dp => Some(DP_OPERANDS),
+        Optimize::Branch(width) => branch_operands(*width),
+        _ => None,
+    }
 }
 
 /// A contraction order in single-static-assignment form: operand ids are
@@ -134,11 +188,13 @@ impl Path {
 pub(crate) enum OrderError {
     /// Every order needs an intermediate above the limit; the smallest
     /// largest-intermediate any order needs is given when known.
-    MemoryLimit { limit: u128, needed: Option<u128> },
+    MemoryLimit { needed: Option<Count> },
     /// A user path that does not fit the operands.
     PathInvalid(String),
     /// More axes than the widest search bitset.
     AxesTooMany(usize),
+    /// More operands than the optimizer takes.
+    OperandsTooMany { operands: usize, limit: usize },
 }
 
 /// The problem every optimizer solves.
@@ -146,9 +202,9 @@ pub(crate) struct Search<'a, const W: usize> {
     pub inputs: Vec<AxisSet<W>>,
     pub output: AxisSet<W>,
     pub sizes: &'a [usize],
-    /// Largest intermediate allowed, in elements (`u128::MAX` for none). The
-    /// final result is the output and is not an intermediate.
-    pub limit: u128,
+    /// Largest intermediate allowed, in elements (`Cost::MAX` for none).
+    /// The final result is the output and is not an intermediate.
+    pub limit: Cost,
     pub objective: Objective,
 }
 
@@ -156,13 +212,14 @@ pub(crate) struct Search<'a, const W: usize> {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Pair<const W: usize> {
     pub result: AxisSet<W>,
-    pub flops: u128,
-    pub size: u128,
+    pub flops: Cost,
+    pub size: Cost,
 }
 
 impl<'a, const W: usize> Search<'a, W> {
     /// Contracts `a` with `b`, keeping the axes in `keep` (the output and the
     /// axes of every other live tensor).
+    #[inline]
     pub(crate) fn pair(&self, a: &AxisSet<W>, b: &AxisSet<W>, keep: &AxisSet<W>) -> Pair<W> {
         let union = a.union(b);
         let result = union.intersection(keep);
@@ -176,19 +233,31 @@ impl<'a, const W: usize> Search<'a, W> {
 
     /// The score of `path` under the objective, and its largest intermediate;
     /// `None` if the path is not a complete order.
-    pub(crate) fn score(&self, path: &[(usize, usize)]) -> Option<(u128, u128)> {
-        let mut score = 0;
-        let mut largest = 0;
+    pub(crate) fn score(&self, path: &[(usize, usize)]) -> Option<(Cost, Cost)> {
+        let mut score = Cost::ZERO;
+        let mut largest = Cost::ZERO;
         let left = self.replay(path, |step, _, _, pair| {
             let last = step + 1 == path.len();
             if !last {
                 largest = largest.max(pair.size);
             }
-            score = self
-                .objective
-                .add(score, pair.flops, if last { 0 } else { pair.size });
+            score =
+                self.objective
+                    .add(score, pair.flops, if last { Cost::ZERO } else { pair.size });
         })?;
         (left == 1).then_some((score, largest))
+    }
+
+    /// The exact element count of `path`'s largest intermediate (the output
+    /// is not one), for error messages; `None` if the path is incomplete.
+    fn largest_count(&self, path: &[(usize, usize)]) -> Option<Count> {
+        let mut largest = Count::ZERO;
+        let left = self.replay(path, |step, _, _, pair| {
+            if step + 1 < path.len() {
+                largest = largest.clone().max(pair.result.count(self.sizes));
+            }
+        })?;
+        (left == 1).then_some(largest)
     }
 
     /// Replays `path`, calling `visit(step, a, b, pair)` with each
@@ -253,6 +322,11 @@ impl<'a, const W: usize> Search<'a, W> {
         if n <= 1 {
             return Ok(Vec::new());
         }
+        if let Some(limit) = operand_limit(optimize)
+            && n > limit
+        {
+            return Err(OrderError::OperandsTooMany { operands: n, limit });
+        }
         let path = match optimize {
             Optimize::Auto => return self.run(&auto_choice(n)),
             Optimize::Optimal => optimal::search(self),
@@ -273,15 +347,13 @@ impl<'a, const W: usize> Search<'a, W> {
                     .ok_or_else(|| OrderError::PathInvalid("the path is incomplete".into()))?;
                 if largest > self.limit {
                     return Err(OrderError::MemoryLimit {
-                        limit: self.limit,
-                        needed: Some(largest),
+                        needed: self.largest_count(&ssa),
                     });
                 }
                 Some(ssa)
             }
         };
         path.ok_or_else(|| OrderError::MemoryLimit {
-            limit: self.limit,
             needed: self.smallest_peak(),
         })
     }
@@ -289,12 +361,12 @@ impl<'a, const W: usize> Search<'a, W> {
     /// The smallest largest-intermediate any order reaches, by the `Size`
     /// objective with no limit (greedy when the problem is large): for the
     /// error message when nothing fits.
-    fn smallest_peak(&self) -> Option<u128> {
+    fn smallest_peak(&self) -> Option<Count> {
         let unlimited = Search {
             inputs: self.inputs.clone(),
             output: self.output,
             sizes: self.sizes,
-            limit: u128::MAX,
+            limit: Cost::MAX,
             objective: Objective::Size,
         };
         let path = if self.inputs.len() <= 8 {
@@ -302,7 +374,7 @@ impl<'a, const W: usize> Search<'a, W> {
         } else {
             greedy::search(&unlimited, None)
         }?;
-        unlimited.score(&path).map(|(_, largest)| largest)
+        unlimited.largest_count(&path)
     }
 }
 
@@ -340,16 +412,19 @@ pub(crate) fn with_merged<T: Copy, R>(
 /// bisections. On `benches/quality_networks.txt` (n >= 17)
 /// three starts left orders at 5.6x to 6.4x cotengra's best found in a
 /// minute (geometric mean; opt_einsum's `auto-hq` 37x, its `auto` 300x),
-/// eight starts 3.5x at under three times the planning time.
+/// eight starts 3.5x at under three times the planning time. (Measured
+/// with subtrees of 8 alone; every size up to 8, as now, made the orders
+/// 14% cheaper again, geometric mean, for 1.5x to 1.8x the time.)
 const AUTO_TRIALS: usize = 3;
 
 /// The optimizer `Auto` picks for `n` operands.
 fn auto_choice(n: usize) -> Optimize {
     match n {
         0..=5 => Optimize::Optimal,
-        // One subtree of all operands: the exact subset DP from a greedy
-        // start, 6x faster than dp on the 10-operand network of
-        // benches/networks.txt (156 µs against 1.0 ms), as good.
+        // One subtree of all operands: the exact subset DP over all of
+        // them from a greedy start, 3x faster than dp on the 10-operand
+        // network of benches/networks.txt (0.34 ms against 1.1 ms on a
+        // shared 2-core machine), as good.
         6..=10 => Optimize::Reconfigure {
             trials: 1,
             subtree: 10,
@@ -370,15 +445,16 @@ pub(crate) fn find(
     inputs: &[Vec<usize>],
     output: &[usize],
     sizes: &[usize],
-    limit: u128,
+    limit: Option<usize>,
     objective: Objective,
     optimize: &Optimize,
 ) -> Result<SsaPath, OrderError> {
+    let limit = limit.map_or(Cost::MAX, |l| Cost::new(l as u128));
     fn go<const W: usize>(
         inputs: &[Vec<usize>],
         output: &[usize],
         sizes: &[usize],
-        limit: u128,
+        limit: Cost,
         objective: Objective,
         optimize: &Optimize,
     ) -> Result<SsaPath, OrderError> {
@@ -407,6 +483,7 @@ pub(crate) fn find(
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use super::random_greedy::SplitMix64;
     use super::*;
 
     /// A search over axes named by letters, for tests: `"ij,jk->ik"` style
@@ -438,6 +515,16 @@ pub(crate) mod tests {
         sizes: &'a [usize],
         limit: Option<u128>,
     ) -> Search<'a, 1> {
+        wide_search_of(inputs, output, sizes, limit)
+    }
+
+    /// [`search_of`] over `64 * W` axes.
+    pub(crate) fn wide_search_of<'a, const W: usize>(
+        inputs: &[Vec<usize>],
+        output: &[usize],
+        sizes: &'a [usize],
+        limit: Option<u128>,
+    ) -> Search<'a, W> {
         Search {
             inputs: inputs
                 .iter()
@@ -445,24 +532,136 @@ pub(crate) mod tests {
                 .collect(),
             output: AxisSet::from_indices(output.iter().copied()),
             sizes,
-            limit: limit.unwrap_or(u128::MAX),
+            limit: limit.map_or(Cost::MAX, Cost::new),
             objective: Objective::Flops,
         }
     }
 
+    /// A random `degree`-regular network of `n` operands (no two sharing
+    /// more than one axis), each axis's size drawn by `size`; no output.
+    pub(crate) fn random_regular(
+        n: usize,
+        degree: usize,
+        seed: u64,
+        mut size: impl FnMut(&mut SplitMix64) -> usize,
+    ) -> (Vec<Vec<usize>>, Vec<usize>) {
+        let mut rng = SplitMix64(seed);
+        loop {
+            // Pair up `degree` stubs per operand at random; retry on a
+            // loop or a double edge.
+            let mut stubs: Vec<usize> = (0..n * degree).map(|s| s / degree).collect();
+            for i in (1..stubs.len()).rev() {
+                let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+                stubs.swap(i, j);
+            }
+            let mut edges: Vec<(usize, usize)> = stubs
+                .chunks(2)
+                .map(|p| (p[0].min(p[1]), p[0].max(p[1])))
+                .collect();
+            let simple = edges.iter().all(|&(a, b)| a != b);
+            edges.sort_unstable();
+            let before = edges.len();
+            edges.dedup();
+            if !simple || edges.len() != before {
+                continue;
+            }
+            let mut inputs = vec![Vec::new(); n];
+            let mut sizes = Vec::with_capacity(edges.len());
+            for (axis, &(a, b)) in edges.iter().enumerate() {
+                inputs[a].push(axis);
+                inputs[b].push(axis);
+                sizes.push(size(&mut rng));
+            }
+            return (inputs, sizes);
+        }
+    }
+
+    /// The exact FLOPs of `path`, counted independently of `Cost`.
+    pub(crate) fn exact_flops<const W: usize>(search: &Search<'_, W>, path: &SsaPath) -> Count {
+        let mut sets: Vec<AxisSet<W>> = search.inputs.clone();
+        let mut total = Count::ZERO;
+        search.replay(path, |_, a, b, pair| {
+            let union = sets[a].union(&sets[b]);
+            let points = union.count(search.sizes);
+            total += &if pair.result == union {
+                points
+            } else {
+                points.times(2)
+            };
+            sets.push(pair.result);
+        });
+        total
+    }
+
+    /// The FLOPs of `optimize`'s order, which must be exact.
     pub(crate) fn cost(text: &str, sizes: &[(char, usize)], optimize: &Optimize) -> u128 {
+        score(text, sizes, optimize).exact().expect("an exact cost")
+    }
+
+    /// The FLOPs of `optimize`'s order, as the search ranks them.
+    pub(crate) fn score(text: &str, sizes: &[(char, usize)], optimize: &Optimize) -> Cost {
         let (inputs, output, sizes) = problem(text, sizes);
-        let path = find(
-            &inputs,
-            &output,
-            &sizes,
-            u128::MAX,
-            Objective::Flops,
-            optimize,
-        )
-        .unwrap();
+        let path = find(&inputs, &output, &sizes, None, Objective::Flops, optimize).unwrap();
         let search = search_of(&inputs, &output, &sizes, None);
         search.score(&path).expect("complete path").0
+    }
+
+    #[test]
+    fn auto_never_picks_past_an_operand_limit() {
+        for n in 0..=1000 {
+            let chosen = auto_choice(n);
+            if let Some(limit) = operand_limit(&chosen) {
+                assert!(n <= limit, "{n} operands: {chosen:?}");
+            }
+        }
+        assert_eq!(branch_operands(2), Some(24));
+        assert_eq!(branch_operands(3), Some(15));
+        assert_eq!(branch_operands(1000), Some(10));
+    }
+
+    #[test]
+    fn exponential_optimizers_refuse_past_their_limit_at_once() {
+        // A ring of 200 operands: any exhaustive search would run for ever.
+        let n = 200;
+        let inputs: Vec<Vec<usize>> = (0..n).map(|i| vec![i, (i + 1) % n]).collect();
+        let sizes = vec![2; n];
+        let search = Search::<4> {
+            inputs: inputs
+                .iter()
+                .map(|a| AxisSet::from_indices(a.iter().copied()))
+                .collect(),
+            output: AxisSet::default(),
+            sizes: &sizes,
+            limit: Cost::MAX,
+            objective: Objective::Flops,
+        };
+        for (optimize, limit) in [
+            (Optimize::Optimal, OPTIMAL_OPERANDS),
+            (Optimize::Dp, DP_OPERANDS),
+            (Optimize::Branch(0), 10),
+            (Optimize::Branch(2), 24),
+        ] {
+            let started = std::time::Instant::now();
+            assert_eq!(
+                search.run(&optimize),
+                Err(OrderError::OperandsTooMany { operands: n, limit }),
+                "{optimize:?}"
+            );
+            assert!(started.elapsed().as_millis() < 100, "{optimize:?} searched");
+        }
+        // At the limit they run (a ring is easy for all of them).
+        for (optimize, limit) in [
+            (Optimize::Optimal, OPTIMAL_OPERANDS),
+            (Optimize::Dp, DP_OPERANDS),
+            (Optimize::Branch(0), 10),
+        ] {
+            let ring: Vec<Vec<usize>> = (0..limit).map(|i| vec![i, (i + 1) % limit]).collect();
+            let sizes = vec![2; limit];
+            let path = find(&ring, &[], &sizes, None, Objective::Flops, &optimize);
+            assert!(path.is_ok(), "{optimize:?}");
+        }
+        // Width 1 is polynomial: no limit.
+        assert!(search.run(&Optimize::Branch(1)).is_ok());
     }
 
     #[test]
@@ -534,13 +733,13 @@ mod quality {
     use proptest::prelude::*;
 
     /// Every complete order's score, minimised by trying them all.
-    fn brute_force(search: &Search<'_, 1>) -> u128 {
+    fn brute_force(search: &Search<'_, 1>) -> Cost {
         fn go(
             search: &Search<'_, 1>,
             live: &mut Vec<usize>,
             next: usize,
             path: &mut SsaPath,
-            best: &mut u128,
+            best: &mut Cost,
         ) {
             if live.len() == 1 {
                 if let Some((score, largest)) = search.score(path)
@@ -566,7 +765,7 @@ mod quality {
             }
         }
         let n = search.inputs.len();
-        let mut best = u128::MAX;
+        let mut best = Cost::MAX;
         go(search, &mut (0..n).collect(), n, &mut Vec::new(), &mut best);
         best
     }
@@ -603,13 +802,13 @@ mod quality {
         fn optimal_and_dp_find_the_minimum_and_greedy_beats_naive((inputs, output, sizes, limit) in network()) {
             let search = search_of(&inputs, &output, &sizes, limit);
             let best = brute_force(&search);
-            let cost = |optimize: &Optimize| -> Option<u128> {
+            let cost = |optimize: &Optimize| -> Option<Cost> {
                 let path = search.run(optimize).ok()?;
                 let (score, largest) = search.score(&path).expect("complete path");
                 assert!(largest <= search.limit, "{optimize:?} broke the memory limit");
                 Some(score)
             };
-            if best == u128::MAX {
+            if best == Cost::MAX {
                 // No order fits the limit: every optimizer must say so.
                 for optimize in [Optimize::Optimal, Optimize::Dp, Optimize::Greedy, Optimize::Branch(2), Optimize::Naive] {
                     prop_assert!(search.run(&optimize).is_err(), "{:?} found an order", optimize);

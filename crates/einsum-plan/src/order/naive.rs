@@ -1,6 +1,7 @@
 //! Left to right: `((a b) c) d`. The reference every optimizer must beat.
 
 use super::{Search, SsaPath};
+use crate::cost::Cost;
 
 /// `None` when an intermediate exceeds the memory limit.
 pub(crate) fn search<const W: usize>(search: &Search<'_, W>) -> Option<SsaPath> {
@@ -8,7 +9,7 @@ pub(crate) fn search<const W: usize>(search: &Search<'_, W>) -> Option<SsaPath> 
 }
 
 /// The left-to-right order with its score.
-pub(crate) fn scored<const W: usize>(search: &Search<'_, W>) -> Option<(SsaPath, u128)> {
+pub(crate) fn scored<const W: usize>(search: &Search<'_, W>) -> Option<(SsaPath, Cost)> {
     let n = search.inputs.len();
     let path: SsaPath = (1..n)
         .map(|k| (if k == 1 { 0 } else { n + k - 2 }, k))

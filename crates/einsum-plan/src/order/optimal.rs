@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use super::{Search, SsaPath, greedy, with_merged};
 use crate::axis_set::AxisSet;
+use crate::cost::Cost;
 
 /// Most operands the state memo can key (one bit each).
 const MAX_OPERANDS: usize = 128;
@@ -29,7 +30,7 @@ pub(crate) fn search<const W: usize>(search: &Search<'_, W>) -> Option<SsaPath> 
         search,
         best_score: match best {
             Some((score, true)) => score,
-            _ => u128::MAX,
+            _ => Cost::MAX,
         },
         best_path: seed.filter(|_| matches!(best, Some((_, true)))),
         memo: HashMap::new(),
@@ -45,7 +46,7 @@ pub(crate) fn search<const W: usize>(search: &Search<'_, W>) -> Option<SsaPath> 
             mask: 1 << id,
         })
         .collect();
-    dfs.iterate(&mut live, n, 0);
+    dfs.iterate(&mut live, n, Cost::ZERO);
     dfs.best_path
 }
 
@@ -59,15 +60,15 @@ struct Tensor<const W: usize> {
 
 struct Dfs<'s, 'a, const W: usize> {
     search: &'s Search<'a, W>,
-    best_score: u128,
+    best_score: Cost,
     best_path: Option<SsaPath>,
     /// Lowest score at which each state was reached.
-    memo: HashMap<Vec<u128>, u128>,
+    memo: HashMap<Vec<u128>, Cost>,
     path: SsaPath,
 }
 
 impl<const W: usize> Dfs<'_, '_, W> {
-    fn iterate(&mut self, live: &mut Vec<Tensor<W>>, next_id: usize, score: u128) {
+    fn iterate(&mut self, live: &mut Vec<Tensor<W>>, next_id: usize, score: Cost) {
         if live.len() == 1 {
             if score < self.best_score || self.best_path.is_none() {
                 self.best_score = score;
@@ -97,10 +98,8 @@ impl<const W: usize> Dfs<'_, '_, W> {
                 if !last && pair.size > self.search.limit {
                     continue;
                 }
-                let new_score =
-                    self.search
-                        .objective
-                        .add(score, pair.flops, if last { 0 } else { pair.size });
+                let written = if last { Cost::ZERO } else { pair.size };
+                let new_score = self.search.objective.add(score, pair.flops, written);
                 if new_score >= self.best_score && self.best_path.is_some() {
                     continue;
                 }

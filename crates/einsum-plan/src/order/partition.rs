@@ -287,6 +287,7 @@ fn bisect<const W: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cost::Cost;
     use crate::order::Optimize;
     use crate::order::tests::search_of;
 
@@ -322,7 +323,7 @@ mod tests {
             .unwrap()
             .0;
         let mut rng = SplitMix64(1);
-        let mut best = u128::MAX;
+        let mut best = Cost::MAX;
         for _ in 0..4 {
             let path = order(&search, &mut rng).expect("no memory limit");
             assert_eq!(path.len(), inputs.len() - 1);
