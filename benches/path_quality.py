@@ -106,7 +106,7 @@ BUILD_CMD = ["cargo", "build", "--release", "-p", "einsum-explain"]
 ASCII = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 FAMILIES = ["rr3-bond2", "rr3-d2to4", "rr4-d2to3", "lattice2d", "randeq", "randeq-hyper", "mps-norm",
             "mps-mpo", "tree"]
-DP_LIMIT = 30  # dp (ours and opt_einsum's) only for n <= this
+DP_LIMIT = 20  # dp (ours and opt_einsum's) only for n <= this
 PEER_NAMES = ["oe-greedy", "oe-auto", "oe-auto-hq", "oe-rg128", "oe-dp", "ctg", "ctg-reconf"]
 OURS = ["auto", "greedy", "random-greedy", "dp"]
 REPEATS = 128

@@ -139,10 +139,9 @@ pub(crate) fn search<const W: usize>(
             }
         }
     };
-    let naive = super::naive::scored(search);
-    match (own, naive) {
-        (Some((_, g)), Some((path, n))) if n < g => Some(path),
-        (None, Some((path, _))) => Some(path),
+    match (own, search.naive()) {
+        (Some((_, g)), Some((path, n))) if *n < g => Some(path.clone()),
+        (None, Some((path, _))) => Some(path.clone()),
         (own, _) => own.map(|(path, _)| path),
     }
 }

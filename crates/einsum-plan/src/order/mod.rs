@@ -18,6 +18,8 @@ mod partition;
 mod random_greedy;
 mod reconfigure;
 
+use std::cell::OnceCell;
+
 use crate::axis_set::AxisSet;
 use crate::cost::{Cost, Objective, pair_flops};
 use crate::count::Count;
@@ -206,6 +208,10 @@ pub(crate) struct Search<'a, const W: usize> {
     /// The final result is the output and is not an intermediate.
     pub limit: Cost,
     pub objective: Objective,
+    /// The left-to-right order and its score, once computed: every greedy
+    /// run compares itself with it, and random greedy and reconfigure run
+    /// greedy many times over the same problem.
+    naive: OnceCell<Option<(SsaPath, Cost)>>,
 }
 
 /// One candidate pairwise contraction.
@@ -217,6 +223,29 @@ pub(crate) struct Pair<const W: usize> {
 }
 
 impl<'a, const W: usize> Search<'a, W> {
+    pub(crate) fn new(
+        inputs: Vec<AxisSet<W>>,
+        output: AxisSet<W>,
+        sizes: &'a [usize],
+        limit: Cost,
+        objective: Objective,
+    ) -> Self {
+        Search {
+            inputs,
+            output,
+            sizes,
+            limit,
+            objective,
+            naive: OnceCell::new(),
+        }
+    }
+
+    /// The left-to-right order within the limit, with its score (see
+    /// `naive::scored`), computed once.
+    pub(crate) fn naive(&self) -> Option<&(SsaPath, Cost)> {
+        self.naive.get_or_init(|| naive::scored(self)).as_ref()
+    }
+
     /// Contracts `a` with `b`, keeping the axes in `keep` (the output and the
     /// axes of every other live tensor).
     #[inline]
@@ -307,13 +336,13 @@ impl<'a, const W: usize> Search<'a, W> {
 
     /// The same problem under another objective.
     pub(crate) fn with_objective(&self, objective: Objective) -> Search<'a, W> {
-        Search {
-            inputs: self.inputs.clone(),
-            output: self.output,
-            sizes: self.sizes,
-            limit: self.limit,
+        Search::new(
+            self.inputs.clone(),
+            self.output,
+            self.sizes,
+            self.limit,
             objective,
-        }
+        )
     }
 
     /// Runs the optimizer.
@@ -362,13 +391,13 @@ impl<'a, const W: usize> Search<'a, W> {
     /// objective with no limit (greedy when the problem is large): for the
     /// error message when nothing fits.
     fn smallest_peak(&self) -> Option<Count> {
-        let unlimited = Search {
-            inputs: self.inputs.clone(),
-            output: self.output,
-            sizes: self.sizes,
-            limit: Cost::MAX,
-            objective: Objective::Size,
-        };
+        let unlimited = Search::new(
+            self.inputs.clone(),
+            self.output,
+            self.sizes,
+            Cost::MAX,
+            Objective::Size,
+        );
         let path = if self.inputs.len() <= 8 {
             optimal::search(&unlimited)
         } else {
@@ -458,16 +487,16 @@ pub(crate) fn find(
         objective: Objective,
         optimize: &Optimize,
     ) -> Result<SsaPath, OrderError> {
-        let search = Search::<W> {
-            inputs: inputs
+        let search = Search::<W>::new(
+            inputs
                 .iter()
                 .map(|axes| AxisSet::from_indices(axes.iter().copied()))
                 .collect(),
-            output: AxisSet::from_indices(output.iter().copied()),
+            AxisSet::from_indices(output.iter().copied()),
             sizes,
             limit,
             objective,
-        };
+        );
         search.run(optimize)
     }
     match sizes.len().div_ceil(64) {
@@ -525,16 +554,16 @@ pub(crate) mod tests {
         sizes: &'a [usize],
         limit: Option<u128>,
     ) -> Search<'a, W> {
-        Search {
-            inputs: inputs
+        Search::new(
+            inputs
                 .iter()
                 .map(|a| AxisSet::from_indices(a.iter().copied()))
                 .collect(),
-            output: AxisSet::from_indices(output.iter().copied()),
+            AxisSet::from_indices(output.iter().copied()),
             sizes,
-            limit: limit.map_or(Cost::MAX, Cost::new),
-            objective: Objective::Flops,
-        }
+            limit.map_or(Cost::MAX, Cost::new),
+            Objective::Flops,
+        )
     }
 
     /// A random `degree`-regular network of `n` operands (no two sharing
@@ -625,16 +654,16 @@ pub(crate) mod tests {
         let n = 200;
         let inputs: Vec<Vec<usize>> = (0..n).map(|i| vec![i, (i + 1) % n]).collect();
         let sizes = vec![2; n];
-        let search = Search::<4> {
-            inputs: inputs
+        let search = Search::<4>::new(
+            inputs
                 .iter()
                 .map(|a| AxisSet::from_indices(a.iter().copied()))
                 .collect(),
-            output: AxisSet::default(),
-            sizes: &sizes,
-            limit: Cost::MAX,
-            objective: Objective::Flops,
-        };
+            AxisSet::default(),
+            &sizes,
+            Cost::MAX,
+            Objective::Flops,
+        );
         for (optimize, limit) in [
             (Optimize::Optimal, OPTIMAL_OPERANDS),
             (Optimize::Dp, DP_OPERANDS),

@@ -99,13 +99,13 @@ impl<const W: usize> Builder<'_, '_, W> {
     /// Greedy's order of a small group, as a subproblem whose output is what
     /// the group shares with the rest.
     fn greedy(&mut self, group: &[usize]) -> Option<usize> {
-        let sub = Search {
-            inputs: group.iter().map(|&t| self.search.inputs[t]).collect(),
-            output: self.outside(group),
-            sizes: self.search.sizes,
-            limit: self.search.limit,
-            objective: self.search.objective,
-        };
+        let sub = Search::new(
+            group.iter().map(|&t| self.search.inputs[t]).collect(),
+            self.outside(group),
+            self.search.sizes,
+            self.search.limit,
+            self.search.objective,
+        );
         let local = greedy::search(&sub, None)?;
         // Local ids: `0..m` are the group's operands, then each result.
         let mut ids: Vec<usize> = group.to_vec();
