@@ -30,10 +30,42 @@ pub enum ExecError {
         /// The output passed.
         got: Vec<usize>,
     },
-    /// A view's strides reach outside its data, or its shape and strides
-    /// differ in length.
-    #[error("{0}")]
-    ViewInvalid(String),
+    /// A view's shape and strides differ in length, or a program was given
+    /// stride lists that are not one per dimension of each operand and of
+    /// the output.
+    #[error("shape {shape:?} and strides {strides:?} differ in length")]
+    RankMismatch {
+        /// The shape.
+        shape: Vec<usize>,
+        /// The strides.
+        strides: Vec<isize>,
+    },
+    /// A view reaches outside its data (or its offsets overflow the address
+    /// space).
+    #[error(
+        "shape {shape:?} with strides {strides:?} from offset {offset} reaches outside the data's {len} elements"
+    )]
+    ViewOutOfBounds {
+        /// The view's shape.
+        shape: Vec<usize>,
+        /// Its element strides.
+        strides: Vec<isize>,
+        /// Its first element's offset into the data.
+        offset: usize,
+        /// Elements in the data.
+        len: usize,
+    },
+    /// An output view reaches some element through two indices.
+    #[error("an output's shape {shape:?} with strides {strides:?} writes some elements twice")]
+    OutputAliased {
+        /// The output's shape.
+        shape: Vec<usize>,
+        /// Its strides.
+        strides: Vec<isize>,
+    },
+    /// Arrays passed to a program have other strides than it was fitted to.
+    #[error("the arrays' strides are not those the program was fitted to")]
+    StridesMismatch,
     /// An array's shape is too large to exist, whatever its data: the
     /// product of its non-zero extents, in bytes, exceeds `isize::MAX`
     /// (numpy's "array is too big").

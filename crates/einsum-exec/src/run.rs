@@ -202,14 +202,19 @@ impl Fitted {
                 got: input_strides.len(),
             });
         }
-        let ranks_fit = input_strides
+        let shapes = bound
+            .operands()
             .iter()
-            .zip(bound.operands())
-            .all(|(s, dims)| s.len() == dims.len());
-        if !ranks_fit || out_strides.len() != bound.output().len() {
-            return Err(ExecError::ViewInvalid(
-                "one stride per dimension of every operand and of the output".into(),
-            ));
+            .map(|dims| dims.iter().map(|d| d.extent).collect::<Vec<_>>())
+            .chain([plan.output_shape()]);
+        let strides = input_strides.iter().copied().chain([out_strides]);
+        for (shape, strides) in shapes.zip(strides) {
+            if shape.len() != strides.len() {
+                return Err(ExecError::RankMismatch {
+                    shape,
+                    strides: strides.to_vec(),
+                });
+            }
         }
         let steps = plan
             .steps()
@@ -259,9 +264,7 @@ impl Fitted {
                 .zip(inputs)
                 .all(|(mine, view)| mine.as_slice() == view.strides());
         if !strides_fit {
-            return Err(ExecError::ViewInvalid(
-                "the arrays' strides are not those the program was fitted to".into(),
-            ));
+            return Err(ExecError::StridesMismatch);
         }
         workspace.prepare(plan)?;
         if options.gemm != GemmPolicy::Never && T::GEMM {

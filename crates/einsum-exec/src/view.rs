@@ -42,14 +42,13 @@ unsafe impl<T: Sync> Sync for StridedView<'_, T> {}
 unsafe impl<T: Send> Send for StridedViewMut<'_, T> {}
 
 /// The lowest and highest element offsets a shape and strides reach from
-/// the base, or `None` when the shape is empty (some extent is 0) or the
-/// arithmetic overflows.
-fn reach(shape: &[usize], strides: &[isize]) -> Result<Option<(isize, isize)>, ExecError> {
+/// the base: `Ok(None)` when the shape is empty (some extent is 0), `Err`
+/// when the arithmetic overflows.
+fn reach(shape: &[usize], strides: &[isize]) -> Result<Option<(isize, isize)>, Overflow> {
     if shape.contains(&0) {
         return Ok(None);
     }
-    let overflow =
-        || ExecError::ViewInvalid("the view's strides overflow the address space".into());
+    let overflow = || Overflow;
     let (mut lo, mut hi) = (0isize, 0isize);
     for (&extent, &stride) in shape.iter().zip(strides) {
         let last = isize::try_from(extent - 1).map_err(|_| overflow())?;
@@ -63,30 +62,33 @@ fn reach(shape: &[usize], strides: &[isize]) -> Result<Option<(isize, isize)>, E
     Ok(Some((lo, hi)))
 }
 
+/// Offsets that overflow the address space.
+struct Overflow;
+
 fn check(len: usize, offset: usize, shape: &[usize], strides: &[isize]) -> Result<(), ExecError> {
     if shape.len() != strides.len() {
-        return Err(ExecError::ViewInvalid(format!(
-            "a view's shape {shape:?} and strides {strides:?} differ in length"
-        )));
+        return Err(ExecError::RankMismatch {
+            shape: shape.to_vec(),
+            strides: strides.to_vec(),
+        });
     }
-    let Some((lo, hi)) = reach(shape, strides)? else {
+    let outside = || ExecError::ViewOutOfBounds {
+        shape: shape.to_vec(),
+        strides: strides.to_vec(),
+        offset,
+        len,
+    };
+    let Some((lo, hi)) = reach(shape, strides).map_err(|Overflow| outside())? else {
         return if offset <= len {
             Ok(())
         } else {
-            Err(ExecError::ViewInvalid(format!(
-                "offset {offset} is past the data's {len} elements"
-            )))
+            Err(outside())
         };
     };
-    let offset =
-        isize::try_from(offset).map_err(|_| ExecError::ViewInvalid("offset overflows".into()))?;
-    let first = offset.checked_add(lo);
-    let last = offset.checked_add(hi);
-    match (first, last) {
+    let base = isize::try_from(offset).map_err(|_| outside())?;
+    match (base.checked_add(lo), base.checked_add(hi)) {
         (Some(first), Some(last)) if first >= 0 && (last as usize) < len => Ok(()),
-        _ => Err(ExecError::ViewInvalid(format!(
-            "shape {shape:?} with strides {strides:?} from offset {offset} reaches outside the data's {len} elements"
-        ))),
+        _ => Err(outside()),
     }
 }
 
@@ -188,9 +190,10 @@ impl<'a, T> StridedViewMut<'a, T> {
     ) -> Result<Self, ExecError> {
         check(data.len(), offset, &shape, &strides)?;
         if !unaliased(&shape, &strides) {
-            return Err(ExecError::ViewInvalid(format!(
-                "an output's shape {shape:?} with strides {strides:?} writes some elements twice"
-            )));
+            return Err(ExecError::OutputAliased {
+                shape: shape.to_vec(),
+                strides: strides.to_vec(),
+            });
         }
         Ok(StridedViewMut {
             ptr: data.as_mut_ptr().wrapping_add(offset),
@@ -255,9 +258,10 @@ impl<'a, T, D: ndarray::Dimension> TryFrom<ndarray::ArrayViewMut<'a, T, D>>
         let shape = Dims::from_slice(view.shape());
         let strides = Dims::from_slice(view.strides());
         if !unaliased(&shape, &strides) {
-            return Err(ExecError::ViewInvalid(format!(
-                "an output's shape {shape:?} with strides {strides:?} writes some elements twice"
-            )));
+            return Err(ExecError::OutputAliased {
+                shape: shape.to_vec(),
+                strides: strides.to_vec(),
+            });
         }
         // An ndarray mutable view guarantees every index is a valid element,
         // exclusively borrowed for `'a`; distinct indices reach distinct
