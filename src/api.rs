@@ -110,9 +110,10 @@ impl Options {
         self
     }
 
-    /// Which matrix products use the GEMM kernels.
+    /// Which matrix products use the GEMM kernels (a planning option: the
+    /// plan's fit decides how each step runs).
     pub fn gemm(mut self, gemm: GemmPolicy) -> Self {
-        self.run = self.run.gemm(gemm);
+        self.plan = self.plan.gemm(gemm);
         self
     }
 }
@@ -298,7 +299,7 @@ impl Einsum {
 
     /// `plan` fitted to these arrays' strides (from the cache when it has
     /// it: a loop over arrays of one layout fits once).
-    fn program<T>(
+    fn program<T: Element>(
         &self,
         plan: Arc<Plan>,
         inputs: &[StridedView<'_, T>],
@@ -313,11 +314,11 @@ impl Einsum {
             .programs
             .iter()
             .rev()
-            .find(|p| Arc::ptr_eq(p.plan(), &plan) && p.fits(&strides, out.strides()));
+            .find(|p| Arc::ptr_eq(p.plan(), &plan) && p.fits::<T>(&strides, out.strides()));
         if let Some(program) = hit {
             return Ok(program.clone());
         }
-        let program = Arc::new(Program::new(plan, &strides, out.strides())?);
+        let program = Arc::new(Program::for_arrays(plan, inputs, out)?);
         if cache.programs.len() == PLAN_CACHE {
             cache.programs.remove(0);
         }

@@ -126,6 +126,7 @@ impl Sample for Complex<f64> {
 struct Config {
     layout: Layout,
     optimize: Optimize,
+    gemm: GemmPolicy,
     options: RunOptions,
     out_reversed: bool,
 }
@@ -137,7 +138,9 @@ fn check<T: Sample>(case: &ShapedCase, config: &Config) -> Result<(), String> {
     let plan = einsum::explain(
         &case.text,
         &case.shapes,
-        &PlanOptions::new().optimize(config.optimize.clone()),
+        &PlanOptions::new()
+            .optimize(config.optimize.clone())
+            .gemm(config.gemm),
     )
     .map_err(|e| e.to_string())?;
     let buffers: Vec<(Vec<T>, usize, Vec<isize>)> = case
@@ -252,6 +255,7 @@ fn configs(full: bool) -> Vec<Config> {
     let base = Config {
         layout: Layout::C,
         optimize: Optimize::Auto,
+        gemm: GemmPolicy::Auto,
         options: RunOptions::new(),
         out_reversed: false,
     };
@@ -272,7 +276,8 @@ fn configs(full: bool) -> Vec<Config> {
             for par in [Par::Seq, Par::Rayon(2)] {
                 list.push(Config {
                     layout,
-                    options: RunOptions::new().gemm(gemm).par(par),
+                    gemm,
+                    options: RunOptions::new().par(par),
                     ..base.clone()
                 });
             }

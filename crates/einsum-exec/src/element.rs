@@ -2,10 +2,38 @@
 
 use num_complex::Complex;
 
-use crate::workspace::{Workspace, Workspaces};
+pub(crate) mod sealed {
+    /// `gemm::gemm`'s signature: sizes, then the destination, left and right
+    /// matrices as pointer and column/row strides, `alpha`, `beta`, the
+    /// conjugation flags and the parallelism.
+    pub(crate) type GemmKernel<T> = unsafe fn(
+        usize,
+        usize,
+        usize,
+        *mut T,
+        isize,
+        isize,
+        bool,
+        *const T,
+        isize,
+        isize,
+        *const T,
+        isize,
+        isize,
+        T,
+        T,
+        bool,
+        bool,
+        bool,
+        gemm::Parallelism,
+    );
 
-mod sealed {
-    pub trait Sealed {}
+    /// What the executor needs of an element type beyond arithmetic, out of
+    /// users' reach.
+    pub trait Sealed: Sized {
+        /// The GEMM kernel for this type, if there is one.
+        fn gemm_kernel() -> Option<GemmKernel<Self>>;
+    }
 }
 
 /// A number type einsum can run on: `f32`, `f64`, `Complex<f32>`,
@@ -20,26 +48,32 @@ pub trait Element:
     const ZERO: Self;
     /// The multiplicative identity.
     const ONE: Self;
-    /// Whether the `gemm` crate has kernels for this type.
-    const GEMM: bool;
     /// numpy's name for the type (`float64`, `complex64`, `int32`).
     const NAME: &'static str;
     /// `self + other` (wrapping for integers).
     fn add(self, other: Self) -> Self;
     /// `self * other` (wrapping for integers).
     fn mul(self, other: Self) -> Self;
-    /// This type's workspace in a [`Workspaces`].
-    #[doc(hidden)]
-    fn workspace(all: &mut Workspaces) -> &mut Workspace<Self>;
+}
+
+/// What a plan is fitted for when it runs on `T`: GEMM steps only where `T`
+/// has a GEMM kernel.
+pub fn target<T: Element>() -> einsum_plan::fit::Target {
+    einsum_plan::fit::Target {
+        blas: T::gemm_kernel().is_some(),
+    }
 }
 
 macro_rules! float {
-    ($t:ty, $name:literal, $field:ident, $zero:expr, $one:expr) => {
-        impl sealed::Sealed for $t {}
+    ($t:ty, $name:literal, $zero:expr, $one:expr) => {
+        impl sealed::Sealed for $t {
+            fn gemm_kernel() -> Option<sealed::GemmKernel<Self>> {
+                Some(gemm::gemm::<$t>)
+            }
+        }
         impl Element for $t {
             const ZERO: Self = $zero;
             const ONE: Self = $one;
-            const GEMM: bool = true;
             const NAME: &'static str = $name;
             #[inline(always)]
             fn add(self, other: Self) -> Self {
@@ -49,20 +83,20 @@ macro_rules! float {
             fn mul(self, other: Self) -> Self {
                 self * other
             }
-            fn workspace(all: &mut Workspaces) -> &mut Workspace<Self> {
-                &mut all.$field
-            }
         }
     };
 }
 
 macro_rules! integer {
-    ($t:ty, $name:literal, $field:ident) => {
-        impl sealed::Sealed for $t {}
+    ($t:ty, $name:literal) => {
+        impl sealed::Sealed for $t {
+            fn gemm_kernel() -> Option<sealed::GemmKernel<Self>> {
+                None
+            }
+        }
         impl Element for $t {
             const ZERO: Self = 0;
             const ONE: Self = 1;
-            const GEMM: bool = false;
             const NAME: &'static str = $name;
             #[inline(always)]
             fn add(self, other: Self) -> Self {
@@ -72,31 +106,26 @@ macro_rules! integer {
             fn mul(self, other: Self) -> Self {
                 self.wrapping_mul(other)
             }
-            fn workspace(all: &mut Workspaces) -> &mut Workspace<Self> {
-                &mut all.$field
-            }
         }
     };
 }
 
-float!(f32, "float32", f32, 0.0, 1.0);
-float!(f64, "float64", f64, 0.0, 1.0);
+float!(f32, "float32", 0.0, 1.0);
+float!(f64, "float64", 0.0, 1.0);
 float!(
     Complex<f32>,
     "complex64",
-    c64,
     Complex::new(0.0, 0.0),
     Complex::new(1.0, 0.0)
 );
 float!(
     Complex<f64>,
     "complex128",
-    c128,
     Complex::new(0.0, 0.0),
     Complex::new(1.0, 0.0)
 );
-integer!(i32, "int32", i32);
-integer!(i64, "int64", i64);
+integer!(i32, "int32");
+integer!(i64, "int64");
 
 #[cfg(test)]
 mod tests {

@@ -66,6 +66,26 @@ pub enum ExecError {
     /// Arrays passed to a program have other strides than it was fitted to.
     #[error("the arrays' strides are not those the program was fitted to")]
     StridesMismatch,
+    /// A workspace given to a program holds fewer or shorter buffers than
+    /// the program's fit says (a workspace prepared for another program).
+    #[error("the workspace's buffers are smaller than the program needs")]
+    WorkspaceTooSmall,
+    /// A program fitted for an element type with GEMM kernels was run on
+    /// one without (or the other way round).
+    #[error("the program was fitted for another element type than {element}")]
+    ElementMismatch {
+        /// The element type it was run on.
+        element: &'static str,
+    },
+    /// A fitted plan that would touch memory it must not: refused before
+    /// anything runs (a planner bug, or a hand-made program).
+    #[error("step {step} of the fitted plan is invalid: {problem}")]
+    ProgramInvalid {
+        /// The step.
+        step: usize,
+        /// What is wrong with it.
+        problem: ProgramProblem,
+    },
     /// An array's shape is too large to exist, whatever its data: the
     /// product of its non-zero extents, in bytes, exceeds `isize::MAX`
     /// (numpy's "array is too big").
@@ -87,4 +107,41 @@ pub enum ExecError {
         /// Bytes of memory and swap on this machine.
         machine: u128,
     },
+}
+
+/// What is wrong with a fitted step ([`ExecError::ProgramInvalid`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProgramProblem {
+    /// It reads no input, more than two, or one where GEMM needs two.
+    #[error("it reads {0} inputs")]
+    InputCount(usize),
+    /// It names an operand the plan does not have.
+    #[error("it reads operand {0}, which does not exist")]
+    NoSuchOperand(usize),
+    /// It names a workspace buffer the program does not have.
+    #[error("it uses buffer b{0}, which does not exist")]
+    NoSuchBuffer(usize),
+    /// It writes a buffer it also reads (or two of its copies share one).
+    #[error("it writes buffer b{0}, which it also reads or writes otherwise")]
+    BufferShared(usize),
+    /// Its loops reach outside a tensor it reads or writes.
+    #[error("its loops reach offsets {lo}..={hi} of {tensor}, which holds {holds}")]
+    ReachesOutside {
+        /// Which tensor (`operand 1`, `buffer b0`, `the output`).
+        tensor: String,
+        /// Lowest offset reached.
+        lo: i128,
+        /// Highest offset reached.
+        hi: i128,
+        /// What the tensor holds (`offsets -3..=5`, `nothing`).
+        holds: String,
+    },
+    /// Two of its loop indices write the same element of a tensor.
+    #[error("it writes some element of {0} twice")]
+    WritesTwice(String),
+    /// Its tiled-transpose loops are not two distinct kept loops of a
+    /// one-input copy.
+    #[error("its transpose loops are not two kept loops of a one-input copy")]
+    TransposeLoops,
 }

@@ -19,11 +19,17 @@
 //!   abort; [`advise_huge_pages`]: numpy's transparent-huge-page advice for
 //!   large buffers.
 //!
-//! The kernels (under `kernels/`, the only place with `unsafe`): a strided
-//! loop engine for copies, sums, elementwise and outer products, dots and
-//! matrix-vector products, with pairwise summation, and tiled transposing
-//! copies; and GEMM through the `gemm` crate, fed straight from strides, with
-//! copies (`repack.rs`) only where a role cannot be one stride.
+//! It decides nothing about how a step runs: [`einsum_plan::fit`] does, and
+//! [`Program`] runs that fit after checking it (`check.rs`: every offset any
+//! step touches lies inside its tensor, no element is written twice, no step
+//! writes what it reads), so a planner bug is an [`ExecError`], never
+//! undefined behaviour. The kernels (under `kernels/`, the only place with
+//! `unsafe`, entered through one function that takes a checked program): a
+//! strided loop engine for copies, sums, elementwise and outer products,
+//! dots and matrix-vector products, with pairwise summation and tiled
+//! transposing copies; GEMM through the `gemm` crate, fed straight from
+//! strides; and the copies a fit asks for where a GEMM role is not one
+//! stride.
 //!
 //! ```
 //! use einsum_exec::{RunOptions, StridedView, StridedViewMut, Workspace, run};
@@ -46,6 +52,7 @@
 //! ```
 #![deny(unsafe_code)]
 
+mod check;
 mod element;
 mod error;
 #[allow(unsafe_code)] // the kernels dereference the checked views' pointers
@@ -53,20 +60,18 @@ mod kernels;
 #[allow(unsafe_code)] // madvise (a hint that never touches the data), zeroed allocation, sysinfo
 mod memory;
 mod par;
-mod repack;
-#[allow(unsafe_code)] // dispatching to the kernels
 mod run;
-mod step;
 #[allow(unsafe_code)] // raw-parts constructors and Send/Sync for the views
 mod view;
 mod workspace;
 
-pub use element::Element;
-pub use error::ExecError;
+pub use einsum_plan::GemmPolicy;
+pub use element::{Element, target};
+pub use error::{ExecError, ProgramProblem};
 pub use memory::{
     Allocation, advise_huge_pages, bytes_of, check_bytes, check_shape, machine_bytes, try_zeroed,
 };
-pub use par::{Accum, GemmPolicy, Par};
+pub use par::{Accum, Par};
 pub use run::{Program, RunOptions, run, run_profiled};
 pub use view::{StridedView, StridedViewMut};
 pub use workspace::{Workspace, Workspaces, bytes_needed};

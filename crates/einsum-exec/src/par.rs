@@ -29,37 +29,6 @@ impl Par {
     }
 }
 
-/// Which matrix-product steps run on the GEMM kernels (the rest run on the
-/// strided loops, which give the same results).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum GemmPolicy {
-    /// Those of more than 16³ multiply-adds, where the GEMM kernels' set-up
-    /// (packing, dispatch) costs less than the arithmetic (a 4x4 product
-    /// takes 0.8 µs through `gemm`, 0.3 µs looped).
-    #[default]
-    Auto,
-    /// None: strided loops only (for testing and comparison).
-    Never,
-    /// Those of at least `n` multiply-adds (0: every one, even tiny ones;
-    /// tests use it to cover the kernel on small shapes).
-    MinWork(usize),
-}
-
-impl GemmPolicy {
-    /// Whether a matrix-product step of `points` multiply-adds uses GEMM.
-    pub fn uses_gemm(self, points: usize) -> bool {
-        match self {
-            GemmPolicy::Auto => points > TINY_GEMM,
-            GemmPolicy::Never => false,
-            GemmPolicy::MinWork(n) => points >= n,
-        }
-    }
-}
-
-/// Multiply-adds up to which [`GemmPolicy::Auto`] keeps a product on the
-/// strided loops.
-const TINY_GEMM: usize = 16 * 16 * 16;
-
 /// Whether a result is written over or added to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Accum {

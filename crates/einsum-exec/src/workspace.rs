@@ -1,21 +1,23 @@
-//! Buffers for a plan's temporaries, kept between runs.
+//! Buffers for a program's temporaries and copies, kept between runs.
+
+use std::any::{Any, TypeId};
 
 use einsum_plan::Plan;
+use einsum_plan::fit::Fitted;
 
 use crate::element::Element;
 use crate::error::ExecError;
-use crate::memory::{Allocation, bytes_of, check_bytes, machine_bytes, try_zeroed};
+use crate::memory::{Allocation, bytes_of, check_bytes, try_zeroed};
 
-/// The temporaries a plan writes between its steps.
+/// The buffers a fitted plan's temporaries and copies live in
+/// ([`Fitted::buffers`]: temporaries share a buffer once dead).
 ///
-/// A workspace grows to what the plans run with it need and is then reused:
-/// running the same plan again allocates nothing.
+/// A workspace grows to what the programs run with it need and is then
+/// reused: running the same program again allocates nothing. A fresh
+/// workspace run once holds exactly [`Fitted::workspace_elements`].
 #[derive(Debug, Default)]
 pub struct Workspace<T> {
     buffers: Vec<Vec<T>>,
-    /// Copies GEMM steps make of their operands and results (left, right,
-    /// result), reused by every step.
-    scratch: [Vec<T>; 3],
 }
 
 impl<T: Element> Workspace<T> {
@@ -23,76 +25,47 @@ impl<T: Element> Workspace<T> {
     pub fn new() -> Self {
         Workspace {
             buffers: Vec::new(),
-            scratch: Default::default(),
         }
     }
 
-    /// Makes a buffer of the right size for each of `plan`'s temporaries.
+    /// Grows buffer `i` to at least `lens[i]` elements, for every `i`.
     ///
     /// Every size is checked, and their total against the machine, before
-    /// any buffer is allocated or touched: a plan whose last temporary cannot
-    /// be had fails without zero-filling the first ones. Allocates nothing
-    /// when the buffers are already large enough.
-    pub(crate) fn prepare(&mut self, plan: &Plan) -> Result<(), ExecError> {
-        let bound = plan.bound();
-        let len = |axes: &Vec<einsum_plan::AxisId>| -> Result<usize, ExecError> {
-            let elements = axes
-                .iter()
-                .try_fold(1u128, |acc, &a| acc.checked_mul(bound.axis(a).size as u128));
-            elements
-                .and_then(|e| usize::try_from(e).ok())
-                .ok_or_else(|| ExecError::OutOfMemory {
-                    bytes: elements.and_then(bytes_of::<T>),
-                    what: Allocation::Workspace,
-                    machine: machine_bytes(),
-                })
-        };
-        if self.buffers.len() < plan.temps().len() {
-            self.buffers.resize_with(plan.temps().len(), Vec::new);
+    /// any buffer is allocated or touched: a program whose last buffer
+    /// cannot be had fails without zero-filling the first ones. Allocates
+    /// nothing when the buffers are already large enough.
+    pub(crate) fn prepare(&mut self, lens: &[usize]) -> Result<(), ExecError> {
+        if self.buffers.len() < lens.len() {
+            self.buffers.resize_with(lens.len(), Vec::new);
         }
-        let mut growth = Some(0u128);
-        for (buffer, axes) in self.buffers.iter().zip(plan.temps()) {
-            let len = len(axes)?;
-            if buffer.len() < len {
-                growth = growth.and_then(|g| g.checked_add(bytes_of::<T>(len as u128)?));
-            }
-        }
-        check_bytes(growth, Allocation::Workspace)?;
-        for (buffer, axes) in self.buffers.iter_mut().zip(plan.temps()) {
-            grow(buffer, len(axes)?)?;
-        }
-        Ok(())
-    }
-
-    /// Grows the scratch buffers to at least these lengths.
-    pub(crate) fn prepare_scratch(&mut self, lens: [usize; 3]) -> Result<(), ExecError> {
         let growth = self
-            .scratch
+            .buffers
             .iter()
             .zip(lens)
-            .filter(|(buffer, len)| buffer.len() < *len)
-            .try_fold(0u128, |sum, (_, len)| {
+            .filter(|(buffer, len)| buffer.len() < **len)
+            .try_fold(0u128, |sum, (_, &len)| {
                 sum.checked_add(bytes_of::<T>(len as u128)?)
             });
         check_bytes(growth, Allocation::Workspace)?;
-        for (buffer, len) in self.scratch.iter_mut().zip(lens) {
-            grow(buffer, len)?;
+        for (buffer, &len) in self.buffers.iter_mut().zip(lens) {
+            if buffer.len() < len {
+                // A buffer's old contents are scratch: freed first, so old
+                // and new never hold memory together.
+                *buffer = Vec::new();
+                *buffer = try_zeroed(len, Allocation::Workspace)?;
+            }
         }
         Ok(())
     }
 
-    /// Scratch buffer `i` (0 left, 1 right, 2 result).
-    pub(crate) fn scratch(&mut self, i: usize) -> &mut [T] {
-        &mut self.scratch[i]
-    }
-
-    pub(crate) fn buffer(&mut self, t: usize) -> &mut [T] {
-        &mut self.buffers[t]
+    /// The buffers, for the kernels.
+    pub(crate) fn buffers_mut(&mut self) -> &mut [Vec<T>] {
+        &mut self.buffers
     }
 
     /// Elements held, over all buffers.
     pub fn len(&self) -> usize {
-        self.buffers.iter().chain(&self.scratch).map(Vec::len).sum()
+        self.buffers.iter().map(Vec::len).sum()
     }
 
     /// Whether it holds nothing.
@@ -101,47 +74,32 @@ impl<T: Element> Workspace<T> {
     }
 }
 
-/// Bytes one run of `plan` on elements of `element_bytes` bytes allocates
-/// for a new result and for its temporaries (one buffer each), exactly;
-/// `None` beyond `u128`. A caller that makes its operands too (`einsum-explain`) adds
-/// theirs and checks the total with [`crate::check_bytes`] before
-/// allocating anything.
-pub fn bytes_needed(plan: &Plan, element_bytes: usize) -> Option<u128> {
-    let bound = plan.bound();
-    let elements = |axes: &[einsum_plan::AxisId]| {
-        axes.iter()
-            .try_fold(1u128, |n, &a| n.checked_mul(bound.axis(a).size as u128))
-    };
-    plan.temps()
+/// Bytes one run of `plan`, fitted as `fitted`, allocates on elements of
+/// `element_bytes` bytes for a new result and its workspace, exactly;
+/// `None` beyond `u128`. A caller that makes its operands too
+/// (`einsum-explain`) adds theirs and checks the total with
+/// [`crate::check_bytes`] before allocating anything.
+pub fn bytes_needed(plan: &Plan, fitted: &Fitted, element_bytes: usize) -> Option<u128> {
+    let output = plan
+        .output_shape()
         .iter()
-        .map(|axes| elements(axes))
-        .chain([elements(bound.output())])
+        .try_fold(1u128, |n, &e| n.checked_mul(e as u128))?;
+    fitted
+        .buffers()
+        .iter()
+        .map(|&len| len as u128)
+        .chain([output])
         .try_fold(0u128, |sum, e| {
-            sum.checked_add(e?.checked_mul(element_bytes as u128)?)
+            sum.checked_add(e.checked_mul(element_bytes as u128)?)
         })
-}
-
-/// Makes `buffer` hold at least `len` elements. A buffer's old contents
-/// are scratch, so a growing buffer is replaced by a fresh one (freed first,
-/// so old and new never hold memory together).
-fn grow<T: Element>(buffer: &mut Vec<T>, len: usize) -> Result<(), ExecError> {
-    if buffer.len() < len {
-        *buffer = Vec::new();
-        *buffer = try_zeroed(len, Allocation::Workspace)?;
-    }
-    Ok(())
 }
 
 /// One [`Workspace`] per element type, for callers that run plans of any
 /// type (a compiled expression): [`Workspaces::of`] picks the right one.
 #[derive(Debug, Default)]
 pub struct Workspaces {
-    pub(crate) f32: Workspace<f32>,
-    pub(crate) f64: Workspace<f64>,
-    pub(crate) c64: Workspace<num_complex::Complex<f32>>,
-    pub(crate) c128: Workspace<num_complex::Complex<f64>>,
-    pub(crate) i32: Workspace<i32>,
-    pub(crate) i64: Workspace<i64>,
+    /// A `Workspace<T>` per type `T` used so far.
+    by_type: Vec<(TypeId, Box<dyn Any + Send>)>,
 }
 
 impl Workspaces {
@@ -150,9 +108,25 @@ impl Workspaces {
         Self::default()
     }
 
-    /// The workspace for `T`.
+    /// The workspace for `T` (made empty on first use).
     pub fn of<T: Element>(&mut self) -> &mut Workspace<T> {
-        T::workspace(self)
+        let id = TypeId::of::<T>();
+        let i = match self.by_type.iter().position(|(t, _)| *t == id) {
+            Some(i) => i,
+            None => {
+                self.by_type.push((id, Box::new(Workspace::<T>::new())));
+                self.by_type.len() - 1
+            }
+        };
+        // The entry under `T`'s id holds a `Workspace<T>`, by construction
+        // above; a fresh one stands in should that ever not hold.
+        if !self.by_type[i].1.is::<Workspace<T>>() {
+            self.by_type[i].1 = Box::new(Workspace::<T>::new());
+        }
+        self.by_type[i]
+            .1
+            .downcast_mut::<Workspace<T>>()
+            .expect("replaced above when of another type")
     }
 }
 
@@ -161,18 +135,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_second_run_of_the_same_plan_reuses_the_buffers() {
-        let expr = einsum_syntax::parse("ij,jk,kl->il").unwrap().lower();
-        let bound = einsum_plan::bind(&expr, &[&[2, 30][..], &[30, 4], &[4, 50]]).unwrap();
-        let plan = einsum_plan::plan(&bound, &Default::default()).unwrap();
+    fn a_second_prepare_of_the_same_lengths_reuses_the_buffers() {
         let mut all = Workspaces::new();
-        all.of::<f64>().prepare(&plan).unwrap();
-        let first = all.of::<f64>().buffer(0).as_ptr();
-        let len = all.of::<f64>().len();
-        assert!(len > 0);
-        all.of::<f64>().prepare(&plan).unwrap();
-        assert_eq!(all.of::<f64>().buffer(0).as_ptr(), first);
-        assert_eq!(all.of::<f64>().len(), len);
+        all.of::<f64>().prepare(&[100, 30]).unwrap();
+        let first = all.of::<f64>().buffers_mut()[0].as_ptr();
+        assert_eq!(all.of::<f64>().len(), 130);
+        all.of::<f64>().prepare(&[50, 30]).unwrap();
+        assert_eq!(all.of::<f64>().buffers_mut()[0].as_ptr(), first);
+        assert_eq!(all.of::<f64>().len(), 130);
         assert!(all.of::<i32>().is_empty(), "each type has its own");
     }
 }

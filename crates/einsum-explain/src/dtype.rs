@@ -58,6 +58,20 @@ impl DType {
         }
     }
 
+    /// What a plan is fitted for on this type (GEMM kernels or not): the
+    /// executor's answer for the Rust type.
+    pub fn target(self) -> einsum::plan::fit::Target {
+        use einsum::exec::target;
+        match self {
+            DType::F32 => target::<f32>(),
+            DType::F64 => target::<f64>(),
+            DType::C64 => target::<Complex<f32>>(),
+            DType::C128 => target::<Complex<f64>>(),
+            DType::I32 => target::<i32>(),
+            DType::I64 => target::<i64>(),
+        }
+    }
+
     /// numpy's result type for two operand types.
     pub fn promote(self, other: DType) -> DType {
         use DType::*;
@@ -121,6 +135,11 @@ impl Array {
     /// The array's shape.
     pub fn shape(&self) -> &[usize] {
         each!(self, a => a.shape())
+    }
+
+    /// The array's element strides.
+    pub fn strides(&self) -> Vec<isize> {
+        each!(self, a => a.strides().to_vec())
     }
 
     /// Converts to a wider type (numpy's casting on promotion), into a new

@@ -9,13 +9,13 @@ mod render;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
-use einsum::exec::{
-    Element, Par, RunOptions, StridedView, StridedViewMut, Workspace, run_profiled,
-};
+use einsum::exec::{Element, Par, Program, RunOptions, StridedView, StridedViewMut, Workspace};
+use einsum::plan::fit::Fitted;
 use einsum::plan::{Optimize, Plan, PlanOptions};
 use ndarray::{ArrayD, IxDyn};
 
@@ -201,8 +201,15 @@ fn explain(args: &Args) -> Result<String> {
         Some(d) => d,
         None => DType::parse(&args.dtype)?,
     };
+    // How each step runs on the arrays this run has: those it makes are in
+    // C order, files keep their own order unless cast.
+    let strides: Vec<Vec<isize>> = operands.iter().map(|o| o.strides(dtype)).collect();
+    let strides: Vec<&[isize]> = strides.iter().map(Vec::as_slice).collect();
+    let out_strides = c_order(&plan.output_shape());
+    let fitted = einsum::plan::fit::fit(&plan, &strides, &out_strides, dtype.target())
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     if run_needed {
-        check_memory(&plan, &operands, dtype)?;
+        check_memory(&plan, &fitted, &operands, dtype)?;
         let arrays: Vec<Array> = operands
             .into_iter()
             .enumerate()
@@ -215,6 +222,7 @@ fn explain(args: &Args) -> Result<String> {
         let (result, measured) = pool.install(|| {
             execute(
                 &plan,
+                &fitted,
                 arrays,
                 threads,
                 if args.analyze { repeat } else { 0 },
@@ -228,9 +236,9 @@ fn explain(args: &Args) -> Result<String> {
         }
     }
     Ok(match args.format {
-        Format::Text => render::text(&plan, analysis.as_ref(), dtype),
-        Format::Json => render::json(&plan, analysis.as_ref(), dtype)?,
-        Format::Dot => render::dot(&plan),
+        Format::Text => render::text(&plan, &fitted, analysis.as_ref(), dtype),
+        Format::Json => render::json(&plan, &fitted, analysis.as_ref(), dtype)?,
+        Format::Dot => render::dot(&plan, &fitted),
     })
 }
 
@@ -241,7 +249,7 @@ const MAX_THREADS_PER_CORE: usize = 8;
 /// Checks, before anything is allocated, that the operands this run makes
 /// (random data for shapes, widened copies of files), its result and its
 /// temporaries fit in this machine's memory together.
-fn check_memory(plan: &Plan, operands: &[Operand], dtype: DType) -> Result<()> {
+fn check_memory(plan: &Plan, fitted: &Fitted, operands: &[Operand], dtype: DType) -> Result<()> {
     use einsum::exec::{Allocation, check_shape};
     for (k, o) in operands.iter().enumerate() {
         check_shape(o.shape(), dtype.size(), Allocation::Operand(k))
@@ -265,7 +273,8 @@ fn check_memory(plan: &Plan, operands: &[Operand], dtype: DType) -> Result<()> {
             0
         })
     });
-    let total = made.and_then(|m| m.checked_add(einsum::exec::bytes_needed(plan, dtype.size())?));
+    let total =
+        made.and_then(|m| m.checked_add(einsum::exec::bytes_needed(plan, fitted, dtype.size())?));
     einsum::exec::check_bytes(total, einsum::exec::Allocation::Run).map_err(einsum::Error::from)?;
     Ok(())
 }
@@ -333,6 +342,14 @@ impl Operand {
         }
     }
 
+    /// The element strides the array this operand becomes will have.
+    fn strides(&self, dtype: DType) -> Vec<isize> {
+        match self {
+            Operand::File(a) if a.dtype() == dtype => a.strides(),
+            _ => c_order(self.shape()),
+        }
+    }
+
     fn dtype(&self) -> Option<DType> {
         match self {
             Operand::Shape(_) => None,
@@ -352,6 +369,7 @@ impl Operand {
 /// `repeat` timed times), returning the result and the timings.
 fn execute(
     plan: &Plan,
+    fitted: &Fitted,
     arrays: Vec<Array>,
     threads: usize,
     repeat: usize,
@@ -365,7 +383,7 @@ fn execute(
                     _ => unreachable!("operands were cast to one type"),
                 })
                 .collect();
-            let (result, analysis) = execute_typed(plan, &typed, threads, repeat)?;
+            let (result, analysis) = execute_typed(plan, fitted, &typed, threads, repeat)?;
             (Array::$variant(result), analysis)
         }};
     }
@@ -382,6 +400,7 @@ fn execute(
 
 fn execute_typed<T: Element>(
     plan: &Plan,
+    fitted: &Fitted,
     arrays: &[ArrayD<T>],
     threads: usize,
     repeat: usize,
@@ -400,6 +419,8 @@ fn execute_typed<T: Element>(
         Par::Seq
     });
     let mut workspace = Workspace::new();
+    // The fit the report prints is the one that runs.
+    let program = Program::from_fitted(Arc::new(plan.clone()), fitted.clone())?;
     let mut analysis = Analysis {
         repeat,
         totals: Vec::new(),
@@ -409,7 +430,7 @@ fn execute_typed<T: Element>(
     // The first run is the result (and, when timing, the warm-up).
     for i in 0..=repeat {
         let mut view = StridedViewMut::try_from(out.view_mut())?;
-        let times = run_profiled(plan, &inputs, &mut view, &options, &mut workspace)?;
+        let times = program.run_profiled(&inputs, &mut view, &options, &mut workspace)?;
         if i > 0 {
             analysis.totals.push(times.iter().sum());
             for (step, t) in analysis.steps.iter_mut().zip(times) {
@@ -418,4 +439,15 @@ fn execute_typed<T: Element>(
         }
     }
     Ok((out, analysis))
+}
+
+/// C-order element strides for a shape.
+fn c_order(shape: &[usize]) -> Vec<isize> {
+    let mut strides = vec![0isize; shape.len()];
+    let mut next = 1isize;
+    for (s, &e) in strides.iter_mut().zip(shape).rev() {
+        *s = next;
+        next = next.wrapping_mul(e as isize);
+    }
+    strides
 }

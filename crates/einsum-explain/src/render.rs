@@ -3,6 +3,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use einsum::plan::fit::{Fitted, Lowered};
 use einsum::plan::{Plan, Slot, Step};
 use serde_json::json;
 
@@ -53,13 +54,23 @@ fn human(seconds: f64) -> String {
     }
 }
 
-/// The plan report, then the measurements when there are any.
-pub(crate) fn text(plan: &Plan, analysis: Option<&Analysis>, dtype: DType) -> String {
+/// The plan report for the arrays it runs on (`fitted`), then the
+/// measurements when there are any.
+pub(crate) fn text(
+    plan: &Plan,
+    fitted: &Fitted,
+    analysis: Option<&Analysis>,
+    dtype: DType,
+) -> String {
     let elem_size = dtype.size();
     // The element type goes under the plan's shapes (the planner itself is
     // not generic over it).
     let mut out = String::new();
-    for line in plan.to_string().split_inclusive('\n') {
+    for line in plan
+        .display_fitted(fitted)
+        .to_string()
+        .split_inclusive('\n')
+    {
         out.push_str(line);
         if line.trim_start().starts_with("Shapes:") {
             let _ = writeln!(out, "          Element type:  {}", dtype.name());
@@ -138,11 +149,12 @@ fn last_level_cache() -> Option<usize> {
 /// exact integers, also beyond 2^64 (serde_json's arbitrary precision).
 pub(crate) fn json(
     plan: &Plan,
+    fitted: &Fitted,
     analysis: Option<&Analysis>,
     dtype: DType,
 ) -> anyhow::Result<String> {
     let elem_size = dtype.size();
-    let mut value = serde_json::to_value(plan.report())?;
+    let mut value = serde_json::to_value(plan.report_fitted(fitted))?;
     if let Some(map) = value.as_object_mut() {
         map.insert("dtype".into(), json!(dtype.name()));
     }
@@ -179,7 +191,7 @@ pub(crate) fn json(
 
 /// A Graphviz picture of the contraction tree: operands at the bottom, each
 /// step a node with its einsum, kernel and result shape.
-pub(crate) fn dot(plan: &Plan) -> String {
+pub(crate) fn dot(plan: &Plan, fitted: &Fitted) -> String {
     let bound = plan.bound();
     let shape = |axes: &[einsum::plan::AxisId]| -> String {
         if axes.is_empty() {
@@ -215,7 +227,7 @@ pub(crate) fn dot(plan: &Plan) -> String {
             escape(&term)
         );
     }
-    for step in plan.steps() {
+    for (step, fit) in plan.steps().iter().zip(fitted.steps()) {
         let target = node(step.out);
         let mut label = format!(
             "{} = {}\\n{}\\n{}",
@@ -224,8 +236,11 @@ pub(crate) fn dot(plan: &Plan) -> String {
             escape(&step.kernel.to_string()),
             shape(&step.out_axes)
         );
-        for repack in &step.repacks {
-            let _ = write!(label, "\\n+ {repack}");
+        let _ = write!(label, "\\nruns as {}", escape(&fit.lowered.to_string()));
+        if let Lowered::Gemm(gemm) = &fit.lowered {
+            for repack in &gemm.repacks {
+                let _ = write!(label, "\\n+ {}", escape(&repack.to_string()));
+            }
         }
         let _ = writeln!(
             out,

@@ -19,7 +19,6 @@ pub struct Bound {
     axes: Vec<Axis>,
     operands: Vec<Vec<Dim>>,
     output: Vec<AxisId>,
-    strides: Option<Vec<Vec<isize>>>,
 }
 
 /// One dimension of an operand as bound.
@@ -254,7 +253,6 @@ pub fn bind<S: AsRef<[usize]>>(expr: &Expr, shapes: &[S]) -> Result<Bound, PlanE
         axes,
         operands,
         output,
-        strides: None,
     };
     let out_shape = bound.output_shape();
     if checked_product(&out_shape).is_none() {
@@ -358,32 +356,6 @@ impl Bound {
             .iter()
             .map(|&a| self.axes[a.index()].size)
             .collect()
-    }
-
-    /// The same problem with the operands' element strides known, so the
-    /// plan judges whether each BLAS step's role groups fuse for the memory
-    /// the operands really have (without them it assumes C order).
-    ///
-    /// # Panics
-    /// If there is not one stride per dimension of each operand: the strides
-    /// belong to the arrays whose shapes were bound.
-    #[track_caller]
-    pub fn with_strides(mut self, strides: Vec<Vec<isize>>) -> Bound {
-        assert_eq!(
-            strides.len(),
-            self.operands.len(),
-            "one stride list per operand"
-        );
-        for (s, dims) in strides.iter().zip(&self.operands) {
-            assert_eq!(s.len(), dims.len(), "one stride per dimension");
-        }
-        self.strides = Some(strides);
-        self
-    }
-
-    /// The operands' element strides, when given ([`Bound::with_strides`]).
-    pub fn strides(&self) -> Option<&[Vec<isize>]> {
-        self.strides.as_deref()
     }
 }
 

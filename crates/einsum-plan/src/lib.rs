@@ -14,10 +14,14 @@
 //!    auto) orders
 //!    the pairwise contractions under an [`Objective`] and an optional memory
 //!    limit, with FLOPs counted in numpy's convention.
-//! 3. Each [`Step`] is lowered to a [`Kernel`] (copy, sum, elementwise,
-//!    outer, dot, gemv, gemm, batched or not) with the axis [`Role`]s behind
-//!    it, temporaries laid out for the step that reads them, and any
-//!    [`Repack`] a BLAS-fed step needs so each role group has one axis order.
+//! 3. Each [`Step`] is classified as a [`Kernel`] (copy, sum, elementwise,
+//!    outer, dot, gemv, gemm, batched or not) from the axis [`Role`]s behind
+//!    it, with temporaries laid out for the step that reads them.
+//! 4. [`fit::fit`] fits the plan to the arrays' strides: the one place that
+//!    decides how each step runs (strided loops and their order, or GEMM
+//!    calls with their role loops and any copies), and which workspace
+//!    buffer each temporary and copy uses. Every plan keeps its fit to C
+//!    order ([`Plan::c_order`]) for its report.
 //!
 //! `Display` of a [`Plan`] is the explain report: `numpy.einsum_path`'s
 //! headline figures, then every step's own einsum, kernel and FLOPs, each
@@ -44,6 +48,7 @@ mod bind;
 mod cost;
 mod count;
 mod error;
+pub mod fit;
 mod kernel;
 pub mod order;
 mod plan;
@@ -54,7 +59,8 @@ pub use bind::{Bound, Dim, bind, checked_product};
 pub use cost::{Objective, naive_flops};
 pub use count::Count;
 pub use error::{PlanError, PlanErrorKind};
-pub use kernel::{Kernel, Repack, Role, Side};
+pub use fit::GemmPolicy;
+pub use kernel::{Kernel, Role, Side};
 pub use order::{Optimize, Path};
-pub use plan::{Arg, Plan, PlanOptions, Slot, Step, plan};
-pub use report::{PlanReport, StepReport};
+pub use plan::{Arg, FittedReport, Plan, PlanOptions, Slot, Step, plan};
+pub use report::{CopyReport, PlanReport, StepReport};

@@ -7,7 +7,8 @@ use crate::bind::{Bound, Dim};
 use crate::cost::{Objective, naive_flops, pair_flops_exact};
 use crate::count::Count;
 use crate::error::{PlanError, PlanErrorKind};
-use crate::kernel::{self, Kernel, Layout, Repack};
+use crate::fit::{self, Fitted, GemmPolicy, Target};
+use crate::kernel::{self, Kernel};
 use crate::order::{self, Optimize, OrderError, Path};
 
 /// How to plan: the optimizer, a memory limit, the objective.
@@ -16,6 +17,7 @@ pub struct PlanOptions {
     optimize: Optimize,
     memory_limit: Option<usize>,
     objective: Objective,
+    gemm: GemmPolicy,
 }
 
 impl PlanOptions {
@@ -40,6 +42,13 @@ impl PlanOptions {
     /// What the order search minimises.
     pub fn objective(mut self, objective: Objective) -> Self {
         self.objective = objective;
+        self
+    }
+
+    /// Which matrix-product steps run on GEMM kernels when the plan is
+    /// fitted ([`fit`](crate::fit::fit)); the rest run on strided loops.
+    pub fn gemm(mut self, gemm: GemmPolicy) -> Self {
+        self.gemm = gemm;
         self
     }
 }
@@ -82,13 +91,6 @@ pub struct Step {
     /// Its FLOPs (see the cost model), saturating at `u128::MAX`; the
     /// plan's [`report`](Plan::report) and `Display` give them exactly.
     pub flops: u128,
-    /// Copies a BLAS-fed kernel needs so each role group has one axis order
-    /// in every tensor (operands assumed in C order, temporaries in their
-    /// planned layout).
-    pub repacks: Vec<Repack>,
-    /// Whether a role group spans several strides in some tensor, so the
-    /// kernel loops over the group's contiguous runs.
-    pub split: bool,
     /// Elements the step reads (each input through its distinct axes) and
     /// writes: the memory traffic that bounds memory-bound steps. Saturates
     /// at `u128::MAX`, as `flops`.
@@ -98,12 +100,17 @@ pub struct Step {
 /// A complete plan: the steps that compute an einsum, and what they cost.
 ///
 /// `Display` prints a report in the shape of `numpy.einsum_path`'s, plus, per
-/// step, its own einsum and its kernel.
+/// step, its own einsum, its kernel and how it runs on operands and an
+/// output in C order (the plan's own [fit](crate::fit), kept with it).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
     bound: Bound,
     steps: Vec<Step>,
     temps: Vec<Vec<AxisId>>,
+    gemm: GemmPolicy,
+    /// The plan fitted to C-order operands and output, for a type with GEMM
+    /// kernels: what `Display`, the report and `workspace_elements` show.
+    c_order: Fitted,
     path: Path,
     optimize: Optimize,
     /// What `Auto` chose (`None` when there was no order to choose).
@@ -113,7 +120,6 @@ pub struct Plan {
     optimized_flops: Count,
     largest_intermediate: Count,
     largest_temporary: Count,
-    peak_intermediates: Count,
     /// Each step's FLOPs and elements moved.
     step_flops: Vec<Count>,
     step_moved: Vec<Count>,
@@ -196,13 +202,11 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
                 out_axes: output.to_vec(),
                 kernel,
                 flops: 0,
-                repacks: Vec::new(),
-                split: false,
                 moved: 0,
             },
             flops,
         );
-        return Ok(builder.finish(bound, Path(Vec::new()), options.optimize.clone(), None));
+        return Ok(builder.finish(bound, Path(Vec::new()), options, None));
     }
 
     // Sum away axes only one operand holds, before the order search.
@@ -233,8 +237,6 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
                         sum: saturating_product(&summed, size),
                     },
                     flops: 0,
-                    repacks: Vec::new(),
-                    split: false,
                     moved: 0,
                 },
                 product(eff, size),
@@ -310,8 +312,6 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
                 out_axes,
                 kernel,
                 flops: 0,
-                repacks: Vec::new(),
-                split: false,
                 moved: 0,
             },
             flops,
@@ -328,8 +328,7 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
     }
     let path = Path::from_ssa(n, &ssa);
     builder.lay_out();
-    builder.plan_repacks(bound.strides());
-    Ok(builder.finish(bound, path, options.optimize.clone(), Some(resolved)))
+    Ok(builder.finish(bound, path, options, Some(resolved)))
 }
 
 /// Elements a step reads (each input through its distinct axes: a diagonal
@@ -517,90 +516,11 @@ impl Builder<'_> {
         }
     }
 
-    /// Each tensor of a step as memory: operands and the output in C order,
-    /// temporaries in their layout.
-    fn layout(&self, dims: &[Dim]) -> Layout {
-        let mut strides: Vec<(AxisId, isize)> = Vec::with_capacity(dims.len());
-        let mut stride = 1isize;
-        for d in dims.iter().rev() {
-            if d.extent == self.axes[d.axis.index()].size {
-                match strides.iter_mut().find(|(a, _)| *a == d.axis) {
-                    Some((_, s)) => *s = s.saturating_add(stride),
-                    None => strides.push((d.axis, stride)),
-                }
-            }
-            stride = stride.saturating_mul(isize::try_from(d.extent).unwrap_or(isize::MAX));
-        }
-        let len = dims
-            .iter()
-            .fold(1usize, |acc, d| acc.saturating_mul(d.extent));
-        Layout { strides, len }
-    }
-
-    /// An input's memory: an operand's real strides when the bound problem
-    /// has them, C order otherwise; a temporary's C-order layout.
-    fn arg_layout(&self, arg: &Arg, strides: Option<&[Vec<isize>]>) -> Layout {
-        let (Slot::Operand(k), Some(all)) = (arg.slot, strides) else {
-            return self.layout(&arg.dims);
-        };
-        let mut per_axis: Vec<(AxisId, isize)> = Vec::new();
-        for (d, &stride) in arg.dims.iter().zip(&all[k]) {
-            if d.extent == self.axes[d.axis.index()].size {
-                match per_axis.iter_mut().find(|(a, _)| *a == d.axis) {
-                    Some((_, s)) => *s = s.saturating_add(stride),
-                    None => per_axis.push((d.axis, stride)),
-                }
-            }
-        }
-        let len = arg
-            .dims
-            .iter()
-            .fold(1usize, |acc, d| acc.saturating_mul(d.extent));
-        Layout {
-            strides: per_axis,
-            len,
-        }
-    }
-
-    fn plan_repacks(&mut self, strides: Option<&[Vec<isize>]>) {
-        for s in 0..self.steps.len() {
-            let step = &self.steps[s];
-            let blas = matches!(
-                step.kernel,
-                Kernel::Dot { .. } | Kernel::Gemv { .. } | Kernel::Gemm { .. }
-            );
-            if step.args.len() != 2 || !blas {
-                continue;
-            }
-            let full = |axis: AxisId| Dim {
-                axis,
-                extent: self.axes[axis.index()].size,
-            };
-            let left = self.arg_layout(&step.args[0], strides);
-            let right = self.arg_layout(&step.args[1], strides);
-            let out_dims: Vec<Dim> = step.out_axes.iter().map(|&a| full(a)).collect();
-            let out = self.layout(&out_dims);
-            let l: Vec<AxisId> = left.strides.iter().map(|&(a, _)| a).collect();
-            let r: Vec<AxisId> = right.strides.iter().map(|&(a, _)| a).collect();
-            let mut roles: Vec<(AxisId, kernel::Role)> = Vec::new();
-            for &a in l.iter().chain(&r) {
-                if !roles.iter().any(|(x, _)| *x == a) {
-                    roles.push((a, kernel::classify(a, &l, &r, &step.out_axes)));
-                }
-            }
-            let lowering = kernel::lower(&step.kernel, &left, &right, &out, &roles, |a| {
-                self.axes[a.index()].size
-            });
-            self.steps[s].repacks = lowering.repacks;
-            self.steps[s].split = lowering.split;
-        }
-    }
-
     fn finish(
         mut self,
         bound: &Bound,
         path: Path,
-        optimize: Optimize,
+        options: &PlanOptions,
         resolved: Option<Optimize>,
     ) -> Plan {
         let axes = self.axes;
@@ -613,20 +533,22 @@ impl Builder<'_> {
         let largest_temporary = temp_len.iter().max().cloned().unwrap_or(Count::ZERO);
         let output_len = product(bound.output(), size);
         let largest_intermediate = largest_temporary.clone().max(output_len);
-        // Peak of temporaries alive at once: each lives from its step to its reader.
-        let mut live = Count::ZERO;
-        let mut peak = Count::ZERO;
-        for step in &self.steps {
-            if let Slot::Temp(t) = step.out {
-                live += &temp_len[t];
-                peak = peak.max(live.clone());
-            }
-            for arg in &step.args {
-                if let Slot::Temp(t) = arg.slot {
-                    live = live.saturating_sub(&temp_len[t]);
-                }
-            }
-        }
+        let operand_strides: Vec<Vec<isize>> = bound
+            .operands()
+            .iter()
+            .map(|dims| fit::c_strides(dims.iter().map(|d| d.extent)))
+            .collect();
+        let operand_strides: Vec<&[isize]> = operand_strides.iter().map(Vec::as_slice).collect();
+        let out_strides = fit::c_strides(bound.output().iter().map(|&a| size(a)));
+        let c_order = fit::fit_steps(
+            bound,
+            &self.steps,
+            &self.temps,
+            options.gemm,
+            &operand_strides,
+            &out_strides,
+            Target::BLAS,
+        );
         let all: Vec<AxisId> = (0..self.axes.len()).map(AxisId::new).collect();
         let sums = all.iter().any(|a| !bound.output().contains(a));
         let points = product(&all, size);
@@ -636,12 +558,13 @@ impl Builder<'_> {
             optimized_flops: self.flops.iter().cloned().sum(),
             steps: self.steps,
             temps: self.temps,
+            gemm: options.gemm,
+            c_order,
             path,
-            optimize,
+            optimize: options.optimize.clone(),
             resolved,
             largest_intermediate,
             largest_temporary,
-            peak_intermediates: peak,
             step_flops: self.flops,
             step_moved,
         }
@@ -704,20 +627,32 @@ impl Plan {
         self.largest_temporary.saturating_usize()
     }
 
-    /// Elements of temporaries alive at the same time, at the worst moment:
-    /// the workspace a run needs, times the element size (saturating).
+    /// Elements of the workspace a run on C-order operands and output
+    /// allocates (times the element size: bytes), for temporaries and
+    /// copies: the buffers of the plan's own fit, [`Plan::c_order`].
     pub fn workspace_elements(&self) -> usize {
-        self.peak_intermediates.saturating_usize()
+        self.c_order.workspace_elements()
     }
 
-    /// The exact figures, for the reports.
-    pub(crate) fn counts(&self) -> Counts<'_> {
+    /// The plan fitted to C-order operands and output, for an element type
+    /// with GEMM kernels: what `Display` and [`Plan::report`] show.
+    pub fn c_order(&self) -> &Fitted {
+        &self.c_order
+    }
+
+    /// Which matrix-product steps run on GEMM when fitted.
+    pub fn gemm_policy(&self) -> GemmPolicy {
+        self.gemm
+    }
+
+    /// The exact figures, for the reports; the workspace is `fitted`'s.
+    pub(crate) fn counts(&self, fitted: &Fitted) -> Counts<'_> {
         Counts {
             naive_flops: &self.naive_flops,
             optimized_flops: &self.optimized_flops,
             largest_intermediate: &self.largest_intermediate,
             largest_temporary: &self.largest_temporary,
-            workspace: &self.peak_intermediates,
+            workspace: fitted.workspace_count().clone(),
             moved: self.moved_count(),
             step_flops: &self.step_flops,
             step_moved: &self.step_moved,
@@ -786,7 +721,7 @@ pub(crate) struct Counts<'a> {
     pub optimized_flops: &'a Count,
     pub largest_intermediate: &'a Count,
     pub largest_temporary: &'a Count,
-    pub workspace: &'a Count,
+    pub workspace: Count,
     pub moved: Count,
     /// Per step, in step order.
     pub step_flops: &'a [Count],
@@ -807,6 +742,30 @@ fn shape_text(shape: &[usize]) -> String {
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_report(f, &self.c_order)
+    }
+}
+
+/// A plan's report for one fit of it: [`Plan::display_fitted`].
+pub struct FittedReport<'a> {
+    plan: &'a Plan,
+    fitted: &'a Fitted,
+}
+
+impl fmt::Display for FittedReport<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.plan.write_report(f, self.fitted)
+    }
+}
+
+impl Plan {
+    /// The report (as `Display` prints it) for `fitted`, a fit of this plan
+    /// to some arrays' strides: how each step runs on those arrays.
+    pub fn display_fitted<'a>(&'a self, fitted: &'a Fitted) -> FittedReport<'a> {
+        FittedReport { plan: self, fitted }
+    }
+
+    fn write_report(&self, f: &mut fmt::Formatter<'_>, fitted: &Fitted) -> fmt::Result {
         let bound = &self.bound;
         let shapes: Vec<String> = bound
             .operands()
@@ -835,10 +794,15 @@ impl fmt::Display for Plan {
             self.largest_temporary
         )?;
         writeln!(f, "        Elements moved:  {}", self.moved_count().sci())?;
+        let buffers = match fitted.buffers().len() {
+            0 => String::new(),
+            1 => " in 1 buffer".to_owned(),
+            n => format!(" in {n} buffers"),
+        };
         writeln!(
             f,
-            "             Workspace:  {} elements",
-            self.peak_intermediates
+            "             Workspace:  {} elements{buffers}",
+            fitted.workspace_count()
         )?;
         writeln!(f, "{rule}")?;
         writeln!(
@@ -848,14 +812,14 @@ impl fmt::Display for Plan {
         )?;
         writeln!(f, "{rule}")?;
         for (i, step) in self.steps.iter().enumerate() {
-            let result = match step.out {
-                Slot::Output => format!("out {}", shape_text(&self.output_shape())),
-                Slot::Temp(t) => {
+            let fit = fitted.steps().get(i);
+            let result = match (step.out, fit.map(|s| s.output)) {
+                (Slot::Temp(t), Some(fit::Dest::Buffer(b))) => {
                     let shape: Vec<usize> =
                         self.temps[t].iter().map(|&a| bound.axis(a).size).collect();
-                    format!("t{t} {}", shape_text(&shape))
+                    format!("t{t} {} in {b}", shape_text(&shape))
                 }
-                Slot::Operand(k) => format!("operand {k}"),
+                _ => format!("out {}", shape_text(&self.output_shape())),
             };
             writeln!(
                 f,
@@ -864,11 +828,12 @@ impl fmt::Display for Plan {
                 step.kernel.to_string(),
                 self.step_flops[i].sci()
             )?;
-            for repack in &step.repacks {
-                writeln!(f, "{:>4}  {:<22} + {repack}", "", "")?;
-            }
-            if step.split {
-                writeln!(f, "{:>4}  {:<22} + loop over split role groups", "", "")?;
+            let Some(fit) = fit else { continue };
+            writeln!(f, "{:>4}  {:<22} runs as {}", "", "", fit.lowered)?;
+            if let fit::Lowered::Gemm(gemm) = &fit.lowered {
+                for repack in &gemm.repacks {
+                    writeln!(f, "{:>4}  {:<22} + {repack}", "", "")?;
+                }
             }
         }
         Ok(())
@@ -970,22 +935,29 @@ mod tests {
 
     #[test]
     fn real_strides_decide_repacks() {
-        // abcd,dcfe->abef needs a repack assuming C order; with the right
-        // operand's strides saying its K axes run c-major, it does not.
+        // abcd,dcfe->abef copies its right operand in C order (K is cd in
+        // one operand, dc in the other); with the right operand's strides
+        // saying its K axes run c-major, it copies nothing.
         let expr = einsum_syntax::parse("abcd,dcfe->abef").unwrap().lower();
-        let shapes: [&[usize]; 2] = [&[4, 4, 4, 4], &[4, 4, 4, 4]];
-        let c_order = plan(&bind(&expr, &shapes).unwrap(), &PlanOptions::new()).unwrap();
-        assert_eq!(c_order.steps()[0].repacks.len(), 1);
+        let shapes: [&[usize]; 2] = [&[8, 8, 8, 8], &[8, 8, 8, 8]];
+        let plan = plan(&bind(&expr, &shapes).unwrap(), &PlanOptions::new()).unwrap();
+        let repacks = |fitted: &Fitted| match &fitted.steps()[0].lowered {
+            fit::Lowered::Gemm(g) => g.repacks.len(),
+            other => panic!("not a GEMM: {other:?}"),
+        };
+        assert_eq!(repacks(plan.c_order()), 1, "{plan}");
+        assert_eq!(plan.workspace_elements(), 8 * 8 * 8 * 8);
         // Right operand dims d, c, f, e with strides making c outer to d and
         // e outer to f: memory order c, d, e, f.
-        let strides = vec![vec![64, 16, 4, 1], vec![16, 64, 1, 4]];
-        let real = plan(
-            &bind(&expr, &shapes).unwrap().with_strides(strides),
-            &PlanOptions::new(),
+        let real = fit::fit(
+            &plan,
+            &[&[512, 64, 8, 1], &[64, 512, 1, 8]],
+            &[512, 64, 8, 1],
+            Target::BLAS,
         )
         .unwrap();
-        assert!(real.steps()[0].repacks.is_empty(), "{real}");
-        assert!(!real.steps()[0].split);
+        assert_eq!(repacks(&real), 0, "{}", plan.display_fitted(&real));
+        assert_eq!(real.workspace_elements(), 0);
     }
 
     #[test]

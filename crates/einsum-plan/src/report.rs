@@ -1,7 +1,8 @@
 //! The plan as plain data, for scripts: what `Display` shows, as fields.
 
 use crate::count::Count;
-use crate::kernel::{Kernel, Repack};
+use crate::fit::{self, Dest, Fitted, Lowered};
+use crate::kernel::Kernel;
 use crate::plan::{Plan, Slot};
 
 /// A plan's report as data: the same figures as `Display`, one field each.
@@ -34,8 +35,11 @@ pub struct PlanReport {
     pub largest_intermediate: Count,
     /// Elements of the largest temporary (the output not included).
     pub largest_temporary: Count,
-    /// Elements of temporaries alive at once, at the worst moment.
+    /// Elements of the workspace a run allocates: every buffer's length
+    /// summed (temporaries share buffers once dead; copies have their own).
     pub workspace_elements: Count,
+    /// Each workspace buffer's length, by buffer number (`b0`, `b1`, ...).
+    pub buffers: Vec<usize>,
     /// Elements all steps read and write (times the element size: bytes
     /// moved).
     pub moved_elements: Count,
@@ -64,10 +68,31 @@ pub struct StepReport {
     pub output: String,
     /// The shape it writes.
     pub output_shape: Vec<usize>,
-    /// Copies it makes (`repack left (331776)`).
-    pub repacks: Vec<String>,
-    /// Whether it loops over split role groups.
-    pub split: bool,
+    /// The workspace buffer it writes, if not the output.
+    pub buffer: Option<usize>,
+    /// What runs it: `gemm` or `loops`.
+    pub runs_on: &'static str,
+    /// How it runs, as `Display` prints it (`gemm m=64 n=64 k=64, 1 call`).
+    pub runs_as: String,
+    /// Copies it makes so that every GEMM role is one stride.
+    pub copies: Vec<CopyReport>,
+}
+
+/// One copy a GEMM step makes, in a [`StepReport`].
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct CopyReport {
+    /// `left input`, `right input` or `result`.
+    pub tensor: String,
+    /// Elements copied.
+    pub elements: usize,
+    /// The workspace buffer it uses.
+    pub buffer: usize,
+    /// The role groups that are not one stride in the tensor as it is
+    /// (`K`, `M, N`).
+    pub because: String,
+    /// As `Display` prints it.
+    pub text: String,
 }
 
 fn slot_name(slot: Slot) -> String {
@@ -91,7 +116,8 @@ fn kind(kernel: &Kernel) -> &'static str {
 }
 
 impl Plan {
-    /// The report as data (see [`PlanReport`]).
+    /// The report as data (see [`PlanReport`]), for operands and an output
+    /// in C order (the plan's own fit, [`Plan::c_order`]).
     ///
     /// ```
     /// let expr = einsum_syntax::parse("ij,jk->ik").unwrap().lower();
@@ -102,25 +128,55 @@ impl Plan {
     /// # Ok::<(), einsum_plan::PlanError>(())
     /// ```
     pub fn report(&self) -> PlanReport {
+        self.report_fitted(self.c_order())
+    }
+
+    /// The report as data for `fitted`, a fit of this plan to some arrays.
+    pub fn report_fitted(&self, fitted: &Fitted) -> PlanReport {
         let bound = self.bound();
         let shape_of =
             |axes: &[crate::AxisId]| axes.iter().map(|&a| bound.axis(a).size).collect::<Vec<_>>();
-        let counts = self.counts();
+        let counts = self.counts(fitted);
         let steps = self
             .steps()
             .iter()
             .enumerate()
-            .map(|(i, step)| StepReport {
-                subscripts: self.step_subscripts(step),
-                kernel: step.kernel.to_string(),
-                kind: kind(&step.kernel),
-                flops: counts.step_flops[i].clone(),
-                moved_elements: counts.step_moved[i].clone(),
-                inputs: step.args.iter().map(|a| slot_name(a.slot)).collect(),
-                output: slot_name(step.out),
-                output_shape: shape_of(&step.out_axes),
-                repacks: step.repacks.iter().map(Repack::to_string).collect(),
-                split: step.split,
+            .map(|(i, step)| {
+                let fit = &fitted.steps()[i];
+                let copies = match &fit.lowered {
+                    Lowered::Gemm(g) => g
+                        .repacks
+                        .iter()
+                        .map(|r| CopyReport {
+                            tensor: r.tensor.to_string(),
+                            elements: r.elements,
+                            buffer: r.buffer.0,
+                            because: fit::roles_text(&r.because),
+                            text: r.to_string(),
+                        })
+                        .collect(),
+                    Lowered::Loops(_) => Vec::new(),
+                };
+                StepReport {
+                    subscripts: self.step_subscripts(step),
+                    kernel: step.kernel.to_string(),
+                    kind: kind(&step.kernel),
+                    flops: counts.step_flops[i].clone(),
+                    moved_elements: counts.step_moved[i].clone(),
+                    inputs: step.args.iter().map(|a| slot_name(a.slot)).collect(),
+                    output: slot_name(step.out),
+                    output_shape: shape_of(&step.out_axes),
+                    buffer: match fit.output {
+                        Dest::Buffer(b) => Some(b.0),
+                        Dest::Output => None,
+                    },
+                    runs_on: match fit.lowered {
+                        Lowered::Gemm(_) => "gemm",
+                        Lowered::Loops(_) => "loops",
+                    },
+                    runs_as: fit.lowered.to_string(),
+                    copies,
+                }
             })
             .collect();
         let speedup = self.speedup();
@@ -141,6 +197,7 @@ impl Plan {
             largest_intermediate: counts.largest_intermediate.clone(),
             largest_temporary: counts.largest_temporary.clone(),
             workspace_elements: counts.workspace.clone(),
+            buffers: fitted.buffers().to_vec(),
             moved_elements: counts.moved,
             steps,
         }

@@ -1,21 +1,20 @@
 //! Matrix products through the `gemm` crate, fed straight from strides.
 //!
-//! Each loop dimension of the step gets its BLAS role from where it has a
-//! stride: in both inputs and the result (batch), the left and the result
-//! (M), the right and the result (N), both inputs only (K). The longest M, N
-//! and K dimensions become the GEMM's m, n and k, with whatever strides they
-//! have (gemm takes any signed strides, so transposed and reversed operands
-//! cost no copy); every other dimension is a loop around the call, the K
-//! ones accumulating. Many small products run as a parallel loop over the
-//! batch; a few large ones use gemm's own threads.
+//! The fitted step says which loops are GEMM's m, n and k (with whatever
+//! signed strides they have: transposed and reversed operands cost no copy),
+//! which loops go around the call (`outer`) and which K loops the calls
+//! accumulate over (`k_rest`). Here only the threading is decided: many
+//! small products run as a parallel loop over the outer indices; a few
+//! large ones use gemm's own threads.
 
+use einsum_plan::fit::Gemm;
 use rayon::prelude::*;
 
-use super::Shared;
 use super::strided::Bases;
+use super::{Dim, Shared};
 use crate::element::Element;
+use crate::element::sealed::GemmKernel;
 use crate::par::Accum;
-use crate::step::{Dim, Loops};
 
 /// m·n·k below which a product is small: batches of those run in parallel,
 /// each product on one thread. Larger products also run one per thread when
@@ -23,85 +22,51 @@ use crate::step::{Dim, Loops};
 /// balance better than gemm's split of one 64x64x64 block.
 const SMALL: usize = 1 << 18;
 
-/// A few loop dimensions, inline (a step runs without allocating).
-type DimList = smallvec::SmallVec<[Dim; 8]>;
-
-/// Runs a two-input step as GEMM calls.
+/// Runs a GEMM step.
 ///
 /// # Safety
-/// As [`super::strided::run`]; `T::GEMM` must hold and `bases.b` be `Some`.
-pub(crate) unsafe fn run<T: Element>(loops: &Loops, bases: Bases<T>, accum: Accum, threads: usize) {
-    assert!(
-        T::GEMM,
-        "gemm kernels exist for floats and complex numbers only"
-    );
-    let b = bases.b.expect("a matrix product has two inputs");
-    if loops.kept.iter().any(|d| d.extent == 0) {
+/// As [`super::strided::run`], for the offsets `step`'s loops reach: the
+/// left input along m, k, `outer` and `k_rest`, the right along k, n,
+/// `outer` and `k_rest`, the result along m, n and `outer`, distinct result
+/// indices distinct elements; `bases.b` is `Some`.
+pub(crate) unsafe fn run<T: Element>(
+    step: &Gemm,
+    bases: Bases<T>,
+    accum: Accum,
+    threads: usize,
+    kernel: GemmKernel<T>,
+) {
+    let Some(b) = bases.b else { return };
+    let (m, n, k) = (step.m, step.n, step.k);
+    let kept = || [m, n].into_iter().chain(step.outer.iter().copied());
+    if kept().any(|d| d.extent == 0) {
         return;
     }
-    if loops.summed.iter().any(|d| d.extent == 0) {
+    if k.extent == 0 || step.k_rest.iter().any(|d| d.extent == 0) {
         if accum == Accum::Replace {
+            let dims: smallvec::SmallVec<[Dim; 8]> = kept().collect();
             // SAFETY: the caller's contract covers the result's offsets.
-            unsafe { super::strided::fill_zero(&loops.kept, bases.out) };
+            unsafe { super::strided::fill_zero(&dims, bases.out) };
         }
         return;
     }
-    let longest = |dims: DimList| -> (Dim, DimList) {
-        let Some(best) = (0..dims.len()).max_by_key(|&i| (dims[i].extent, std::cmp::Reverse(i)))
-        else {
-            return (
-                Dim {
-                    extent: 1,
-                    a: 0,
-                    b: 0,
-                    out: 0,
-                },
-                dims,
-            );
-        };
-        let mut rest = dims;
-        let chosen = rest.remove(best);
-        (chosen, rest)
-    };
-    let m_dims: DimList = loops
-        .kept
-        .iter()
-        .copied()
-        .filter(|d| d.a != 0 && d.b == 0)
-        .collect();
-    let n_dims: DimList = loops
-        .kept
-        .iter()
-        .copied()
-        .filter(|d| d.a == 0 && d.b != 0)
-        .collect();
-    let batch: DimList = loops
-        .kept
-        .iter()
-        .copied()
-        .filter(|d| (d.a == 0) == (d.b == 0))
-        .collect();
-    let (m, m_rest) = longest(m_dims);
-    let (n, n_rest) = longest(n_dims);
-    let (k, k_rest) = longest(DimList::from_slice(&loops.summed));
-    let mut outer = batch;
-    outer.extend(m_rest);
-    outer.extend(n_rest);
-
     let work = m.extent.saturating_mul(n.extent).saturating_mul(k.extent);
-    let count: usize = outer.iter().map(|d| d.extent).product();
+    let count: usize = step
+        .outer
+        .iter()
+        .fold(1usize, |c, d| c.saturating_mul(d.extent));
     let ctx = Shared((bases, b));
     let call = |oa: isize, ob: isize, oo: isize, par: gemm::Parallelism| {
         let (bases, b) = ctx.get();
         let mut first = true;
-        super::for_each_offset(&k_rest, |ka, kb, _| {
+        super::for_each_offset(&step.k_rest, |ka, kb, _| {
             let read = accum == Accum::Add || !first;
             first = false;
             // SAFETY: every offset is one the loops reach, within the
             // caller's contract; gemm reads m×k of the left, k×n of the
             // right and writes m×n of the result at the given strides.
             unsafe {
-                gemm::gemm(
+                kernel(
                     m.extent,
                     n.extent,
                     k.extent,
@@ -127,7 +92,7 @@ pub(crate) unsafe fn run<T: Element>(loops: &Loops, bases: Bases<T>, accum: Accu
     };
     if threads > 1 && count >= threads && (work < SMALL || count >= 4 * threads) {
         // Each product writes its own block of the result.
-        offsets(&outer)
+        offsets(&step.outer)
             .par_iter()
             .for_each(|&(oa, ob, oo)| call(oa, ob, oo, gemm::Parallelism::None));
     } else {
@@ -136,7 +101,7 @@ pub(crate) unsafe fn run<T: Element>(loops: &Loops, bases: Bases<T>, accum: Accu
         } else {
             gemm::Parallelism::None
         };
-        super::for_each_offset(&outer, |oa, ob, oo| call(oa, ob, oo, par));
+        super::for_each_offset(&step.outer, |oa, ob, oo| call(oa, ob, oo, par));
     }
 }
 

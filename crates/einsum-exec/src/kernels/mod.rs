@@ -10,7 +10,168 @@ pub(crate) mod gemm;
 pub(crate) mod reduce;
 pub(crate) mod strided;
 
-use crate::step::Dim;
+use einsum_plan::fit::{Dest, Lowered, Source, Tensor};
+
+use crate::check::Checked;
+use crate::element::Element;
+use crate::error::ExecError;
+use crate::par::Accum;
+use crate::view::{StridedView, StridedViewMut};
+use strided::Bases;
+
+pub(crate) use einsum_plan::fit::Loop as Dim;
+
+/// Around each step, for profiling.
+pub(crate) enum Event {
+    /// A step starts.
+    Start,
+    /// It ended.
+    End,
+}
+
+/// Runs a checked program: the one entry into the kernels.
+///
+/// It first makes sure the arrays are those the program was checked for
+/// (shapes, strides, buffer lengths, a GEMM kernel for `T` where a step
+/// needs one); every pointer the kernels then follow is at an offset
+/// [`Checked::new`] proved inside its tensor.
+pub(crate) fn execute<T: Element>(
+    program: &Checked,
+    inputs: &[StridedView<'_, T>],
+    out: &mut StridedViewMut<'_, T>,
+    buffers: &mut [Vec<T>],
+    accum: Accum,
+    threads: usize,
+    mut observe: impl FnMut(Event),
+) -> Result<(), ExecError> {
+    let fitted = program.fitted();
+    if inputs.len() != program.input_shapes().len() {
+        return Err(ExecError::OperandCountMismatch {
+            expected: program.input_shapes().len(),
+            got: inputs.len(),
+        });
+    }
+    for (k, (view, shape)) in inputs.iter().zip(program.input_shapes()).enumerate() {
+        if view.shape() != shape.as_slice() {
+            return Err(ExecError::OperandShapeMismatch {
+                operand: k,
+                expected: shape.clone(),
+                got: view.shape().to_vec(),
+            });
+        }
+    }
+    if out.shape() != program.out_shape() {
+        return Err(ExecError::OutputShapeMismatch {
+            expected: program.out_shape().to_vec(),
+            got: out.shape().to_vec(),
+        });
+    }
+    let strides_fit = out.strides() == fitted.out_strides()
+        && inputs
+            .iter()
+            .zip(fitted.input_strides())
+            .all(|(view, strides)| view.strides() == strides.as_slice());
+    if !strides_fit {
+        return Err(ExecError::StridesMismatch);
+    }
+    let gemm_kernel = T::gemm_kernel();
+    if program.uses_gemm() && gemm_kernel.is_none() {
+        return Err(ExecError::ElementMismatch { element: T::NAME });
+    }
+    let short = buffers.len() < fitted.buffers().len()
+        || buffers
+            .iter()
+            .zip(fitted.buffers())
+            .any(|(buffer, &len)| buffer.len() < len);
+    if short {
+        return Err(ExecError::WorkspaceTooSmall);
+    }
+    let out_ptr = out.ptr();
+    let buffer_ptrs: smallvec::SmallVec<[*mut T; 8]> =
+        buffers.iter_mut().map(|b| b.as_mut_ptr()).collect();
+    let source = |s: Source| -> *const T {
+        match s {
+            Source::Operand(k) => inputs[k].ptr(),
+            Source::Buffer(b) => buffer_ptrs[b.0].cast_const(),
+        }
+    };
+    for step in fitted.steps() {
+        let a = source(step.inputs[0]);
+        let b = step.inputs.get(1).map(|&s| source(s));
+        let (dst, accum) = match step.output {
+            Dest::Output => (out_ptr, accum),
+            Dest::Buffer(id) => (buffer_ptrs[id.0], Accum::Replace),
+        };
+        let bases = Bases { a, b, out: dst };
+        observe(Event::Start);
+        match &step.lowered {
+            // SAFETY: `Checked::new` proved every offset these loops reach
+            // from each base inside its tensor (operands and the output
+            // through the shapes and strides verified above, buffers
+            // through the lengths verified above), and that distinct result
+            // indices are distinct elements; the output is an exclusive
+            // view, and no step writes a buffer it reads.
+            Lowered::Loops(loops) => unsafe { strided::run(loops, bases, accum, threads) },
+            Lowered::Gemm(g) => {
+                let Some(kernel) = gemm_kernel else {
+                    return Err(ExecError::ElementMismatch { element: T::NAME });
+                };
+                let mut gemm_bases = bases;
+                let mut result_copy = None;
+                for repack in &g.repacks {
+                    let buffer = buffer_ptrs[repack.buffer.0];
+                    match repack.tensor {
+                        Tensor::Left | Tensor::Right => {
+                            let copy = Bases {
+                                a: if repack.tensor == Tensor::Left {
+                                    a
+                                } else {
+                                    b.unwrap_or(a)
+                                },
+                                b: None,
+                                out: buffer,
+                            };
+                            // SAFETY: as above: the copy's reads were
+                            // checked against its tensor, its writes against
+                            // its buffer, which nothing else in this step
+                            // uses.
+                            unsafe { strided::run(&repack.loops, copy, Accum::Replace, threads) };
+                            if repack.tensor == Tensor::Left {
+                                gemm_bases.a = buffer.cast_const();
+                            } else {
+                                gemm_bases.b = Some(buffer.cast_const());
+                            }
+                        }
+                        Tensor::Result => {
+                            gemm_bases.out = buffer;
+                            result_copy = Some((&repack.loops, buffer));
+                        }
+                    }
+                }
+                let gemm_accum = if result_copy.is_some() {
+                    Accum::Replace
+                } else {
+                    accum
+                };
+                // SAFETY: as above: `Checked::new` checked the GEMM's reads
+                // of each input (or its buffer) along m, k and n, and its
+                // writes to the result (or its buffer).
+                unsafe { gemm::run(g, gemm_bases, gemm_accum, threads, kernel) };
+                if let Some((loops, buffer)) = result_copy {
+                    let copy = Bases {
+                        a: buffer.cast_const(),
+                        b: None,
+                        out: dst,
+                    };
+                    // SAFETY: as above, for the copy out of the buffer.
+                    unsafe { strided::run(loops, copy, accum, threads) };
+                }
+            }
+        }
+        observe(Event::End);
+    }
+    Ok(())
+}
 
 /// A pointer that may cross to rayon's threads.
 ///

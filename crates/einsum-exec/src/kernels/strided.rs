@@ -1,8 +1,9 @@
 //! The strided loop engine: any step, one or two inputs, any strides.
 //!
 //! It runs copies, sums, elementwise and outer products, dots and
-//! matrix-vector products, and every step without a better kernel. Two loop
-//! orders, chosen by where memory is contiguous:
+//! matrix-vector products, and every step without a better kernel, in the
+//! loop order the fitted plan chose (`einsum_plan::fit::Order`) by where
+//! memory is contiguous:
 //!
 //! - **inner sum** when the cheapest axis to walk is summed: each result
 //!   element is a pairwise-accumulated dot or sum (`ij,ij->i`, `ij,j->i`);
@@ -16,11 +17,12 @@
 
 use rayon::prelude::*;
 
+use einsum_plan::fit::{Loops, Order, TILE};
+
 use super::reduce::{dot, sum};
-use super::{Shared, for_each_offset};
+use super::{Dim, Shared, for_each_offset};
 use crate::element::Element;
 use crate::par::Accum;
-use crate::step::{Dim, Loops};
 
 /// Points (loop iterations) below which a step runs on one thread.
 pub(crate) const PARALLEL_THRESHOLD: usize = 1 << 15;
@@ -64,7 +66,7 @@ pub(crate) unsafe fn run<T: Element>(loops: &Loops, bases: Bases<T>, accum: Accu
     } else {
         1
     };
-    let split = split_dim(loops, bases.b.is_none());
+    let split = split_dim(loops);
     if threads > 1 && !loops.kept.is_empty() && loops.kept[split].extent > 1 {
         let outer = loops.kept[split];
         let chunks = (threads * 4).min(outer.extent);
@@ -129,11 +131,8 @@ pub(crate) unsafe fn run<T: Element>(loops: &Loops, bases: Bases<T>, accum: Accu
 /// a transposing copy, which splits a dimension its tiles do not cover (the
 /// outermost would hand each task a narrow slice of every input row, and
 /// two threads ran slower than one).
-fn split_dim(loops: &Loops, one_input: bool) -> usize {
-    if !(one_input && loops.summed.is_empty()) {
-        return 0;
-    }
-    let Some((x, inner)) = transpose_pair(&loops.kept) else {
+fn split_dim(loops: &Loops) -> usize {
+    let Order::Transpose { x, inner } = loops.order else {
         return 0;
     };
     (0..loops.kept.len())
@@ -147,13 +146,7 @@ fn split_dim(loops: &Loops, one_input: bool) -> usize {
 /// # Safety
 /// As [`run`].
 unsafe fn serial<T: Element>(loops: &Loops, bases: Bases<T>, accum: Accum) {
-    let walk = |d: &Dim| d.a.unsigned_abs().saturating_add(d.b.unsigned_abs());
-    let inner_sum = match (loops.summed.last(), loops.kept.last()) {
-        (Some(s), Some(k)) => walk(s) <= walk(k),
-        (Some(_), None) => true,
-        (None, _) => false,
-    };
-    if inner_sum {
+    if loops.order == Order::InnerSum {
         for_each_offset(&loops.kept, |oa, ob, oo| {
             // SAFETY: offsets within the caller's contract.
             unsafe {
@@ -167,9 +160,8 @@ unsafe fn serial<T: Element>(loops: &Loops, bases: Bases<T>, accum: Accum) {
         });
         return;
     }
-    if loops.summed.is_empty()
+    if let Order::Transpose { x, inner } = loops.order
         && bases.b.is_none()
-        && let Some((x, inner)) = transpose_pair(&loops.kept)
     {
         // SAFETY: the caller's contract.
         unsafe { transpose(&loops.kept, x, inner, bases.a, bases.out, accum) };
@@ -347,25 +339,6 @@ unsafe fn row<T: Element>(
             }
         }
     }
-}
-
-/// Side of the square tiles a transposing copy moves through: 32x32 of the
-/// largest element (16 bytes) is 16 KiB, within L1.
-const TILE: usize = 32;
-
-/// For a copy whose innermost result dimension is not the input's
-/// innermost (`ijk->kji`): the kept dimension the input walks fastest and
-/// the result's innermost, by position in `kept`.
-fn transpose_pair(kept: &[Dim]) -> Option<(usize, usize)> {
-    let inner = kept.len().checked_sub(1)?;
-    let walk = |d: &Dim| d.a.unsigned_abs();
-    let x = (0..inner)
-        .filter(|&i| kept[i].a != 0)
-        .min_by_key(|&i| walk(&kept[i]))?;
-    let transposing = walk(&kept[x]) < walk(&kept[inner])
-        && kept[x].extent >= TILE / 4
-        && kept[inner].extent >= TILE / 4;
-    transposing.then_some((x, inner))
 }
 
 /// Copies (or adds) a one-input step whose input and result run along
