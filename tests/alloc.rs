@@ -129,4 +129,46 @@ fn the_second_call_allocates_only_its_result() {
         }
     }
     assert_eq!(out1, (&a * &a.t()).sum_axis(ndarray::Axis(1)));
+
+    // With two threads, the parallel paths (split rows, a full reduction's
+    // partial sums, a batch of products) allocate nothing of ours either.
+    // rayon's own job queues grow in blocks now and then, so the bound is
+    // on many calls together: an allocation per call would pass it 50-fold.
+    let two = Options::new().par(Par::Rayon(2));
+    let wide = Array2::from_shape_fn((256, 256), |(i, j)| ((i + j) % 7) as f64);
+    let batch = Array3::from_shape_fn((16, 32, 32), |(b, i, j)| ((b + i * j) % 5) as f64);
+    let rowdot = Einsum::with_options("ij,ij->i", two.clone()).unwrap();
+    let total = Einsum::with_options("ij->", two.clone()).unwrap();
+    let batched = Einsum::with_options("bij,bjk->bik", two).unwrap();
+    let mut rows = Array1::zeros(256);
+    let mut scalar = ndarray::Array0::zeros(());
+    let mut products = Array3::zeros((16, 32, 32));
+    let mut run_all = || {
+        rowdot
+            .run_into(&[&wide, &wide], rows.view_mut(), Accum::Replace)
+            .unwrap();
+        total
+            .run_into(&[&wide], scalar.view_mut(), Accum::Replace)
+            .unwrap();
+        batched
+            .run_into(&[&batch, &batch], products.view_mut(), Accum::Replace)
+            .unwrap();
+    };
+    run_all(); // plans, fits and workspaces made here
+    let calls = 50;
+    let n = allocations(|| {
+        for _ in 0..calls {
+            run_all();
+        }
+    });
+    // The gemm crate's packing scratch, per product, is its own (as above):
+    // 16 products a round.
+    let square = batch.index_axis(ndarray::Axis(0), 0).to_owned();
+    let per_product = gemm_allocations(&square, &mut Array2::zeros((32, 32)));
+    let ours = n.saturating_sub(calls * 16 * per_product);
+    assert!(
+        ours < calls / 10,
+        "{ours} allocations beyond gemm's own over {calls} rounds of three parallel calls"
+    );
+    assert_eq!(scalar[()], wide.sum());
 }

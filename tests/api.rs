@@ -1,9 +1,12 @@
 //! The library API on ndarray arrays: results, layouts, errors, the plan cache.
 
-use einsum::exec::{Accum, GemmPolicy, Par};
+mod support;
+
+use einsum::exec::{Accum, Par};
 use einsum::plan::Optimize;
 use einsum::{Einsum, Error, Options, einsum, einsum_into};
 use ndarray::{Array, Array1, Array2, Array3, ArrayD, IxDyn, array, s};
+use support::strategies;
 
 fn matrix(rows: usize, cols: usize, seed: f64) -> Array2<f64> {
     Array2::from_shape_fn((rows, cols), |(i, j)| {
@@ -179,13 +182,8 @@ fn memory_limits_and_strategies_agree() {
     let b = matrix(2, 10, 0.2);
     let c = matrix(10, 10, 0.3);
     let want = a.dot(&b).dot(&c).into_dyn();
-    for optimize in [
-        Optimize::Optimal,
-        Optimize::Dp,
-        Optimize::Greedy,
-        Optimize::Naive,
-    ] {
-        for gemm in [GemmPolicy::Auto, GemmPolicy::Never, GemmPolicy::MinWork(0)] {
+    for optimize in strategies::optimizers() {
+        for gemm in strategies::GEMM_POLICIES {
             let e = Einsum::with_options(
                 "ij,jk,kl->il",
                 Options::new().optimize(optimize.clone()).gemm(gemm),

@@ -3,13 +3,18 @@
 
 mod support;
 
+use std::sync::Arc;
+
 use einsum::exec::{
-    Accum, Element, GemmPolicy, Par, RunOptions, StridedView, StridedViewMut, Workspace, run,
+    Accum, Element, GemmPolicy, Par, Program, RunOptions, StridedView, StridedViewMut, Workspace,
 };
 use einsum::plan::{Optimize, PlanOptions};
+use einsum::{Einsum, Options};
+use ndarray::{ArrayViewD, Axis, IxDyn, ShapeBuilder, Slice};
 use num_complex::Complex;
 use support::corpus::{self, ShapedCase};
 use support::reference::{self, Magnitude};
+use support::strategies;
 
 /// How an operand is laid out in memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,35 +197,80 @@ fn check<T: Sample>(case: &ShapedCase, config: &Config) -> Result<(), String> {
         (0, lay_out(&shape, Layout::C).2)
     };
     let mut out = StridedViewMut::new(&mut got, offset, shape.clone(), strides).unwrap();
-    run(
-        &plan,
-        &views,
-        &mut out,
-        &config.options,
-        &mut Workspace::new(),
-    )
-    .map_err(|e| e.to_string())?;
+    let plan = Arc::new(plan);
+    let program = Program::for_arrays(plan.clone(), &views, &out).map_err(|e| e.to_string())?;
+    let mut workspace = Workspace::new();
+    let profile = program
+        .run_profiled(&views, &mut out, &config.options, &mut workspace)
+        .map_err(|e| e.to_string())?;
+    // What the report of this fit prints is what ran: the workspace
+    // allocated and every copy made.
+    let report = plan.report_fitted(program.fitted());
+    if workspace.len().to_string() != report.workspace_elements.to_string() {
+        return Err(format!(
+            "allocated {} elements, the report says {}",
+            workspace.len(),
+            report.workspace_elements
+        ));
+    }
+    let printed: Vec<usize> = report
+        .steps
+        .iter()
+        .map(|s| s.copies.iter().map(|c| c.elements).sum())
+        .collect();
+    if profile.copied != printed {
+        return Err(format!(
+            "copied {:?} elements per step, the report says {printed:?}",
+            profile.copied
+        ));
+    }
+    // On C-order arrays of a type with GEMM kernels, that is the plan's own
+    // report. (Empty arrays have no one C order: their strides are a
+    // convention, and nothing is read.)
+    let empty = case.shapes.iter().flatten().any(|&e| e == 0);
+    let c_order = config.layout == Layout::C && !config.out_reversed && !empty;
+    if c_order && einsum::exec::target::<T>().blas && program.fitted() != plan.c_order() {
+        return Err(format!(
+            "the plan's report is not what runs on C-order arrays:\n{plan}\n{}",
+            plan.display_fitted(program.fitted())
+        ));
+    }
 
-    for i in 0..len {
-        // The C-order index i, and where the output view put it.
-        let mut rest = i;
-        let mut at = offset as isize;
-        let view_strides = if config.out_reversed {
-            lay_out(&shape, Layout::Reversed).2
-        } else {
-            lay_out(&shape, Layout::C).2
-        };
-        for d in (0..shape.len()).rev() {
-            at += (rest % shape[d]) as isize * view_strides[d];
-            rest /= shape[d];
-        }
-        let adds = config.options == config.options.accum(Accum::Add);
-        let value = got[at as usize];
+    let adds = config.options == config.options.accum(Accum::Add);
+    let view_strides = if config.out_reversed {
+        lay_out(&shape, Layout::Reversed).2
+    } else {
+        lay_out(&shape, Layout::C).2
+    };
+    let values: Vec<(T, Option<T>)> = (0..len)
+        .map(|i| {
+            // The C-order index i, and where the output view put it.
+            let mut rest = i;
+            let mut at = offset as isize;
+            for d in (0..shape.len()).rev() {
+                at += (rest % shape[d]) as isize * view_strides[d];
+                rest /= shape[d];
+            }
+            (got[at as usize], adds.then(|| prefill[at as usize]))
+        })
+        .collect();
+    compare(&values, &reference)
+}
+
+/// Each result element in C order (with what it was added to, if the run
+/// added) against the reference: integers exactly, floats within a few ulps
+/// of the summed magnitudes.
+fn compare<T: Sample>(
+    values: &[(T, Option<T>)],
+    reference: &reference::Reference<T>,
+) -> Result<(), String> {
+    let shape = &reference.shape;
+    for (i, &(value, prefill)) in values.iter().enumerate() {
         if T::EPSILON == 0.0 {
             // Integers: exact, wrapping like numpy's.
             let mut expected = reference.exact[i];
-            if adds {
-                expected = prefill[at as usize].add(expected);
+            if let Some(p) = prefill {
+                expected = p.add(expected);
             }
             if value != expected {
                 return Err(format!(
@@ -230,11 +280,11 @@ fn check<T: Sample>(case: &ShapedCase, config: &Config) -> Result<(), String> {
         } else {
             let (mut re, mut im) = reference.precise[i];
             let mut scale = reference.magnitude[i];
-            if adds {
-                let (pr, pi) = prefill[at as usize].parts();
+            if let Some(p) = prefill {
+                let (pr, pi) = p.parts();
                 re += pr;
                 im += pi;
-                scale += prefill[at as usize].magnitude();
+                scale += p.magnitude();
             }
             let (vr, vi) = value.parts();
             let error = (vr - re).abs() + (vi - im).abs();
@@ -249,6 +299,134 @@ fn check<T: Sample>(case: &ShapedCase, config: &Config) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// `data` laid out as [`lay_out`] lays out `shape`, as an ndarray view: the
+/// same memory, reached through ndarray's safe constructors.
+fn ndarray_view<'a, T>(data: &'a [T], shape: &[usize], layout: Layout) -> ArrayViewD<'a, T> {
+    let c = |shape: &[usize]| {
+        ArrayViewD::from_shape(IxDyn(shape), &data[..shape.iter().product::<usize>()]).unwrap()
+    };
+    match layout {
+        Layout::C => c(shape),
+        Layout::F => {
+            ArrayViewD::from_shape(IxDyn(shape).f(), &data[..shape.iter().product::<usize>()])
+                .unwrap()
+        }
+        Layout::Stepped => {
+            let big: Vec<usize> = shape.iter().map(|&e| 2 * e.max(1)).collect();
+            let mut v = c(&big);
+            for (k, &e) in shape.iter().enumerate() {
+                v = v.slice_axis_move(Axis(k), Slice::new(0, Some(2 * e as isize), 2));
+            }
+            v
+        }
+        Layout::Reversed => {
+            let mut v = c(shape);
+            for axis in 0..shape.len() {
+                v.invert_axis(Axis(axis));
+            }
+            v
+        }
+        Layout::ZeroStride => match shape.iter().position(|&e| e > 1) {
+            Some(d) => {
+                let (_, _, strides) = lay_out(shape, Layout::ZeroStride);
+                debug_assert_eq!(strides[d], 0);
+                let strides: Vec<usize> = strides.iter().map(|&s| s as usize).collect();
+                // Read-only views may repeat elements: ndarray accepts it.
+                ArrayViewD::from_shape(IxDyn(shape).strides(IxDyn(&strides)), data).unwrap()
+            }
+            None => c(shape),
+        },
+    }
+}
+
+/// The corpus through compiled expressions (`Einsum`, with its plan and
+/// program caches, as users call it): every layout, twice per expression
+/// (the second call from the caches), against the reference.
+fn run_corpus_compiled<T: Sample>() {
+    let mut failures = Vec::new();
+    for case in &corpus::read_shaped("exec.txt") {
+        let expr = einsum::parse(&case.text).unwrap();
+        for layout in LAYOUTS {
+            for options in [
+                Options::new(),
+                Options::new()
+                    .par(Par::Rayon(2))
+                    .gemm(GemmPolicy::MinWork(0)),
+            ] {
+                let compiled = Einsum::with_options(&case.text, options).unwrap();
+                let buffers: Vec<(Vec<T>, usize, Vec<isize>)> = case
+                    .shapes
+                    .iter()
+                    .enumerate()
+                    .map(|(k, shape)| {
+                        let (len, offset, strides) = lay_out(shape, layout);
+                        let data = (0..len)
+                            .map(|i| T::sample((k as u64) << 32 | i as u64))
+                            .collect();
+                        (data, offset, strides)
+                    })
+                    .collect();
+                let operands: Vec<reference::Operand<'_, T>> = buffers
+                    .iter()
+                    .zip(&case.shapes)
+                    .map(|((data, offset, strides), shape)| reference::Operand {
+                        data,
+                        offset: *offset,
+                        shape: shape.clone(),
+                        strides: strides.clone(),
+                    })
+                    .collect();
+                let reference = reference::evaluate(&expr, &operands);
+                let views: Vec<ArrayViewD<'_, T>> = buffers
+                    .iter()
+                    .zip(&case.shapes)
+                    .map(|((data, _, _), shape)| ndarray_view(data, shape, layout))
+                    .collect();
+                let args: Vec<&dyn einsum::Operand<T>> =
+                    views.iter().map(|v| v as &dyn einsum::Operand<T>).collect();
+                for call in 0..2 {
+                    let outcome = compiled
+                        .run(&args)
+                        .map_err(|e| e.to_string())
+                        .and_then(|got| {
+                            let values: Vec<(T, Option<T>)> =
+                                got.iter().map(|&v| (v, None)).collect();
+                            compare(&values, &reference)
+                        });
+                    if let Err(e) = outcome {
+                        failures.push(format!(
+                            "exec.txt:{} {} {layout:?} call {call}: {e}",
+                            case.line, case.text
+                        ));
+                    }
+                }
+                if compiled.plans_made() != 1 {
+                    failures.push(format!(
+                        "exec.txt:{} {}: planned {} times",
+                        case.line,
+                        case.text,
+                        compiled.plans_made()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures ({}):\n{}",
+        failures.len(),
+        T::NAME,
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn compiled_expressions_run_the_corpus() {
+    run_corpus_compiled::<f64>();
+    run_corpus_compiled::<i64>();
+    run_corpus_compiled::<Complex<f32>>();
 }
 
 fn configs(full: bool) -> Vec<Config> {
@@ -272,8 +450,8 @@ fn configs(full: bool) -> Vec<Config> {
     for &layout in &LAYOUTS {
         // GEMM for every GEMM step (even tiny ones), by size (the default),
         // and never.
-        for gemm in [GemmPolicy::MinWork(0), GemmPolicy::Auto, GemmPolicy::Never] {
-            for par in [Par::Seq, Par::Rayon(2)] {
+        for gemm in strategies::GEMM_POLICIES {
+            for par in strategies::PARS {
                 list.push(Config {
                     layout,
                     gemm,
@@ -283,14 +461,7 @@ fn configs(full: bool) -> Vec<Config> {
             }
         }
     }
-    for optimize in [
-        Optimize::Optimal,
-        Optimize::Dp,
-        Optimize::Greedy,
-        Optimize::Branch(1),
-        Optimize::RandomGreedy { trials: 4, seed: 9 },
-        Optimize::Naive,
-    ] {
+    for optimize in strategies::optimizers() {
         list.push(Config {
             optimize,
             ..base.clone()

@@ -3,8 +3,11 @@
 
 mod support;
 
+use std::sync::Arc;
+
+use einsum::exec::{Program, Workspace};
 use einsum::plan::{Optimize, PlanOptions};
-use support::corpus;
+use support::{corpus, strategies};
 
 #[test]
 fn every_corpus_plan_matches_its_snapshot() {
@@ -24,17 +27,45 @@ fn every_corpus_plan_matches_its_snapshot() {
 }
 
 #[test]
+fn the_reported_workspace_is_what_the_executor_allocates() {
+    // On C-order arrays the plan's own report is what runs: the workspace
+    // it prints is what a fresh workspace grows to, for every corpus plan.
+    for case in corpus::read_shaped("plans.txt") {
+        let plan = einsum::explain(&case.text, &case.shapes, &PlanOptions::new())
+            .unwrap_or_else(|e| panic!("plans.txt:{}:\n{e}", case.line));
+        let c = |shape: &[usize]| -> Vec<isize> {
+            let mut strides = vec![0isize; shape.len()];
+            let mut next = 1isize;
+            for (s, &e) in strides.iter_mut().zip(shape).rev() {
+                *s = next;
+                next *= e as isize;
+            }
+            strides
+        };
+        let strides: Vec<Vec<isize>> = case.shapes.iter().map(|s| c(s)).collect();
+        let strides: Vec<&[isize]> = strides.iter().map(Vec::as_slice).collect();
+        let out = c(&plan.output_shape());
+        let program = Program::new::<f64>(Arc::new(plan.clone()), &strides, &out)
+            .unwrap_or_else(|e| panic!("plans.txt:{}: {e}", case.line));
+        assert_eq!(program.fitted(), plan.c_order(), "plans.txt:{}", case.line);
+        let mut workspace = Workspace::<f64>::new();
+        workspace.reserve(&program).unwrap();
+        assert_eq!(
+            workspace.len(),
+            plan.workspace_elements(),
+            "plans.txt:{}:\n{plan}",
+            case.line
+        );
+        assert_eq!(
+            plan.report().workspace_elements.to_string(),
+            workspace.len().to_string()
+        );
+    }
+}
+
+#[test]
 fn every_optimizer_plans_every_corpus_line_no_cheaper_than_optimal() {
-    let optimizers = [
-        Optimize::Auto,
-        Optimize::Optimal,
-        Optimize::Dp,
-        Optimize::Greedy,
-        Optimize::Branch(0),
-        Optimize::Branch(1),
-        Optimize::RandomGreedy { trials: 8, seed: 1 },
-        Optimize::Naive,
-    ];
+    let optimizers = strategies::optimizers();
     for case in corpus::read_shaped("plans.txt") {
         let optimal = einsum::explain(
             &case.text,

@@ -4,6 +4,7 @@
 pub mod corpus;
 pub mod npy;
 pub mod reference;
+pub mod strategies;
 
 /// The variant name of an error kind (`DimensionMismatch` for
 /// `DimensionMismatch { .. }`), as the corpus files write expected kinds.

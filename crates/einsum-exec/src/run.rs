@@ -60,15 +60,25 @@ pub fn run<T: Element>(
     run_checked(&checked, inputs, out, options, workspace, |_| {})
 }
 
-/// As [`run`], and returns how long each step took, in plan order: for
-/// `einsum-explain --analyze`. Only the steps are timed, not the checks.
+/// What a profiled run measured, per step in plan order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Profile {
+    /// How long each step took (only the steps are timed, not the checks).
+    pub times: Vec<Duration>,
+    /// Elements each step copied into or out of workspace buffers (GEMM
+    /// steps whose roles are not one stride): counted as the copies run.
+    pub copied: Vec<usize>,
+}
+
+/// As [`run`], and returns what each step took: for
+/// `einsum-explain --analyze`.
 pub fn run_profiled<T: Element>(
     plan: &Plan,
     inputs: &[StridedView<'_, T>],
     out: &mut StridedViewMut<'_, T>,
     options: &RunOptions,
     workspace: &mut Workspace<T>,
-) -> Result<Vec<Duration>, ExecError> {
+) -> Result<Profile, ExecError> {
     let checked = check_for(plan, inputs, out)?;
     profiled(&checked, inputs, out, options, workspace)
 }
@@ -126,8 +136,12 @@ fn profiled<T: Element>(
     out: &mut StridedViewMut<'_, T>,
     options: &RunOptions,
     workspace: &mut Workspace<T>,
-) -> Result<Vec<Duration>, ExecError> {
-    let mut times = Vec::with_capacity(checked.fitted().steps().len());
+) -> Result<Profile, ExecError> {
+    let steps = checked.fitted().steps().len();
+    let mut profile = Profile {
+        times: Vec::with_capacity(steps),
+        copied: Vec::with_capacity(steps),
+    };
     let mut started = None;
     run_checked(
         checked,
@@ -136,11 +150,21 @@ fn profiled<T: Element>(
         options,
         workspace,
         |event| match event {
-            Event::Start => started = Some(Instant::now()),
-            Event::End => times.push(started.map_or(Duration::ZERO, |t| t.elapsed())),
+            Event::Start => {
+                profile.copied.push(0);
+                started = Some(Instant::now());
+            }
+            Event::Copied(n) => {
+                if let Some(c) = profile.copied.last_mut() {
+                    *c += n;
+                }
+            }
+            Event::End => profile
+                .times
+                .push(started.map_or(Duration::ZERO, |t| t.elapsed())),
         },
     )?;
-    Ok(times)
+    Ok(profile)
 }
 
 fn run_checked<T: Element>(
@@ -273,14 +297,14 @@ impl Program {
         run_checked(&self.checked, inputs, out, options, workspace, |_| {})
     }
 
-    /// As [`Program::run`], and returns how long each step took.
+    /// As [`Program::run`], and returns what each step took.
     pub fn run_profiled<T: Element>(
         &self,
         inputs: &[StridedView<'_, T>],
         out: &mut StridedViewMut<'_, T>,
         options: &RunOptions,
         workspace: &mut Workspace<T>,
-    ) -> Result<Vec<Duration>, ExecError> {
+    ) -> Result<Profile, ExecError> {
         profiled(&self.checked, inputs, out, options, workspace)
     }
 }
@@ -292,5 +316,315 @@ fn fit_error(error: FitError) -> ExecError {
             ExecError::OperandCountMismatch { expected, got }
         }
         FitError::Rank { shape, strides, .. } => ExecError::RankMismatch { shape, strides },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Small programs, sized for Miri (`cargo +nightly miri test -p
+    //! einsum-exec --lib`, see README): every kernel path against a brute-
+    //! force sum over all indices, and deliberately corrupted fits.
+
+    use einsum_plan::fit::{self, BufferId, Dest, FitStep, Lowered, Source, Target};
+    use einsum_plan::{GemmPolicy, Plan, PlanOptions};
+
+    use super::*;
+    use crate::error::ProgramProblem;
+
+    fn plan(text: &str, shapes: &[&[usize]], gemm: GemmPolicy) -> Plan {
+        let expr = einsum_syntax::parse(text).unwrap().lower();
+        let bound = einsum_plan::bind(&expr, shapes).unwrap();
+        einsum_plan::plan(&bound, &PlanOptions::new().gemm(gemm)).unwrap()
+    }
+
+    fn c_strides(shape: &[usize]) -> Vec<isize> {
+        let mut strides = vec![0isize; shape.len()];
+        let mut next = 1isize;
+        for (s, &e) in strides.iter_mut().zip(shape).rev() {
+            *s = next;
+            next *= e.max(1) as isize;
+        }
+        strides
+    }
+
+    /// The einsum by brute force over every index of every axis, operands
+    /// in C order.
+    fn brute_force(plan: &Plan, data: &[Vec<f64>]) -> Vec<f64> {
+        let bound = plan.bound();
+        let sizes: Vec<usize> = bound.axes().iter().map(|a| a.size).collect();
+        let out_shape = plan.output_shape();
+        let mut out = vec![0.0; out_shape.iter().product()];
+        let mut index = vec![0usize; sizes.len()];
+        if sizes.contains(&0) {
+            return out;
+        }
+        loop {
+            let mut term = 1.0;
+            for (dims, values) in bound.operands().iter().zip(data) {
+                let mut at = 0;
+                for d in dims {
+                    at = at * d.extent
+                        + if d.extent == 1 {
+                            0
+                        } else {
+                            index[d.axis.index()]
+                        };
+                }
+                term *= values[at];
+            }
+            let at = bound
+                .output()
+                .iter()
+                .fold(0, |at, &a| at * sizes[a.index()] + index[a.index()]);
+            out[at] += term;
+            let mut k = sizes.len();
+            loop {
+                if k == 0 {
+                    return out;
+                }
+                k -= 1;
+                index[k] += 1;
+                if index[k] < sizes[k] {
+                    break;
+                }
+                index[k] = 0;
+            }
+        }
+    }
+
+    /// Runs `text` on small integer-valued data, in C order and with every
+    /// operand reversed, and compares with the brute-force sum.
+    fn check(text: &str, shapes: &[&[usize]], gemm: GemmPolicy) {
+        let plan = plan(text, shapes, gemm);
+        let data: Vec<Vec<f64>> = shapes
+            .iter()
+            .enumerate()
+            .map(|(k, s)| {
+                let n: usize = s.iter().product();
+                (0..n).map(|i| ((i * 7 + k * 3) % 5) as f64 - 2.0).collect()
+            })
+            .collect();
+        let want = brute_force(&plan, &data);
+        let out_shape = plan.output_shape();
+        for reversed in [false, true] {
+            let views: Vec<StridedView<'_, f64>> = data
+                .iter()
+                .zip(shapes)
+                .map(|(d, s)| {
+                    let strides = c_strides(s);
+                    if reversed && !d.is_empty() {
+                        // Every stride negated, from the last element: the
+                        // same logical array with every axis reversed, so
+                        // reverse the data to keep its values.
+                        let back: Vec<isize> = strides.iter().map(|x| -x).collect();
+                        StridedView::new(d, d.len() - 1, s.to_vec(), back).unwrap()
+                    } else {
+                        StridedView::new(d, 0, s.to_vec(), strides).unwrap()
+                    }
+                })
+                .collect();
+            if reversed {
+                // Reversed views read the data backwards: compare with the
+                // brute force on reversed data.
+                let flipped: Vec<Vec<f64>> = data
+                    .iter()
+                    .map(|d| d.iter().rev().copied().collect())
+                    .collect();
+                let want = brute_force(&plan, &flipped);
+                let mut got = vec![f64::NAN; want.len()];
+                let mut out =
+                    StridedViewMut::new(&mut got, 0, out_shape.clone(), c_strides(&out_shape))
+                        .unwrap();
+                let program = Program::for_arrays(Arc::new(plan.clone()), &views, &out).unwrap();
+                let mut workspace = Workspace::new();
+                program
+                    .run(
+                        &views,
+                        &mut out,
+                        &RunOptions::new().par(Par::Seq),
+                        &mut workspace,
+                    )
+                    .unwrap();
+                assert_eq!(got, want, "{text} reversed");
+                assert_eq!(workspace.len(), program.fitted().workspace_elements());
+            } else {
+                let mut got = vec![f64::NAN; want.len()];
+                let mut out =
+                    StridedViewMut::new(&mut got, 0, out_shape.clone(), c_strides(&out_shape))
+                        .unwrap();
+                run(
+                    &plan,
+                    &views,
+                    &mut out,
+                    &RunOptions::new().par(Par::Rayon(2)),
+                    &mut Workspace::new(),
+                )
+                .unwrap();
+                assert_eq!(got, want, "{text}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_kernel_path_matches_a_brute_force_sum() {
+        let every = GemmPolicy::MinWork(0);
+        check("ij,ij->i", &[&[3, 4], &[3, 4]], every); // inner sum
+        check("ij->j", &[&[3, 4]], every); // accumulate rows
+        check("ij->ji", &[&[9, 10]], every); // tiled transpose
+        check("ii->i", &[&[3, 3]], every); // diagonal
+        check("i,j->ij", &[&[3], &[2]], every); // outer
+        check("ij,jk->ik", &[&[3, 4], &[4, 2]], every); // gemm
+        check("ij,jk->ik", &[&[3, 4], &[4, 2]], GemmPolicy::Never);
+        check("bij,bjk->bik", &[&[2, 3, 4], &[2, 4, 2]], every); // batched
+        // K in opposite orders: large enough that copying pays.
+        check("abcd,dcfe->abef", &[&[4, 4, 4, 4], &[4, 4, 4, 4]], every);
+        check("aijb,jk->aikb", &[&[2, 3, 8, 3], &[8, 8]], every); // M split
+        check("ij,jk,kl->il", &[&[2, 3], &[3, 4], &[4, 2]], every); // temporaries
+        check("ij,jk->ik", &[&[2, 0], &[0, 3]], every); // empty sum
+    }
+
+    #[test]
+    fn a_repacking_fit_copies_what_it_says() {
+        // abcd,dcfe->abef at 8: the right operand is copied in C order.
+        let plan = plan(
+            "abcd,dcfe->abef",
+            &[&[8, 8, 8, 8], &[8, 8, 8, 8]],
+            GemmPolicy::Auto,
+        );
+        let Lowered::Gemm(g) = &plan.c_order().steps()[0].lowered else {
+            panic!("{plan}")
+        };
+        assert_eq!(g.repacks.len(), 1, "{plan}");
+        assert_eq!(plan.workspace_elements(), 8 * 8 * 8 * 8);
+    }
+
+    /// `ij,jk->ik` at 3x4 and 4x5, fitted in C order, with `corrupt`
+    /// applied to its one step.
+    fn corrupted(corrupt: impl Fn(&mut FitStep)) -> Result<Program, ExecError> {
+        let plan = plan("ij,jk->ik", &[&[3, 4], &[4, 5]], GemmPolicy::MinWork(0));
+        let good = fit::fit(&plan, &[&[4, 1], &[5, 1]], &[5, 1], Target::BLAS).unwrap();
+        let mut steps = good.steps().to_vec();
+        corrupt(&mut steps[0]);
+        let bad = fit::Fitted::from_parts(
+            good.input_strides().to_vec(),
+            good.out_strides().to_vec(),
+            good.target(),
+            steps,
+            good.buffers().to_vec(),
+        );
+        Program::from_fitted(Arc::new(plan), bad)
+    }
+
+    fn problem(result: Result<Program, ExecError>) -> ProgramProblem {
+        match result {
+            Err(ExecError::ProgramInvalid { step: 0, problem }) => problem,
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+
+    fn gemm(step: &mut FitStep) -> &mut fit::Gemm {
+        match &mut step.lowered {
+            Lowered::Gemm(g) => g,
+            Lowered::Loops(_) => panic!("a GEMM step"),
+        }
+    }
+
+    #[test]
+    fn a_corrupted_fit_is_an_error_not_a_crash() {
+        assert!(corrupted(|_| {}).is_ok());
+        // GEMM rows past the left operand's end.
+        let p = problem(corrupted(|s| gemm(s).m.extent = 4));
+        assert!(matches!(p, ProgramProblem::ReachesOutside { .. }), "{p}");
+        // A stride that leaves the right operand.
+        let p = problem(corrupted(|s| gemm(s).k.b = 50));
+        assert!(matches!(p, ProgramProblem::ReachesOutside { .. }), "{p}");
+        // Two rows of the result written to one place.
+        let p = problem(corrupted(|s| gemm(s).m.out = 0));
+        assert!(matches!(p, ProgramProblem::WritesTwice(_)), "{p}");
+        // Operands and buffers that do not exist.
+        let p = problem(corrupted(|s| s.inputs[1] = Source::Operand(7)));
+        assert_eq!(p, ProgramProblem::NoSuchOperand(7));
+        let p = problem(corrupted(|s| s.output = Dest::Buffer(BufferId(3))));
+        assert_eq!(p, ProgramProblem::NoSuchBuffer(3));
+        // One input for a GEMM.
+        let p = problem(corrupted(|s| {
+            s.inputs.pop();
+        }));
+        assert_eq!(p, ProgramProblem::InputCount(1));
+        // The strided engine, past the end.
+        let p = problem(corrupted(|s| {
+            let g = gemm(s).clone();
+            s.lowered = Lowered::Loops(einsum_plan::fit::Loops {
+                kept: vec![g.m, g.n],
+                summed: vec![fit::Loop { extent: 9, ..g.k }],
+                order: fit::Order::InnerSum,
+            });
+        }));
+        assert!(matches!(p, ProgramProblem::ReachesOutside { .. }), "{p}");
+    }
+
+    #[test]
+    fn a_step_writing_the_buffer_it_reads_is_refused() {
+        let plan = plan(
+            "ij,jk,kl->il",
+            &[&[2, 3], &[3, 4], &[4, 2]],
+            GemmPolicy::Never,
+        );
+        let good = plan.c_order().clone();
+        let mut steps = good.steps().to_vec();
+        let last = steps.len() - 1;
+        let Some(&Source::Buffer(read)) = steps[last]
+            .inputs
+            .iter()
+            .find(|s| matches!(s, Source::Buffer(_)))
+        else {
+            panic!("{plan}")
+        };
+        steps[last].output = Dest::Buffer(read);
+        let bad = fit::Fitted::from_parts(
+            good.input_strides().to_vec(),
+            good.out_strides().to_vec(),
+            good.target(),
+            steps,
+            good.buffers().to_vec(),
+        );
+        match Program::from_fitted(Arc::new(plan), bad) {
+            Err(ExecError::ProgramInvalid { problem, .. }) => {
+                assert_eq!(problem, ProgramProblem::BufferShared(read.0))
+            }
+            other => panic!("not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_program_runs_only_on_its_element_type_and_strides() {
+        let plan = Arc::new(plan(
+            "ij,jk->ik",
+            &[&[3, 4], &[4, 5]],
+            GemmPolicy::MinWork(0),
+        ));
+        let program = Program::new::<f64>(plan, &[&[4, 1], &[5, 1]], &[5, 1]).unwrap();
+        let (a, b) = (vec![1i64; 12], vec![1i64; 20]);
+        let mut c = vec![0i64; 15];
+        let inputs = [
+            StridedView::new(&a, 0, vec![3, 4], vec![4, 1]).unwrap(),
+            StridedView::new(&b, 0, vec![4, 5], vec![5, 1]).unwrap(),
+        ];
+        let mut out = StridedViewMut::new(&mut c, 0, vec![3, 5], vec![5, 1]).unwrap();
+        let err = program
+            .run(&inputs, &mut out, &RunOptions::new(), &mut Workspace::new())
+            .unwrap_err();
+        assert_eq!(err, ExecError::ElementMismatch { element: "int64" });
+        let (a, b) = (vec![1.0f64; 12], vec![1.0f64; 20]);
+        let mut c = vec![0.0f64; 15];
+        let inputs = [
+            StridedView::new(&a, 0, vec![3, 4], vec![1, 3]).unwrap(),
+            StridedView::new(&b, 0, vec![4, 5], vec![5, 1]).unwrap(),
+        ];
+        let mut out = StridedViewMut::new(&mut c, 0, vec![3, 5], vec![5, 1]).unwrap();
+        let err = program
+            .run(&inputs, &mut out, &RunOptions::new(), &mut Workspace::new())
+            .unwrap_err();
+        assert_eq!(err, ExecError::StridesMismatch);
     }
 }

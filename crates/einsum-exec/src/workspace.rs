@@ -58,6 +58,15 @@ impl<T: Element> Workspace<T> {
         Ok(())
     }
 
+    /// Grows the workspace to what `program` uses (what its first run would
+    /// allocate), so that running it allocates nothing.
+    ///
+    /// # Errors
+    /// If the buffers do not fit in this machine's memory.
+    pub fn reserve(&mut self, program: &crate::Program) -> Result<(), ExecError> {
+        self.prepare(program.fitted().buffers())
+    }
+
     /// The buffers, for the kernels.
     pub(crate) fn buffers_mut(&mut self) -> &mut [Vec<T>] {
         &mut self.buffers

@@ -114,6 +114,10 @@ pub(crate) struct Analysis {
     pub totals: Vec<Duration>,
     pub steps: Vec<Vec<Duration>>,
     pub threads: usize,
+    /// Elements each step copied in the first run, as the executor counted.
+    pub copied: Vec<usize>,
+    /// Elements of workspace the runs allocated.
+    pub workspace: usize,
 }
 
 fn main() -> ExitCode {
@@ -426,14 +430,19 @@ fn execute_typed<T: Element>(
         totals: Vec::new(),
         steps: vec![Vec::new(); plan.steps().len()],
         threads,
+        copied: Vec::new(),
+        workspace: 0,
     };
     // The first run is the result (and, when timing, the warm-up).
     for i in 0..=repeat {
         let mut view = StridedViewMut::try_from(out.view_mut())?;
-        let times = program.run_profiled(&inputs, &mut view, &options, &mut workspace)?;
-        if i > 0 {
-            analysis.totals.push(times.iter().sum());
-            for (step, t) in analysis.steps.iter_mut().zip(times) {
+        let profile = program.run_profiled(&inputs, &mut view, &options, &mut workspace)?;
+        if i == 0 {
+            analysis.copied = profile.copied;
+            analysis.workspace = workspace.len();
+        } else {
+            analysis.totals.push(profile.times.iter().sum());
+            for (step, t) in analysis.steps.iter_mut().zip(profile.times) {
                 step.push(t);
             }
         }

@@ -163,9 +163,11 @@ pub(crate) fn json(
             .steps()
             .iter()
             .zip(&a.steps)
-            .map(|(step, times)| {
+            .enumerate()
+            .map(|(i, (step, times))| {
                 let m = median(times);
                 json!({
+                    "copied_elements": a.copied.get(i).copied().unwrap_or(0),
                     "median_seconds": m,
                     "min_seconds": minimum(times),
                     "gflops_per_second": per_second(step.flops, m),
@@ -178,6 +180,7 @@ pub(crate) fn json(
             json!({
                 "repeat": a.repeat,
                 "threads": a.threads,
+                "workspace_elements": a.workspace,
                 "median_seconds": median(&a.totals),
                 "min_seconds": minimum(&a.totals),
                 "steps": steps,

@@ -91,10 +91,27 @@ pub(crate) unsafe fn run<T: Element>(
         });
     };
     if threads > 1 && count >= threads && (work < SMALL || count >= 4 * threads) {
-        // Each product writes its own block of the result.
-        offsets(&step.outer)
-            .par_iter()
-            .for_each(|&(oa, ob, oo)| call(oa, ob, oo, gemm::Parallelism::None));
+        // Each product writes its own block of the result. Tasks split the
+        // longest outer loop; each walks the others (on the stack: a run
+        // allocates nothing).
+        let split = (0..step.outer.len())
+            .max_by_key(|&j| step.outer[j].extent)
+            .unwrap_or(0);
+        let along = step.outer[split];
+        let others: smallvec::SmallVec<[Dim; 8]> = step
+            .outer
+            .iter()
+            .enumerate()
+            .filter(|&(j, _)| j != split)
+            .map(|(_, d)| *d)
+            .collect();
+        (0..along.extent).into_par_iter().for_each(|i| {
+            let i = i as isize;
+            let (ba, bb, bo) = (along.a * i, along.b * i, along.out * i);
+            super::for_each_offset(&others, |oa, ob, oo| {
+                call(ba + oa, bb + ob, bo + oo, gemm::Parallelism::None)
+            });
+        });
     } else {
         let par = if threads > 1 && work >= SMALL {
             gemm::Parallelism::Rayon(threads)
@@ -103,10 +120,4 @@ pub(crate) unsafe fn run<T: Element>(
         };
         super::for_each_offset(&step.outer, |oa, ob, oo| call(oa, ob, oo, par));
     }
-}
-
-fn offsets(dims: &[Dim]) -> Vec<(isize, isize, isize)> {
-    let mut out = Vec::new();
-    super::for_each_offset(dims, |a, b, o| out.push((a, b, o)));
-    out
 }

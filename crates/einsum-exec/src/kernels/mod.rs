@@ -25,6 +25,8 @@ pub(crate) use einsum_plan::fit::Loop as Dim;
 pub(crate) enum Event {
     /// A step starts.
     Start,
+    /// It copied this many elements into or out of a buffer.
+    Copied(usize),
     /// It ended.
     End,
 }
@@ -136,6 +138,7 @@ pub(crate) fn execute<T: Element>(
                             // its buffer, which nothing else in this step
                             // uses.
                             unsafe { strided::run(&repack.loops, copy, Accum::Replace, threads) };
+                            observe(Event::Copied(repack.loops.points()));
                             if repack.tensor == Tensor::Left {
                                 gemm_bases.a = buffer.cast_const();
                             } else {
@@ -158,6 +161,7 @@ pub(crate) fn execute<T: Element>(
                 // writes to the result (or its buffer).
                 unsafe { gemm::run(g, gemm_bases, gemm_accum, threads, kernel) };
                 if let Some((loops, buffer)) = result_copy {
+                    observe(Event::Copied(loops.points()));
                     let copy = Bases {
                         a: buffer.cast_const(),
                         b: None,

@@ -74,8 +74,9 @@ pub(crate) unsafe fn run<T: Element>(loops: &Loops, bases: Bases<T>, accum: Accu
         (0..chunks).into_par_iter().for_each(|c| {
             let start = outer.extent * c / chunks;
             let end = outer.extent * (c + 1) / chunks;
-            let mut part = loops.clone();
-            part.kept[split].extent = end - start;
+            // This task's loops, on the stack (a run allocates nothing).
+            let mut part: Dims = Dims::from_slice(&loops.kept);
+            part[split].extent = end - start;
             let s = start as isize;
             let bases = shared.get();
             // SAFETY: this task's range of a result dimension is its own;
@@ -86,7 +87,7 @@ pub(crate) unsafe fn run<T: Element>(loops: &Loops, bases: Bases<T>, accum: Accu
                     b: bases.b.map(|b| b.offset(outer.b * s)),
                     out: bases.out.offset(outer.out * s),
                 };
-                serial(&part, bases, accum);
+                serial(&part, &loops.summed, loops.order, bases, accum);
             }
         });
     } else if threads > 1
@@ -97,35 +98,42 @@ pub(crate) unsafe fn run<T: Element>(loops: &Loops, bases: Bases<T>, accum: Accu
         // A full reduction: partial sums over chunks of the outermost summed
         // dimension, added in chunk order.
         let outer = loops.summed[0];
-        let chunks = (threads * 4).min(outer.extent);
+        let chunks = (threads * 4).min(outer.extent).min(MAX_PARTIALS);
         let shared = Shared(bases);
-        let partials: Vec<T> = (0..chunks)
-            .into_par_iter()
-            .map(|c| {
+        let mut partials = [T::ZERO; MAX_PARTIALS];
+        partials[..chunks]
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(c, partial)| {
                 let start = outer.extent * c / chunks;
                 let end = outer.extent * (c + 1) / chunks;
-                let mut part = loops.summed.clone();
+                let mut part: Dims = Dims::from_slice(&loops.summed);
                 part[0].extent = end - start;
                 let s = start as isize;
                 let bases = shared.get();
                 // SAFETY: a subset of the caller's input offsets; nothing is written.
-                unsafe {
+                *partial = unsafe {
                     reduce_all(
                         &part,
                         bases.a.offset(outer.a * s),
                         bases.b.map(|b| b.offset(outer.b * s)),
                     )
-                }
-            })
-            .collect();
-        let total = partials.into_iter().fold(T::ZERO, T::add);
+                };
+            });
+        let total = partials[..chunks].iter().fold(T::ZERO, |t, &p| t.add(p));
         // SAFETY: a scalar result: its base is its one element.
         unsafe { write(bases.out, total, accum) };
     } else {
         // SAFETY: the caller's contract.
-        unsafe { serial(loops, bases, accum) };
+        unsafe { serial(&loops.kept, &loops.summed, loops.order, bases, accum) };
     }
 }
+
+/// Loops of one task, inline.
+type Dims = smallvec::SmallVec<[Dim; 8]>;
+
+/// At most this many partial sums in a parallel full reduction (inline).
+const MAX_PARTIALS: usize = 64;
 
 /// Which result dimension parallel tasks split: the outermost, except for
 /// a transposing copy, which splits a dimension its tiles do not cover (the
@@ -145,36 +153,38 @@ fn split_dim(loops: &Loops) -> usize {
 ///
 /// # Safety
 /// As [`run`].
-unsafe fn serial<T: Element>(loops: &Loops, bases: Bases<T>, accum: Accum) {
-    if loops.order == Order::InnerSum {
-        for_each_offset(&loops.kept, |oa, ob, oo| {
+unsafe fn serial<T: Element>(
+    kept: &[Dim],
+    summed: &[Dim],
+    order: Order,
+    bases: Bases<T>,
+    accum: Accum,
+) {
+    if order == Order::InnerSum {
+        for_each_offset(kept, |oa, ob, oo| {
             // SAFETY: offsets within the caller's contract.
             unsafe {
-                let value = reduce_all(
-                    &loops.summed,
-                    bases.a.offset(oa),
-                    bases.b.map(|b| b.offset(ob)),
-                );
+                let value = reduce_all(summed, bases.a.offset(oa), bases.b.map(|b| b.offset(ob)));
                 write(bases.out.offset(oo), value, accum);
             }
         });
         return;
     }
-    if let Order::Transpose { x, inner } = loops.order
+    if let Order::Transpose { x, inner } = order
         && bases.b.is_none()
     {
         // SAFETY: the caller's contract.
-        unsafe { transpose(&loops.kept, x, inner, bases.a, bases.out, accum) };
+        unsafe { transpose(kept, x, inner, bases.a, bases.out, accum) };
         return;
     }
     // Accumulate: zero the result if it is replaced and anything is summed,
     // then add rows along the innermost result dimension.
-    let assign = accum == Accum::Replace && loops.summed.is_empty();
-    if accum == Accum::Replace && !loops.summed.is_empty() {
+    let assign = accum == Accum::Replace && summed.is_empty();
+    if accum == Accum::Replace && !summed.is_empty() {
         // SAFETY: the caller's contract covers the result's offsets.
-        unsafe { fill_zero(&loops.kept, bases.out) };
+        unsafe { fill_zero(kept, bases.out) };
     }
-    let (inner, outer_kept) = match loops.kept.split_last() {
+    let (inner, outer_kept) = match kept.split_last() {
         Some((inner, rest)) => (*inner, rest),
         None => (
             Dim {
@@ -186,7 +196,7 @@ unsafe fn serial<T: Element>(loops: &Loops, bases: Bases<T>, accum: Accum) {
             &[][..],
         ),
     };
-    let mut outer: smallvec::SmallVec<[Dim; 8]> = smallvec::SmallVec::from_slice(&loops.summed);
+    let mut outer: smallvec::SmallVec<[Dim; 8]> = smallvec::SmallVec::from_slice(summed);
     outer.extend_from_slice(outer_kept);
     for_each_offset(&outer, |oa, ob, oo| {
         // SAFETY: offsets within the caller's contract; the row stays inside
