@@ -12,6 +12,7 @@ use einsum::plan::{Optimize, PlanOptions};
 use einsum::{Einsum, Options};
 use ndarray::{ArrayViewD, Axis, IxDyn, ShapeBuilder, Slice};
 use num_complex::Complex;
+use proptest::prelude::*;
 use support::corpus::{self, ShapedCase};
 use support::reference::{self, Magnitude};
 use support::strategies;
@@ -533,4 +534,122 @@ fn int64_every_layout_and_strategy() {
 #[test]
 fn int32_every_layout() {
     run_corpus::<i32>(false);
+}
+
+/// A random einsum built by construction: up to five axes of small sizes,
+/// one to four operands over them (repeated labels are diagonals, an extent
+/// of 1 broadcasts), an explicit output of some of the axes in any order or
+/// numpy's implicit one.
+fn random_case() -> impl Strategy<Value = ShapedCase> {
+    let sizes =
+        proptest::collection::vec(proptest::sample::select(vec![1usize, 2, 3, 4, 7]), 1..=5);
+    sizes
+        .prop_flat_map(|sizes| {
+            let n = sizes.len();
+            let operand = proptest::collection::vec((0..n, proptest::bool::weighted(0.15)), 0..=4);
+            let operands = proptest::collection::vec(operand, 1..=4);
+            let output = (
+                proptest::collection::vec(proptest::bool::ANY, n),
+                Just((0..n).collect::<Vec<usize>>()).prop_shuffle(),
+                proptest::bool::weighted(0.2),
+            );
+            (Just(sizes), operands, output)
+        })
+        .prop_map(|(sizes, operands, (keep, order, implicit))| {
+            let label = |a: usize| char::from(b'a' + a as u8);
+            let terms: Vec<String> = operands
+                .iter()
+                .map(|dims| dims.iter().map(|&(a, _)| label(a)).collect())
+                .collect();
+            let shapes: Vec<Vec<usize>> = operands
+                .iter()
+                .map(|dims| {
+                    // A repeated label is a diagonal: its extents must agree, so
+                    // only its first appearance may broadcast... and then all
+                    // must; keep diagonals at full size.
+                    dims.iter()
+                        .enumerate()
+                        .map(|(i, &(a, one))| {
+                            let repeated =
+                                dims.iter().enumerate().any(|(j, &(b, _))| j != i && b == a);
+                            if one && !repeated { 1 } else { sizes[a] }
+                        })
+                        .collect()
+                })
+                .collect();
+            let used: Vec<usize> = order
+                .iter()
+                .copied()
+                .filter(|&a| keep[a] && operands.iter().flatten().any(|&(b, _)| b == a))
+                .collect();
+            let text = if implicit {
+                terms.join(",")
+            } else {
+                format!(
+                    "{}->{}",
+                    terms.join(","),
+                    used.iter().map(|&a| label(a)).collect::<String>()
+                )
+            };
+            ShapedCase {
+                line: 0,
+                text,
+                shapes,
+                fields: Vec::new(),
+                comment: "generated".into(),
+            }
+        })
+}
+
+/// The corpus line a failing case becomes (`tests/corpus/exec.txt`).
+fn corpus_line(case: &ShapedCase) -> String {
+    let shapes: Vec<String> = case
+        .shapes
+        .iter()
+        .map(|s| {
+            if s.is_empty() {
+                "scalar".to_owned()
+            } else {
+                s.iter().map(usize::to_string).collect::<Vec<_>>().join("x")
+            }
+        })
+        .collect();
+    format!(
+        "{}  {}  # found by the executor property test",
+        case.text,
+        shapes.join(" ")
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Random N-ary expressions, layouts, GEMM policies and threads against
+    /// the reference evaluator. A failure prints its shrunk case as a corpus
+    /// line: add it to `tests/corpus/exec.txt` with a name, so it is run on
+    /// every dtype, layout and strategy from then on.
+    #[test]
+    fn random_expressions_match_the_reference(
+        case in random_case(),
+        layout in proptest::sample::select(LAYOUTS.to_vec()),
+        gemm in proptest::sample::select(strategies::GEMM_POLICIES.to_vec()),
+        par in proptest::sample::select(strategies::PARS.to_vec()),
+        optimize in proptest::sample::select(strategies::optimizers()),
+    ) {
+        // Every generated case binds today; should binding ever refuse one
+        // (as numpy would), it is skipped rather than compared.
+        if einsum::explain(&case.text, &case.shapes, &PlanOptions::new()).is_err() {
+            return Ok(());
+        }
+        let config = Config {
+            layout,
+            optimize,
+            gemm,
+            options: RunOptions::new().par(par),
+            out_reversed: false,
+        };
+        for result in [check::<f64>(&case, &config), check::<i64>(&case, &config)] {
+            prop_assert!(result.is_ok(), "{}\n{:?}\n{}", corpus_line(&case), config, result.unwrap_err());
+        }
+    }
 }
