@@ -25,7 +25,8 @@ pub fn advise_huge_pages<T>(data: &mut [T]) {
     if bytes < HUGE_FROM {
         return;
     }
-    #[cfg(target_os = "linux")]
+    // Miri does not model `madvise`; the hint changes nothing it checks.
+    #[cfg(all(target_os = "linux", not(miri)))]
     {
         const PAGE: usize = 2 << 20;
         let start = data.as_mut_ptr() as usize;
@@ -178,7 +179,8 @@ pub fn try_zeroed<T: Element>(len: usize, what: Allocation) -> Result<Vec<T>, Ex
 pub fn machine_bytes() -> u128 {
     static BYTES: std::sync::OnceLock<u128> = std::sync::OnceLock::new();
     *BYTES.get_or_init(|| {
-        #[cfg(target_os = "linux")]
+        // Miri does not model the `sysinfo` call: the size is unknown there.
+        #[cfg(all(target_os = "linux", not(miri)))]
         {
             // SAFETY: `sysinfo` only writes the struct it is given, which is
             // a plain-data C struct for which all-zero bytes are valid.
@@ -233,6 +235,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "Miri has no machine size (sysinfo is not modelled)")]
     fn sizes_beyond_the_machine_are_errors_not_aborts() {
         // 2^40 doubles: 8 TiB, more than any machine this runs on.
         let err = try_zeroed::<f64>(1 << 40, Allocation::Workspace).unwrap_err();

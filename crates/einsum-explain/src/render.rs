@@ -4,7 +4,7 @@ use std::fmt::Write;
 use std::time::Duration;
 
 use einsum::plan::fit::{Fitted, Lowered};
-use einsum::plan::{Plan, Slot, Step};
+use einsum::plan::{Dest, Plan, Source, Step};
 use serde_json::json;
 
 use einsum_explain::dtype::DType;
@@ -206,10 +206,13 @@ pub(crate) fn dot(plan: &Plan, fitted: &Fitted) -> String {
                 .join("x")
         }
     };
-    let node = |slot: Slot| match slot {
-        Slot::Operand(k) => format!("operand{k}"),
-        Slot::Temp(t) => format!("t{t}"),
-        Slot::Output => "out".into(),
+    let source = |s: Source| match s {
+        Source::Operand(k) => format!("operand{}", k.0),
+        Source::Temp(t) => t.to_string(),
+    };
+    let dest = |d: Dest| match d {
+        Dest::Temp(t) => t.to_string(),
+        Dest::Output => "out".to_owned(),
     };
     let escape = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
     let mut out = String::from(
@@ -231,7 +234,7 @@ pub(crate) fn dot(plan: &Plan, fitted: &Fitted) -> String {
         );
     }
     for (step, fit) in plan.steps().iter().zip(fitted.steps()) {
-        let target = node(step.out);
+        let target = dest(step.out);
         let mut label = format!(
             "{} = {}\\n{}\\n{}",
             target,
@@ -248,14 +251,14 @@ pub(crate) fn dot(plan: &Plan, fitted: &Fitted) -> String {
         let _ = writeln!(
             out,
             "  {target} [label=\"{label}\"{}];",
-            if step.out == Slot::Output {
+            if step.out == Dest::Output {
                 ", penwidth=2"
             } else {
                 ""
             }
         );
         for arg in &step.args {
-            let _ = writeln!(out, "  {} -> {target};", node(arg.slot));
+            let _ = writeln!(out, "  {} -> {target};", source(arg.source));
         }
     }
     out.push_str("}\n");

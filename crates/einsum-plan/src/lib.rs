@@ -62,5 +62,5 @@ pub use error::{PlanError, PlanErrorKind};
 pub use fit::GemmPolicy;
 pub use kernel::{Kernel, Role, Side};
 pub use order::{Optimize, Path};
-pub use plan::{Arg, FittedReport, Plan, PlanOptions, Slot, Step, plan};
+pub use plan::{Arg, Dest, FittedReport, OperandId, Plan, PlanOptions, Source, Step, TempId, plan};
 pub use report::{CopyReport, PlanReport, StepReport};

@@ -53,13 +53,40 @@ impl PlanOptions {
     }
 }
 
-/// Where a step reads or writes.
+/// An operand, by position in the call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OperandId(pub usize);
+
+/// A temporary: a step's result that a later step reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TempId(pub usize);
+
+impl fmt::Display for OperandId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "operand {}", self.0)
+    }
+}
+
+impl fmt::Display for TempId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "t{}", self.0)
+    }
+}
+
+/// What a step reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Slot {
-    /// Operand `k`, as the caller passed it.
-    Operand(usize),
-    /// Intermediate `t`, in the workspace.
-    Temp(usize),
+pub enum Source {
+    /// An operand, as the caller passed it.
+    Operand(OperandId),
+    /// A temporary an earlier step wrote.
+    Temp(TempId),
+}
+
+/// Where a step writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dest {
+    /// A temporary a later step reads.
+    Temp(TempId),
     /// The result.
     Output,
 }
@@ -72,7 +99,7 @@ pub enum Slot {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Arg {
     /// What is read.
-    pub slot: Slot,
+    pub source: Source,
     /// Its dimensions.
     pub dims: Vec<Dim>,
 }
@@ -83,7 +110,7 @@ pub struct Step {
     /// The inputs.
     pub args: Vec<Arg>,
     /// Where the result goes.
-    pub out: Slot,
+    pub out: Dest,
     /// The result's axes, in memory order (C order for temporaries).
     pub out_axes: Vec<AxisId>,
     /// What the step does.
@@ -171,7 +198,7 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
         consumer: Vec::new(),
     };
     let raw = |k: usize| Arg {
-        slot: Slot::Operand(k),
+        source: Source::Operand(OperandId(k)),
         dims: bound.operands()[k].clone(),
     };
 
@@ -198,7 +225,7 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
         builder.push(
             Step {
                 args: vec![raw(0)],
-                out: Slot::Output,
+                out: Dest::Output,
                 out_axes: output.to_vec(),
                 kernel,
                 flops: 0,
@@ -230,7 +257,7 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
             builder.push(
                 Step {
                     args: vec![raw(k)],
-                    out: Slot::Temp(t),
+                    out: Dest::Temp(t),
                     out_axes: kept.clone(),
                     kernel: Kernel::Reduce {
                         len: saturating_product(&kept, size),
@@ -291,10 +318,10 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
             holding[axis.index()] += 1;
         }
         let (out, out_axes) = if last {
-            (Slot::Output, output.to_vec())
+            (Dest::Output, output.to_vec())
         } else {
             let t = builder.temp(result.clone());
-            (Slot::Temp(t), result.clone())
+            (Dest::Temp(t), result.clone())
         };
         let union: Vec<AxisId> = {
             let mut u = sets[a].clone();
@@ -316,13 +343,9 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
             },
             flops,
         );
-        if let Slot::Temp(t) = out {
+        // The last step writes the output, which nothing reads.
+        if let Dest::Temp(t) = out {
             current.push(builder.arg(t));
-        } else {
-            current.push(Arg {
-                slot: Slot::Output,
-                dims: Vec::new(),
-            });
         }
         sets.push(result);
     }
@@ -403,14 +426,14 @@ impl Builder<'_> {
         self.flops.push(flops);
     }
 
-    fn temp(&mut self, axes: Vec<AxisId>) -> usize {
+    fn temp(&mut self, axes: Vec<AxisId>) -> TempId {
         self.temps.push(axes);
         self.consumer.push(None);
-        self.temps.len() - 1
+        TempId(self.temps.len() - 1)
     }
 
-    fn arg(&self, t: usize) -> Arg {
-        let dims = self.temps[t]
+    fn arg(&self, t: TempId) -> Arg {
+        let dims = self.temps[t.0]
             .iter()
             .map(|&axis| Dim {
                 axis,
@@ -418,7 +441,7 @@ impl Builder<'_> {
             })
             .collect();
         Arg {
-            slot: Slot::Temp(t),
+            source: Source::Temp(t),
             dims,
         }
     }
@@ -460,7 +483,7 @@ impl Builder<'_> {
             let (left, right) = (distinct(&step.args[0]), distinct(&step.args[1]));
             self.steps[s].kernel =
                 kernel::pairwise(&left, &right, &out, |a| self.axes[a.index()].size);
-            let fixed = |arg: &Arg| !matches!(arg.slot, Slot::Temp(_));
+            let fixed = |arg: &Arg| !matches!(arg.source, Source::Temp(_));
             let by = |order: &[AxisId], set: &[AxisId]| -> Vec<AxisId> {
                 order.iter().copied().filter(|a| set.contains(a)).collect()
             };
@@ -477,7 +500,7 @@ impl Builder<'_> {
                 shared.clone()
             };
             for (i, own) in [(0usize, &left), (1, &right)] {
-                let Slot::Temp(t) = step.args[i].slot else {
+                let Source::Temp(t) = step.args[i].source else {
                     continue;
                 };
                 let batch: Vec<AxisId> = out
@@ -499,8 +522,8 @@ impl Builder<'_> {
                     layout.extend(free);
                 }
                 debug_assert_eq!(layout.len(), own.len());
-                self.temps[t] = layout.clone();
-                self.consumer[t] = Some(s);
+                self.temps[t.0] = layout.clone();
+                self.consumer[t.0] = Some(s);
                 let dims: Vec<Dim> = layout
                     .iter()
                     .map(|&axis| Dim {
@@ -509,7 +532,7 @@ impl Builder<'_> {
                     })
                     .collect();
                 self.steps[s].args[i].dims = dims;
-                if let Some(producer) = self.steps.iter().position(|st| st.out == Slot::Temp(t)) {
+                if let Some(producer) = self.steps.iter().position(|st| st.out == Dest::Temp(t)) {
                     self.steps[producer].out_axes = layout;
                 }
             }
@@ -814,10 +837,12 @@ impl Plan {
         for (i, step) in self.steps.iter().enumerate() {
             let fit = fitted.steps().get(i);
             let result = match (step.out, fit.map(|s| s.output)) {
-                (Slot::Temp(t), Some(fit::Dest::Buffer(b))) => {
-                    let shape: Vec<usize> =
-                        self.temps[t].iter().map(|&a| bound.axis(a).size).collect();
-                    format!("t{t} {} in {b}", shape_text(&shape))
+                (Dest::Temp(t), Some(fit::Dest::Buffer(b))) => {
+                    let shape: Vec<usize> = self.temps[t.0]
+                        .iter()
+                        .map(|&a| bound.axis(a).size)
+                        .collect();
+                    format!("{t} {} in {b}", shape_text(&shape))
                 }
                 _ => format!("out {}", shape_text(&self.output_shape())),
             };

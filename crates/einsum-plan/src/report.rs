@@ -3,7 +3,7 @@
 use crate::count::Count;
 use crate::fit::{self, Dest, Fitted, Lowered};
 use crate::kernel::Kernel;
-use crate::plan::{Plan, Slot};
+use crate::plan::{self, Plan};
 
 /// A plan's report as data: the same figures as `Display`, one field each.
 /// With the `serde` feature it serializes (to JSON, say) with these names.
@@ -95,11 +95,17 @@ pub struct CopyReport {
     pub text: String,
 }
 
-fn slot_name(slot: Slot) -> String {
-    match slot {
-        Slot::Operand(k) => format!("operand {k}"),
-        Slot::Temp(t) => format!("t{t}"),
-        Slot::Output => "out".to_owned(),
+fn source_name(source: plan::Source) -> String {
+    match source {
+        plan::Source::Operand(k) => k.to_string(),
+        plan::Source::Temp(t) => t.to_string(),
+    }
+}
+
+fn dest_name(dest: plan::Dest) -> String {
+    match dest {
+        plan::Dest::Temp(t) => t.to_string(),
+        plan::Dest::Output => "out".to_owned(),
     }
 }
 
@@ -163,8 +169,8 @@ impl Plan {
                     kind: kind(&step.kernel),
                     flops: counts.step_flops[i].clone(),
                     moved_elements: counts.step_moved[i].clone(),
-                    inputs: step.args.iter().map(|a| slot_name(a.slot)).collect(),
-                    output: slot_name(step.out),
+                    inputs: step.args.iter().map(|a| source_name(a.source)).collect(),
+                    output: dest_name(step.out),
                     output_shape: shape_of(&step.out_axes),
                     buffer: match fit.output {
                         Dest::Buffer(b) => Some(b.0),

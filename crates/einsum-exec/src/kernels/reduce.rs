@@ -141,6 +141,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "10^7 elements: hours under Miri")]
     fn pairwise_beats_sequential_on_a_long_float_sum() {
         // 10^7 copies of 0.1 in f32: sequential summation drifts far off.
         let n = 10_000_000;

@@ -34,7 +34,7 @@ use std::fmt;
 use crate::bind::Bound;
 use crate::count::Count;
 use crate::kernel::{Kernel, Role};
-use crate::plan::{Plan, Slot, Step};
+use crate::plan::{self, Plan, Step};
 
 pub use gemm::Tensor;
 pub(crate) use loops::c_strides;
@@ -357,12 +357,12 @@ pub(crate) fn fit_steps(
             && loops.points() > 0
             && policy.uses_gemm(loops.points());
         let output = match step.out {
-            Slot::Temp(t) => {
-                let id = pool.take(temp_len(t));
-                temp_buffer[t] = Some(id);
+            plan::Dest::Temp(t) => {
+                let id = pool.take(temp_len(t.0));
+                temp_buffer[t.0] = Some(id);
                 Dest::Buffer(id)
             }
-            _ => Dest::Output,
+            plan::Dest::Output => Dest::Output,
         };
         let lowered = if gemm {
             let plan = gemm::lower(&loops);
@@ -394,16 +394,16 @@ pub(crate) fn fit_steps(
         let inputs = step
             .args
             .iter()
-            .map(|arg| match arg.slot {
-                Slot::Temp(t) => {
+            .map(|arg| match arg.source {
+                plan::Source::Temp(t) => {
                     // The planner emits a temporary's producer before its
-                    // reader, so its buffer is known here.
-                    let id = temp_buffer[t].unwrap_or(BufferId(usize::MAX));
+                    // reader, so its buffer is known here (were it not, the
+                    // executor's check refuses the missing buffer).
+                    let id = temp_buffer[t.0].unwrap_or(BufferId(usize::MAX));
                     pool.give_back(id);
                     Source::Buffer(id)
                 }
-                Slot::Operand(k) => Source::Operand(k),
-                Slot::Output => Source::Operand(usize::MAX),
+                plan::Source::Operand(k) => Source::Operand(k.0),
             })
             .collect();
         fitted.push(FitStep {
@@ -436,20 +436,20 @@ fn step_loops(
         .args
         .iter()
         .map(|arg| {
-            let strides = match arg.slot {
-                Slot::Operand(k) => input_strides[k].to_vec(),
-                _ => loops::c_strides(arg.dims.iter().map(|d| d.extent)),
+            let strides = match arg.source {
+                plan::Source::Operand(k) => input_strides[k.0].to_vec(),
+                plan::Source::Temp(_) => loops::c_strides(arg.dims.iter().map(|d| d.extent)),
             };
             loops::axis_strides(bound, arg, &strides)
         })
         .collect();
     let mut dst = vec![0isize; bound.axes().len()];
     let (axes, strides): (&[crate::AxisId], Vec<isize>) = match step.out {
-        Slot::Temp(t) => (
-            &temps[t],
-            loops::c_strides(temps[t].iter().map(|&a| bound.axis(a).size)),
+        plan::Dest::Temp(t) => (
+            &temps[t.0],
+            loops::c_strides(temps[t.0].iter().map(|&a| bound.axis(a).size)),
         ),
-        _ => (bound.output(), out_strides.to_vec()),
+        plan::Dest::Output => (bound.output(), out_strides.to_vec()),
     };
     for (&axis, &stride) in axes.iter().zip(&strides) {
         dst[axis.index()] = stride;
