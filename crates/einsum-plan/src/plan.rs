@@ -137,7 +137,8 @@ pub struct Plan {
     gemm: GemmPolicy,
     /// The plan fitted to C-order operands and output, for a type with GEMM
     /// kernels: what `Display`, the report and `workspace_elements` show.
-    c_order: Fitted,
+    /// Made when first asked for, so planning alone does not pay for it.
+    c_order: LazyFit,
     path: Path,
     optimize: Optimize,
     /// What `Auto` chose (`None` when there was no order to choose).
@@ -556,22 +557,6 @@ impl Builder<'_> {
         let largest_temporary = temp_len.iter().max().cloned().unwrap_or(Count::ZERO);
         let output_len = product(bound.output(), size);
         let largest_intermediate = largest_temporary.clone().max(output_len);
-        let operand_strides: Vec<Vec<isize>> = bound
-            .operands()
-            .iter()
-            .map(|dims| fit::c_strides(dims.iter().map(|d| d.extent)))
-            .collect();
-        let operand_strides: Vec<&[isize]> = operand_strides.iter().map(Vec::as_slice).collect();
-        let out_strides = fit::c_strides(bound.output().iter().map(|&a| size(a)));
-        let c_order = fit::fit_steps(
-            bound,
-            &self.steps,
-            &self.temps,
-            options.gemm,
-            &operand_strides,
-            &out_strides,
-            Target::BLAS,
-        );
         let all: Vec<AxisId> = (0..self.axes.len()).map(AxisId::new).collect();
         let sums = all.iter().any(|a| !bound.output().contains(a));
         let points = product(&all, size);
@@ -582,7 +567,7 @@ impl Builder<'_> {
             steps: self.steps,
             temps: self.temps,
             gemm: options.gemm,
-            c_order,
+            c_order: LazyFit::default(),
             path,
             optimize: options.optimize.clone(),
             resolved,
@@ -654,13 +639,32 @@ impl Plan {
     /// allocates (times the element size: bytes), for temporaries and
     /// copies: the buffers of the plan's own fit, [`Plan::c_order`].
     pub fn workspace_elements(&self) -> usize {
-        self.c_order.workspace_elements()
+        self.c_order().workspace_elements()
     }
 
     /// The plan fitted to C-order operands and output, for an element type
     /// with GEMM kernels: what `Display` and [`Plan::report`] show.
     pub fn c_order(&self) -> &Fitted {
-        &self.c_order
+        self.c_order.0.get_or_init(|| {
+            let bound = &self.bound;
+            let operand_strides: Vec<Vec<isize>> = bound
+                .operands()
+                .iter()
+                .map(|dims| fit::c_strides(dims.iter().map(|d| d.extent)))
+                .collect();
+            let operand_strides: Vec<&[isize]> =
+                operand_strides.iter().map(Vec::as_slice).collect();
+            let out_strides = fit::c_strides(self.output_shape().into_iter());
+            fit::fit_steps(
+                bound,
+                &self.steps,
+                &self.temps,
+                self.gemm,
+                &operand_strides,
+                &out_strides,
+                Target::BLAS,
+            )
+        })
     }
 
     /// Which matrix-product steps run on GEMM when fitted.
@@ -765,9 +769,22 @@ fn shape_text(shape: &[usize]) -> String {
 
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.write_report(f, &self.c_order)
+        self.write_report(f, self.c_order())
     }
 }
+
+/// A plan's fit to C order, made once when first asked for. Two plans are
+/// equal whether or not theirs has been made (it follows from the rest).
+#[derive(Clone, Debug, Default)]
+struct LazyFit(std::sync::OnceLock<Fitted>);
+
+impl PartialEq for LazyFit {
+    fn eq(&self, _: &LazyFit) -> bool {
+        true
+    }
+}
+
+impl Eq for LazyFit {}
 
 /// A plan's report for one fit of it: [`Plan::display_fitted`].
 pub struct FittedReport<'a> {
