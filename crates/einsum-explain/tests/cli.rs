@@ -251,6 +251,63 @@ fn analyze_reports_the_promised_json_keys() {
     }
 }
 
+#[test]
+fn analyze_copies_and_allocates_what_the_report_prints() {
+    // aijb,jk->aikb: M (a, i, b) is not one stride, and the work pays for
+    // copying the left operand and the result; a chain with temporaries.
+    for args in [
+        &["aijb,jk->aikb", "2x2x128x2", "128x64"][..],
+        &["ij,jk,kl->il", "20x30", "30x4", "4x50"][..],
+    ] {
+        for threads in ["1", "2"] {
+            let mut all = args.to_vec();
+            all.extend(["--analyze", "--format", "json", "--threads", threads]);
+            let value: serde_json::Value = serde_json::from_str(&stdout(&all)).expect("json");
+            let analyze = &value["analyze"];
+            assert_eq!(
+                analyze["workspace_elements"], value["workspace_elements"],
+                "{args:?}: allocated vs reported"
+            );
+            let printed: Vec<u64> = value["steps"]
+                .as_array()
+                .expect("steps")
+                .iter()
+                .map(|s| {
+                    s["copies"]
+                        .as_array()
+                        .expect("copies")
+                        .iter()
+                        .map(|c| c["elements"].as_u64().expect("elements"))
+                        .sum()
+                })
+                .collect();
+            let copied: Vec<u64> = analyze["steps"]
+                .as_array()
+                .expect("steps")
+                .iter()
+                .map(|s| s["copied_elements"].as_u64().expect("copied"))
+                .collect();
+            assert_eq!(copied, printed, "{args:?}: copied vs reported");
+        }
+    }
+    // The first does copy (so the comparison above compares something).
+    let value: serde_json::Value = serde_json::from_str(&stdout(&[
+        "aijb,jk->aikb",
+        "2x2x128x2",
+        "128x64",
+        "--format",
+        "json",
+    ]))
+    .expect("json");
+    assert_eq!(
+        value["steps"][0]["copies"]
+            .as_array()
+            .expect("copies")
+            .len(),
+        2
+    );
+}
+
 /// Runs `args`, expecting exit status 2 and `needle` in the error.
 fn fails_with(args: &[&str], needle: &str) {
     let out = explain(args);
