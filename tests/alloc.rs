@@ -133,7 +133,7 @@ fn the_second_call_allocates_only_its_result() {
     // With two threads, the parallel paths (split rows, a full reduction's
     // partial sums, a batch of products) allocate nothing of ours either.
     // rayon's own job queues grow in blocks now and then, so the bound is
-    // on many calls together: an allocation per call would pass it 50-fold.
+    // on many calls together.
     let two = Options::new().par(Par::Rayon(2));
     let wide = Array2::from_shape_fn((256, 256), |(i, j)| ((i + j) % 7) as f64);
     let batch = Array3::from_shape_fn((16, 32, 32), |(b, i, j)| ((b + i * j) % 5) as f64);
@@ -166,8 +166,10 @@ fn the_second_call_allocates_only_its_result() {
     let square = batch.index_axis(ndarray::Axis(0), 0).to_owned();
     let per_product = gemm_allocations(&square, &mut Array2::zeros((32, 32)));
     let ours = n.saturating_sub(calls * 16 * per_product);
+    // Seen: 2 to 5 (crossbeam's queue blocks and epoch bags); one
+    // allocation per call of ours would be at least 50.
     assert!(
-        ours < calls / 10,
+        ours < calls / 2,
         "{ours} allocations beyond gemm's own over {calls} rounds of three parallel calls"
     );
     assert_eq!(scalar[()], wide.sum());

@@ -86,8 +86,7 @@ fn view_range(shape: &[usize], strides: &[isize]) -> Range {
         .map(|(&extent, &a)| Loop {
             extent,
             a,
-            b: 0,
-            out: 0,
+            ..Loop::ONE
         })
         .collect();
     // A view's own construction checked that its offsets do not overflow.
@@ -420,8 +419,8 @@ mod tests {
         Loop {
             extent,
             a,
-            b: 0,
             out: a,
+            ..Loop::ONE
         }
     }
 

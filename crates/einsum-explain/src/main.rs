@@ -450,9 +450,14 @@ fn execute_typed<T: Element>(
     Ok((out, analysis))
 }
 
-/// C-order element strides for a shape.
+/// C-order element strides for a shape, as ndarray gives the arrays this
+/// program makes (all zero for an empty array, whose strides are a
+/// convention: nothing is read or written).
 fn c_order(shape: &[usize]) -> Vec<isize> {
     let mut strides = vec![0isize; shape.len()];
+    if shape.contains(&0) {
+        return strides;
+    }
     let mut next = 1isize;
     for (s, &e) in strides.iter_mut().zip(shape).rev() {
         *s = next;

@@ -245,12 +245,14 @@ mod tests {
                 a: 3,
                 b: 0,
                 out: 10,
+                ..Dim::ONE
             },
             Dim {
                 extent: 3,
                 a: 1,
                 b: 5,
                 out: 1,
+                ..Dim::ONE
             },
         ];
         let mut seen = Vec::new();
@@ -275,6 +277,7 @@ mod tests {
                 a: 1,
                 b: 1,
                 out: 1,
+                ..Dim::ONE
             }],
             |_, _, _| count += 1,
         );

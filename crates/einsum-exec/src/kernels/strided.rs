@@ -186,15 +186,7 @@ unsafe fn serial<T: Element>(
     }
     let (inner, outer_kept) = match kept.split_last() {
         Some((inner, rest)) => (*inner, rest),
-        None => (
-            Dim {
-                extent: 1,
-                a: 0,
-                b: 0,
-                out: 0,
-            },
-            &[][..],
-        ),
+        None => (Dim::ONE, &[][..]),
     };
     let mut outer: smallvec::SmallVec<[Dim; 8]> = smallvec::SmallVec::from_slice(summed);
     outer.extend_from_slice(outer_kept);

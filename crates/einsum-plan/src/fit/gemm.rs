@@ -2,9 +2,9 @@
 //! copies that make every role one stride when that pays, and which loops
 //! become GEMM's m, n and k.
 //!
-//! A loop's role comes from where it has a stride: in both inputs and the
-//! result (batch), the left and the result (M), the right and the result
-//! (N), both inputs only (K). GEMM takes one stride per role; when a role
+//! Each loop carries its role ([`crate::kernel::classify`]: batch in both
+//! inputs and the result, M in the left and the result, N in the right and
+//! the result, K in both inputs only); nothing here classifies again. GEMM takes one stride per role; when a role
 //! spans several loops that no stride can join (`abcd,dcfe->abef`: K is `cd`
 //! in one operand and `dc` in the other), the step would loop over many
 //! small products. When the work is large enough to pay for it, the fewest
@@ -123,10 +123,11 @@ fn roles(copies: Vec<CopyPlan>, loops: &Loops) -> GemmPlan {
     let kept = |keep: fn(&Loop) -> bool| -> Vec<Loop> {
         loops.kept.iter().copied().filter(keep).collect()
     };
-    let (m, m_rest) = longest(kept(|d| d.a != 0 && d.b == 0));
-    let (n, n_rest) = longest(kept(|d| d.a == 0 && d.b != 0));
+    let (m, m_rest) = longest(kept(|d| d.role == Role::M));
+    let (n, n_rest) = longest(kept(|d| d.role == Role::N));
     let (k, k_rest) = longest(loops.summed.clone());
-    let mut outer = kept(|d| (d.a == 0) == (d.b == 0));
+    // Batch loops, and any the inputs both broadcast, go around the calls.
+    let mut outer = kept(|d| d.role != Role::M && d.role != Role::N);
     outer.extend(m_rest);
     outer.extend(n_rest);
     GemmPlan {
@@ -146,21 +147,17 @@ type Orders = [Vec<Loop>; 4];
 /// is split and copying pays, with the step's loops over the buffers.
 fn repack(loops: &Loops) -> Option<(Vec<CopyPlan>, Loops)> {
     let mut groups: [Vec<Loop>; 4] = Default::default();
-    for d in &loops.kept {
-        let role = match (d.a != 0, d.b != 0) {
-            (true, true) => 0,
-            (true, false) => 1,
-            (false, true) => 2,
-            // Broadcast in both inputs: not a GEMM shape this handles.
-            (false, false) => return None,
+    for d in loops.kept.iter().chain(&loops.summed) {
+        let group = match d.role {
+            Role::Batch => 0,
+            Role::M => 1,
+            Role::N => 2,
+            Role::K => 3,
+            // Held by one input only, or by neither: not a GEMM shape this
+            // handles.
+            Role::Sum => return None,
         };
-        groups[role].push(*d);
-    }
-    for d in &loops.summed {
-        if d.a == 0 || d.b == 0 {
-            return None;
-        }
-        groups[3].push(*d);
+        groups[group].push(*d);
     }
     // Loops are told apart by their extent and strides; two that agree on
     // all of them (inputs viewed with repeated strides) are left alone.
@@ -269,6 +266,7 @@ fn repack(loops: &Loops) -> Option<(Vec<CopyPlan>, Loops)> {
                     a: from,
                     b: 0,
                     out: to,
+                    role: d.role,
                 }
             })
             .collect();
@@ -288,8 +286,23 @@ fn repack(loops: &Loops) -> Option<(Vec<CopyPlan>, Loops)> {
 mod tests {
     use super::*;
 
+    /// A loop, its role read off which tensors it strides (as the
+    /// planner's classification gives it for these tests' steps).
     fn d(extent: usize, a: isize, b: isize, out: isize) -> Loop {
-        Loop { extent, a, b, out }
+        let role = match (a != 0, b != 0, out != 0) {
+            (true, true, true) => Role::Batch,
+            (true, false, true) => Role::M,
+            (false, true, true) => Role::N,
+            (true, true, false) => Role::K,
+            _ => Role::Sum,
+        };
+        Loop {
+            extent,
+            a,
+            b,
+            out,
+            role,
+        }
     }
 
     fn loops(kept: Vec<Loop>, summed: Vec<Loop>) -> Loops {

@@ -4,6 +4,7 @@
 
 use crate::axis::AxisId;
 use crate::bind::Bound;
+use crate::kernel::{self, Role};
 use crate::plan::Arg;
 
 /// One loop dimension of a step.
@@ -18,6 +19,9 @@ pub struct Loop {
     pub b: isize,
     /// Element stride in the result (0 for a summed axis).
     pub out: isize,
+    /// Its axes' role in the step ([`kernel::classify`], from which
+    /// tensors hold them: the one classification the planner makes).
+    pub role: Role,
 }
 
 impl Loop {
@@ -27,6 +31,7 @@ impl Loop {
         a: 0,
         b: 0,
         out: 0,
+        role: Role::Batch,
     };
 }
 
@@ -139,21 +144,15 @@ pub(crate) fn axis_strides(bound: &Bound, arg: &Arg, strides: &[isize]) -> Vec<i
     per_axis
 }
 
-/// Which axes a step touches: those its inputs read at full extent (not
-/// broadcast) and those its result holds.
-pub(crate) fn present(bound: &Bound, args: &[Arg], out_axes: &[AxisId]) -> Vec<bool> {
-    let mut present = vec![false; bound.axes().len()];
-    for arg in args {
-        for dim in &arg.dims {
-            if dim.extent == bound.axis(dim.axis).size {
-                present[dim.axis.index()] = true;
-            }
+/// The axes an input reads at full extent (not broadcast).
+pub(crate) fn held(bound: &Bound, arg: &Arg) -> Vec<AxisId> {
+    let mut axes: Vec<AxisId> = Vec::new();
+    for dim in &arg.dims {
+        if dim.extent == bound.axis(dim.axis).size && !axes.contains(&dim.axis) {
+            axes.push(dim.axis);
         }
     }
-    for axis in out_axes {
-        present[axis.index()] = true;
-    }
-    present
+    axes
 }
 
 /// C-order element strides for extents.
@@ -168,29 +167,33 @@ pub(crate) fn c_strides(extents: impl DoubleEndedIterator<Item = usize>) -> Vec<
     strides
 }
 
-/// The loops of a step over the axes in `present` (a zero stride does not
-/// mean absent: a broadcast input is still summed over), from each tensor's
-/// per-axis strides. Axes of extent 1 are dropped; loops contiguous in all
-/// three tensors are fused.
+/// The loops of a step over the axes its inputs hold (`left`, `right`:
+/// read at full extent; a zero stride does not mean absent, a broadcast
+/// input is still summed over) or its result holds, from each tensor's
+/// per-axis strides, each with its role. Axes of extent 1 are dropped;
+/// loops of one role contiguous in all three tensors are fused.
 pub(crate) fn step_loops(
     bound: &Bound,
-    present: &[bool],
-    a: &[isize],
-    b: Option<&[isize]>,
+    (left, a): (&[AxisId], &[isize]),
+    right: Option<(&[AxisId], &[isize])>,
     out: &[isize],
     out_axes: &[AxisId],
 ) -> Loops {
     let mut kept = Vec::new();
     let mut summed = Vec::new();
+    let right_axes = right.map_or(&[][..], |(axes, _)| axes);
     for (i, axis) in bound.axes().iter().enumerate() {
-        if !present[i] || axis.size == 1 {
+        let id = AxisId::new(i);
+        let touched = left.contains(&id) || right_axes.contains(&id) || out_axes.contains(&id);
+        if !touched || axis.size == 1 {
             continue;
         }
         let dim = Loop {
             extent: axis.size,
             a: a[i],
-            b: b.map_or(0, |b| b[i]),
+            b: right.map_or(0, |(_, b)| b[i]),
             out: out[i],
+            role: kernel::classify(id, left, right_axes, out_axes),
         };
         if out_axes.contains(&AxisId::new(i)) {
             kept.push(dim);
@@ -199,7 +202,7 @@ pub(crate) fn step_loops(
         }
     }
     // Zero-extent axes make the step empty; they are kept so callers see it.
-    Loops::new(kept, summed, b.is_none())
+    Loops::new(kept, summed, right.is_none())
 }
 
 /// Fuses neighbours (outer first) that are contiguous in every tensor.
@@ -212,6 +215,7 @@ pub(crate) fn fuse(dims: Vec<Loop>) -> Vec<Loop> {
             // report) are left unfused.
             let joins = last.extent > 0
                 && d.extent > 0
+                && last.role == d.role
                 && last.extent.checked_mul(d.extent).is_some()
                 && last.a == d.a.wrapping_mul(e)
                 && last.b == d.b.wrapping_mul(e)
@@ -234,7 +238,13 @@ mod tests {
     use super::*;
 
     fn d(extent: usize, a: isize, b: isize, out: isize) -> Loop {
-        Loop { extent, a, b, out }
+        Loop {
+            extent,
+            a,
+            b,
+            out,
+            role: Role::M,
+        }
     }
 
     #[test]

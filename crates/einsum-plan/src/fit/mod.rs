@@ -454,12 +454,17 @@ fn step_loops(
     for (&axis, &stride) in axes.iter().zip(&strides) {
         dst[axis.index()] = stride;
     }
-    let present = loops::present(bound, &step.args, &step.out_axes);
+    let held: Vec<Vec<crate::AxisId>> = step
+        .args
+        .iter()
+        .map(|arg| loops::held(bound, arg))
+        .collect();
     loops::step_loops(
         bound,
-        &present,
-        &per_axis[0],
-        per_axis.get(1).map(Vec::as_slice),
+        (&held[0], &per_axis[0]),
+        held.get(1)
+            .map(Vec::as_slice)
+            .zip(per_axis.get(1).map(Vec::as_slice)),
         &dst,
         &step.out_axes,
     )
