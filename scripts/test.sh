@@ -56,6 +56,45 @@ python_env() {
 gate "python environment" python_env
 export EINSUM_PYTHON="$VENV/bin/python" EINSUM_REQUIRE_NUMPY=1
 
+# The Python package einsumc (crates/einsum-py): one release build by maturin
+# (through pip, with the maturin pinned in the requirements) into the venv,
+# then three pytest runs, each in its own process: einsumc's own tests
+# (numpy.einsum as the oracle), numpy's test_einsum.py and opt_einsum's tests
+# (from the installed packages, with numpy.einsum or opt_einsum.contract*
+# replaced by einsumc's, so they cannot share a process with the oracle).
+say "building einsumc (release, a few minutes cold) into $VENV"
+# maturin's build backend runs the `maturin` command: the venv's bin goes
+# first on PATH (the venv is used by absolute path, never activated).
+gate "einsumc build" env PATH="$VENV/bin:$PATH" "$VENV/bin/python" -m pip install --quiet \
+  --disable-pip-version-check --no-build-isolation --no-deps --force-reinstall "$ROOT/crates/einsum-py"
+
+# pytest's last line is `N passed, M failed, K xfailed, ... in Ts`: passed
+# and failed (errors counted as failures) go into the summary; a run that
+# fails with no such count (a collection error, no tests) counts as one.
+pytest_run() {
+  local name=$1
+  shift
+  say "pytest: $name"
+  (cd "$ROOT/crates/einsum-py" && "$VENV/bin/python" -m pytest -q -p no:cacheprovider -rfE "$@") 2>&1 | tee "$LOG/pytest.log"
+  local status=${PIPESTATUS[0]}
+  local last
+  last=$(grep -E '^=*.* in [0-9.]+s' "$LOG/pytest.log" | tail -n 1)
+  local p f e
+  p=$(echo "$last" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+' || true)
+  f=$(echo "$last" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+' || true)
+  e=$(echo "$last" | grep -oE '[0-9]+ errors?' | grep -oE '[0-9]+' || true)
+  p=${p:-0} f=${f:-0} e=${e:-0}
+  passed=$((passed + p))
+  failed=$((failed + f + e))
+  if [ "$status" -ne 0 ] && [ $((f + e)) -eq 0 ]; then
+    say "FAILED: pytest $name exited with status $status"
+    failed=$((failed + 1))
+  fi
+}
+pytest_run "einsumc's tests" tests
+pytest_run "numpy's test_einsum.py against einsumc" tests/upstream/numpy
+pytest_run "opt_einsum's tests against einsumc" tests/upstream/opt_einsum
+
 say "cargo fmt --check"
 gate "cargo fmt" cargo fmt --all -- --check
 say "cargo clippy (every target, warnings are errors)"

@@ -1,0 +1,30 @@
+"""einsumc: numpy's einsum and opt_einsum's contract, from the einsum
+expression compiler (Rust).
+
+    >>> import numpy as np, einsumc
+    >>> d = np.arange(6.0).reshape(3, 2)
+    >>> einsumc.einsum('ij,ij->i', d, d)
+    array([ 1., 13., 41.])
+
+``einsum``/``einsum_path`` follow numpy 2.x; ``contract``/``contract_path``/
+``contract_expression`` follow opt_einsum 3.4. Element types: float32,
+float64, complex64, complex128, int32, int64 (``SUPPORTED_DTYPES``); others
+raise ``TypeError``. Every call takes ``threads=`` (default: all cores).
+"""
+
+from ._einsumc import Expression, MemoryLimitError
+from ._numpy import SUPPORTED_DTYPES, einsum, einsum_path
+from ._opt_einsum import ContractExpression, PathInfo, contract, contract_expression, contract_path
+
+__all__ = [
+    "ContractExpression",
+    "Expression",
+    "MemoryLimitError",
+    "PathInfo",
+    "SUPPORTED_DTYPES",
+    "contract",
+    "contract_expression",
+    "contract_path",
+    "einsum",
+    "einsum_path",
+]

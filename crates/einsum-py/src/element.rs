@@ -1,0 +1,76 @@
+//! The element types `einsumc` runs, as one table: numpy's dtype on one
+//! side, the executor's element on the other.
+
+use einsum::Element;
+use num_complex::Complex;
+use numpy::{PyArrayDescr, PyArrayDescrMethods};
+use pyo3::prelude::*;
+
+/// What a caller of [`Elem::with`] does with the element type chosen.
+pub(crate) trait WithElem {
+    /// The result.
+    type Out;
+    /// Runs with `T`, the element type of the table row matched.
+    fn call<T: Element + numpy::Element + Send + Sync>(self) -> Self::Out;
+}
+
+/// The table: one line per element type, `Variant: RustType, numpy kind,
+/// item size in bytes, numpy's name`. Adding a dtype the executor supports
+/// is one line here.
+macro_rules! elements {
+    ($($variant:ident: $ty:ty, $kind:literal, $size:literal, $name:literal;)*) => {
+        /// A supported element type.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(crate) enum Elem {
+            $(
+                #[doc = $name]
+                $variant,
+            )*
+        }
+
+        /// numpy's names of the supported dtypes, in table order.
+        pub(crate) const NAMES: &[&str] = &[$($name),*];
+
+        impl Elem {
+            /// The row of `dtype` (by kind and size: byte order is checked
+            /// where arrays are viewed), if the executor supports it.
+            pub(crate) fn of(dtype: &Bound<'_, PyArrayDescr>) -> Option<Elem> {
+                let (kind, size) = (dtype.kind(), dtype.itemsize());
+                $(
+                    if kind == $kind && size == $size {
+                        return Some(Elem::$variant);
+                    }
+                )*
+                None
+            }
+
+            /// Calls `with` with this row's Rust type.
+            pub(crate) fn with<W: WithElem>(self, with: W) -> W::Out {
+                match self {
+                    $(Elem::$variant => with.call::<$ty>(),)*
+                }
+            }
+        }
+    };
+}
+
+elements! {
+    F32: f32, b'f', 4, "float32";
+    F64: f64, b'f', 8, "float64";
+    C64: Complex<f32>, b'c', 8, "complex64";
+    C128: Complex<f64>, b'c', 16, "complex128";
+    I32: i32, b'i', 4, "int32";
+    I64: i64, b'i', 8, "int64";
+}
+
+/// The `TypeError` for a dtype outside the table, naming it.
+pub(crate) fn unsupported(dtype: &Bound<'_, PyArrayDescr>) -> PyErr {
+    let name = dtype
+        .str()
+        .map(|s| s.to_string())
+        .unwrap_or_else(|_| "?".to_owned());
+    pyo3::exceptions::PyTypeError::new_err(format!(
+        "einsumc does not support dtype {name} (supported: {})",
+        NAMES.join(", ")
+    ))
+}

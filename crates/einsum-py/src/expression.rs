@@ -1,0 +1,626 @@
+//! A compiled expression: the facade's `Einsum` (parsed once, planned once
+//! per operand shapes) behind a Python class, and the calls that run it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use einsum::exec::{Accum, Par};
+use einsum::{Einsum, Operand, Options};
+use ndarray::ArrayViewD;
+use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+
+use crate::element::{Elem, WithElem};
+use crate::error::{guarded, to_py};
+use crate::operand::{elem_of, readable, viewable};
+use crate::optimize::{Strategy, strategy};
+
+/// A parsed expression with its order search: plans are made per operand
+/// shapes and kept, so a second call with the same shapes neither parses
+/// nor plans.
+#[pyclass(module = "einsumc._einsumc", frozen)]
+pub(crate) struct Expression {
+    subscripts: String,
+    expr: einsum::syntax::Expr,
+    strategy: Strategy,
+    /// `optimize=` as given, for pickling.
+    spec: Py<PyAny>,
+    /// One compiled `Einsum` per thread setting: the facade fixes run
+    /// options per `Einsum`, so `threads=` picks one (made on first use).
+    compiled: Mutex<Vec<(Par, Arc<Einsum>)>>,
+}
+
+/// The memory order of a new result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// Row-major.
+    C,
+    /// Column-major.
+    F,
+    /// As numpy's iterator lays out an allocated output for order='K':
+    /// following the operands' strides.
+    K,
+}
+
+impl Layout {
+    fn parse(order: &str) -> PyResult<Layout> {
+        match order {
+            "C" | "c" => Ok(Layout::C),
+            "F" | "f" => Ok(Layout::F),
+            "K" | "k" => Ok(Layout::K),
+            other => Err(PyValueError::new_err(format!(
+                "order must be 'C', 'F' or 'K' here, got {other:?}"
+            ))),
+        }
+    }
+}
+
+/// numpy's axis order for an output allocated with order='K'
+/// (`npyiter_find_best_axis_ordering`): the iterator's axes are the
+/// output's, then the summed ones in label order; a stable insertion sort
+/// from the fastest-varying axis moves an axis outward when, in the first
+/// operand where both have non-zero strides, its stride is larger. Returns
+/// the output's dimensions outermost first.
+fn k_order(plan: &einsum::Plan, strides: &[&[isize]]) -> Vec<usize> {
+    let bound = plan.bound();
+    let output = bound.output();
+    let mut summed: Vec<_> = bound
+        .operands()
+        .iter()
+        .flat_map(|dims| dims.iter().map(|d| d.axis))
+        .filter(|a| !output.contains(a))
+        .collect();
+    summed.sort_by_key(|&a| (bound.axis(a).name, a));
+    summed.dedup();
+    let axes: Vec<_> = output.iter().copied().chain(summed).collect();
+    // Per iterator axis, each operand's byte stride along it (diagonals
+    // add up; a dimension of extent 1 contributes nothing).
+    let table: Vec<Vec<isize>> = axes
+        .iter()
+        .map(|&axis| {
+            bound
+                .operands()
+                .iter()
+                .zip(strides)
+                .map(|(dims, st)| {
+                    dims.iter()
+                        .zip(st.iter())
+                        .filter(|(d, _)| d.axis == axis && d.extent != 1)
+                        .map(|(_, s)| *s)
+                        .sum()
+                })
+                .collect()
+        })
+        .collect();
+    let n = axes.len();
+    let mut perm: Vec<usize> = (0..n).rev().collect(); // fastest first
+    for i0 in 1..n {
+        let j0 = perm[i0];
+        let mut pos = i0;
+        for i1 in (0..i0).rev() {
+            let (mut ambiguous, mut swap) = (true, false);
+            for (&s0, &s1) in table[j0].iter().zip(&table[perm[i1]]) {
+                if s0 != 0 && s1 != 0 {
+                    if s1.unsigned_abs() <= s0.unsigned_abs() {
+                        swap = false;
+                    } else if ambiguous {
+                        swap = true;
+                    }
+                    ambiguous = false;
+                }
+            }
+            if !ambiguous {
+                if swap {
+                    pos = i1;
+                } else {
+                    break;
+                }
+            }
+        }
+        if pos != i0 {
+            perm.remove(i0);
+            perm.insert(pos, j0);
+        }
+    }
+    perm.into_iter()
+        .rev()
+        .filter(|&p| p < output.len())
+        .collect()
+}
+
+/// `threads=` as the executor's parallelism: `None` for all cores.
+fn par(threads: Option<i64>) -> PyResult<Par> {
+    match threads {
+        None => Ok(Par::Auto),
+        Some(1) => Ok(Par::Seq),
+        Some(n) if n > 1 => Ok(Par::Rayon(usize::try_from(n).unwrap_or(usize::MAX))),
+        Some(n) => Err(PyValueError::new_err(format!(
+            "threads must be at least 1, got {n}"
+        ))),
+    }
+}
+
+/// Input terms in `subscripts`, counted without parsing (for `auto-hq`,
+/// which chooses by operand count; a malformed text fails to parse later).
+fn terms(subscripts: &str) -> usize {
+    let inputs = subscripts.split("->").next().unwrap_or("");
+    inputs.matches(',').count() + 1
+}
+
+impl Expression {
+    fn compile(subscripts: &str, strategy: Strategy, spec: Py<PyAny>) -> PyResult<Expression> {
+        let expr = einsum::parse(subscripts).map_err(to_py)?;
+        Ok(Expression {
+            subscripts: subscripts.to_owned(),
+            expr,
+            strategy,
+            spec,
+            compiled: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The `Einsum` that runs with `par`.
+    fn einsum(&self, par: Par) -> Arc<Einsum> {
+        let mut compiled = self
+            .compiled
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, einsum)) = compiled.iter().find(|(p, _)| *p == par) {
+            return einsum.clone();
+        }
+        let options = Options::new()
+            .optimize(self.strategy.optimize.clone())
+            .memory_limit(self.strategy.memory_limit)
+            .par(par);
+        let einsum = Arc::new(Einsum::from_expr(self.expr.clone(), options));
+        compiled.push((par, einsum.clone()));
+        einsum
+    }
+
+    /// The plan for `shapes`, made with the GIL released.
+    fn plan(&self, py: Python<'_>, shapes: Vec<Vec<usize>>) -> PyResult<Arc<einsum::Plan>> {
+        let einsum = self.einsum(Par::Auto);
+        py.detach(|| guarded(|| einsum.plan(&shapes).map_err(to_py)))
+    }
+
+    /// Runs on `arrays` (numpy arrays of one supported dtype) into `out`
+    /// or a new array laid out as `layout` says.
+    pub(crate) fn run_arrays<'py>(
+        &self,
+        py: Python<'py>,
+        arrays: Vec<Bound<'py, PyUntypedArray>>,
+        out: Option<Bound<'py, PyUntypedArray>>,
+        threads: Option<i64>,
+        layout: Layout,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let Some(first) = arrays.first() else {
+            return Err(PyValueError::new_err(
+                "einsum needs at least one operand".to_owned(),
+            ));
+        };
+        let elem = elem_of(first)?;
+        let mut readables = Vec::with_capacity(arrays.len());
+        for array in arrays {
+            if elem_of(&array)? != elem {
+                return Err(PyRuntimeError::new_err(
+                    "einsumc internal error: operands of different dtypes reached the executor",
+                ));
+            }
+            readables.push(readable(array)?);
+        }
+        let einsum = self.einsum(par(threads)?);
+        elem.with(Run {
+            py,
+            einsum: &einsum,
+            arrays: &readables,
+            out,
+            layout,
+        })
+    }
+}
+
+/// One run, generic over the element type the table chose.
+struct Run<'a, 'py> {
+    py: Python<'py>,
+    einsum: &'a Einsum,
+    arrays: &'a [Bound<'py, PyUntypedArray>],
+    out: Option<Bound<'py, PyUntypedArray>>,
+    layout: Layout,
+}
+
+impl<'py> WithElem for Run<'_, 'py> {
+    type Out = PyResult<Bound<'py, PyAny>>;
+
+    fn call<T: einsum::Element + numpy::Element + Send + Sync>(self) -> Self::Out {
+        let py = self.py;
+        let typed = self
+            .arrays
+            .iter()
+            .map(|a| a.clone().cast_into::<PyArrayDyn<T>>())
+            .collect::<Result<Vec<_>, _>>()?;
+        let guards = typed
+            .iter()
+            .map(|a| a.try_readonly())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        let views: Vec<ArrayViewD<'_, T>> = guards.iter().map(|g| g.as_array()).collect();
+        let einsum = self.einsum;
+        let run = |target: &Bound<'py, PyArrayDyn<T>>| -> PyResult<()> {
+            let mut write = target
+                .try_readwrite()
+                .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+            let out = write.as_array_mut();
+            py.detach(|| {
+                guarded(|| {
+                    let operands: Vec<&dyn Operand<T>> =
+                        views.iter().map(|v| v as &dyn Operand<T>).collect();
+                    einsum
+                        .run_into(&operands, out, Accum::Replace)
+                        .map_err(to_py)
+                })
+            })
+        };
+        let fresh = |layout: Layout| -> PyResult<Bound<'py, PyArrayDyn<T>>> {
+            let shapes: Vec<&[usize]> = typed.iter().map(|a| a.shape()).collect();
+            let plan = py.detach(|| guarded(|| einsum.plan(&shapes).map_err(to_py)))?;
+            let shape = plan.output_shape();
+            let order = match layout {
+                Layout::C => return Ok(PyArrayDyn::<T>::zeros(py, shape, false)),
+                Layout::F => return Ok(PyArrayDyn::<T>::zeros(py, shape, true)),
+                Layout::K => {
+                    let strides: Vec<&[isize]> = typed.iter().map(|a| a.strides()).collect();
+                    k_order(&plan, &strides)
+                }
+            };
+            let n = order.len();
+            if order.iter().enumerate().all(|(i, &p)| p == i) {
+                return Ok(PyArrayDyn::<T>::zeros(py, shape, false));
+            }
+            if order.iter().enumerate().all(|(i, &p)| p == n - 1 - i) {
+                return Ok(PyArrayDyn::<T>::zeros(py, shape, true));
+            }
+            // Allocated in the order's memory layout, then viewed with the
+            // result's axes.
+            let memory: Vec<usize> = order.iter().map(|&p| shape[p]).collect();
+            let mut inverse = vec![0; n];
+            for (i, &p) in order.iter().enumerate() {
+                inverse[p] = i;
+            }
+            PyArrayDyn::<T>::zeros(py, memory, false).permute(Some(inverse))
+        };
+        match self.out {
+            None => {
+                let result = fresh(self.layout)?;
+                run(&result)?;
+                Ok(result.into_any())
+            }
+            Some(out) => {
+                // In place when the executor can write `out` directly: same
+                // element type, native and aligned, writeable, overlapping
+                // no operand (the numpy crate's borrow check says which).
+                let direct = if viewable(&out) && elem_of(&out).ok() == Elem::of(&typed[0].dtype())
+                {
+                    out.clone()
+                        .cast_into::<PyArrayDyn<T>>()
+                        .ok()
+                        .filter(|o| o.try_readwrite().is_ok())
+                } else {
+                    None
+                };
+                if let Some(target) = direct {
+                    run(&target)?;
+                } else {
+                    // Through a temporary, cast by numpy (the Python layer
+                    // has checked the casting rule already).
+                    let result = fresh(if out.is_fortran_contiguous() && !out.is_c_contiguous() {
+                        Layout::F
+                    } else {
+                        Layout::C
+                    })?;
+                    run(&result)?;
+                    py.import(intern!(py, "numpy"))?.call_method(
+                        intern!(py, "copyto"),
+                        (&out, &result),
+                        Some(&[("casting", "unsafe")].into_py_dict_bound(py)?),
+                    )?;
+                }
+                Ok(out.into_any())
+            }
+        }
+    }
+}
+
+trait IntoDict<'py> {
+    fn into_py_dict_bound(self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>>;
+}
+
+impl<'py> IntoDict<'py> for &[(&str, &str)] {
+    fn into_py_dict_bound(self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        for (k, v) in self {
+            dict.set_item(k, v)?;
+        }
+        Ok(dict)
+    }
+}
+
+#[pymethods]
+impl Expression {
+    /// Parses `subscripts` to run with `optimize` (see `einsumc.einsum`).
+    #[new]
+    #[pyo3(signature = (subscripts, optimize=None))]
+    fn new(
+        py: Python<'_>,
+        subscripts: &Bound<'_, PyString>,
+        optimize: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Expression> {
+        let text = subscripts.to_str()?;
+        let spec = optimize.unwrap_or_else(|| py.None().into_bound(py));
+        let strategy = strategy(&spec, terms(text))?;
+        Expression::compile(text, strategy, spec.unbind())
+    }
+
+    /// The subscripts as given.
+    #[getter]
+    fn subscripts(&self) -> &str {
+        &self.subscripts
+    }
+
+    /// The expression with its output made explicit (`ij,jk->ik`).
+    #[getter]
+    fn canonical(&self) -> String {
+        self.expr.to_string()
+    }
+
+    /// Input terms.
+    #[getter]
+    fn operands(&self) -> usize {
+        self.expr.inputs().len()
+    }
+
+    /// How many plans this expression has made (one per operand shapes and
+    /// thread setting: a loop whose count grows is re-planning).
+    #[getter]
+    fn plans_made(&self) -> usize {
+        self.compiled
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .map(|(_, e)| e.plans_made())
+            .sum()
+    }
+
+    /// Runs on `operands`, numpy arrays of one supported dtype, into `out`
+    /// (written in place, any strides) or a new array.
+    /// `order` ('C', 'F' or 'K') lays out a new result.
+    #[pyo3(signature = (operands, out=None, threads=None, order="K"))]
+    fn run<'py>(
+        &self,
+        py: Python<'py>,
+        operands: &Bound<'py, PyTuple>,
+        out: Option<Bound<'py, PyAny>>,
+        threads: Option<i64>,
+        order: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let arrays = operands
+            .iter()
+            .map(|o| o.cast_into::<PyUntypedArray>().map_err(PyErr::from))
+            .collect::<PyResult<Vec<_>>>()?;
+        let out = out
+            .map(|o| o.cast_into::<PyUntypedArray>().map_err(PyErr::from))
+            .transpose()?;
+        self.run_arrays(py, arrays, out, threads, Layout::parse(order)?)
+    }
+
+    /// The plan's figures for operands of `shapes`: `path` (numpy's linear
+    /// format), `naive_flops`, `optimized_flops`, `largest_intermediate`,
+    /// `output_shape`, `optimizer`, `steps` (subscripts, kernel, flops) and
+    /// `report` (the einsum-explain text).
+    fn plan_info<'py>(
+        &self,
+        py: Python<'py>,
+        shapes: Vec<Vec<usize>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let plan = self.plan(py, shapes)?;
+        let info = PyDict::new(py);
+        let path: Vec<(usize, usize)> = plan.path().0.clone();
+        info.set_item("path", PyList::new(py, path)?)?;
+        info.set_item("naive_flops", plan.naive_flops())?;
+        info.set_item("optimized_flops", plan.optimized_flops())?;
+        info.set_item("largest_intermediate", plan.largest_intermediate())?;
+        info.set_item("output_shape", plan.output_shape())?;
+        info.set_item("optimizer", plan.optimizer_name())?;
+        let steps = PyList::empty(py);
+        for step in plan.steps() {
+            steps.append((
+                plan.step_subscripts(step),
+                step.kernel.to_string(),
+                step.flops,
+            ))?;
+        }
+        info.set_item("steps", steps)?;
+        info.set_item("report", plan.to_string())?;
+        Ok(info)
+    }
+
+    /// The result's shape for operands of `shapes` (plans them).
+    fn output_shape(&self, py: Python<'_>, shapes: Vec<Vec<usize>>) -> PyResult<Vec<usize>> {
+        Ok(self.plan(py, shapes)?.output_shape())
+    }
+
+    /// For one operand of `shape` whose every axis reaches the output (a
+    /// transpose, a diagonal, a pass-through: numpy returns a view), the
+    /// output position of each of its dimensions; otherwise `None`.
+    fn view_axes(&self, py: Python<'_>, shape: Vec<usize>) -> PyResult<Option<Vec<usize>>> {
+        let plan = self.plan(py, vec![shape])?;
+        let bound = plan.bound();
+        let output = bound.output();
+        let Some(dims) = bound.operands().first() else {
+            return Ok(None);
+        };
+        let positions: Option<Vec<usize>> = dims
+            .iter()
+            .map(|d| output.iter().position(|&a| a == d.axis))
+            .collect();
+        Ok(positions.filter(|p| {
+            // Every output axis comes from the operand (nothing broadcast in).
+            (0..output.len()).all(|k| p.contains(&k))
+        }))
+    }
+
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let cls = py
+            .import(intern!(py, "einsumc._einsumc"))?
+            .getattr(intern!(py, "Expression"))?;
+        PyTuple::new(
+            py,
+            [
+                cls,
+                PyTuple::new(
+                    py,
+                    [
+                        PyString::new(py, &self.subscripts).into_any(),
+                        self.spec.bind(py).clone(),
+                    ],
+                )?
+                .into_any(),
+            ],
+        )
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Expression({:?})", self.subscripts)
+    }
+}
+
+/// Compiled expressions by subscripts and order search, so that
+/// `einsumc.einsum` in a loop parses and plans once.
+type Cache = HashMap<String, Vec<(Strategy, Py<Expression>)>>;
+
+/// Most subscripts the cache holds before it starts again.
+const CACHE_SUBSCRIPTS: usize = 512;
+
+fn cache() -> &'static Mutex<Cache> {
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// The compiled expression for `subscripts` and `optimize`, from the
+/// cache when it has it.
+#[pyfunction]
+#[pyo3(signature = (subscripts, optimize=None))]
+pub(crate) fn compiled<'py>(
+    py: Python<'py>,
+    subscripts: &Bound<'py, PyString>,
+    optimize: Option<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, Expression>> {
+    let text = subscripts.to_str()?;
+    let spec = optimize.unwrap_or_else(|| py.None().into_bound(py));
+    let strategy = strategy(&spec, terms(text))?;
+    lookup(py, text, strategy, spec)
+}
+
+fn lookup<'py>(
+    py: Python<'py>,
+    text: &str,
+    strategy: Strategy,
+    spec: Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, Expression>> {
+    {
+        let cache = cache().lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(hit) = cache
+            .get(text)
+            .and_then(|v| v.iter().find(|(s, _)| *s == strategy))
+        {
+            return Ok(hit.1.bind(py).clone());
+        }
+    }
+    let expression = Bound::new(
+        py,
+        Expression::compile(text, strategy.clone(), spec.unbind())?,
+    )?;
+    let mut cache = cache().lock().unwrap_or_else(|p| p.into_inner());
+    if cache.len() >= CACHE_SUBSCRIPTS {
+        cache.clear();
+    }
+    cache
+        .entry(text.to_owned())
+        .or_default()
+        .push((strategy, expression.clone().unbind()));
+    Ok(expression)
+}
+
+/// `einsumc.einsum`'s common case, all in Rust: subscripts then two or more
+/// numpy arrays of one supported dtype, `optimize` a bool, a name or None.
+/// Anything else returns `NotImplemented` and the Python layer takes it.
+#[pyfunction]
+#[pyo3(signature = (operands, optimize=None, threads=None))]
+pub(crate) fn fast<'py>(
+    py: Python<'py>,
+    operands: &Bound<'py, PyTuple>,
+    optimize: Option<Bound<'py, PyAny>>,
+    threads: Option<i64>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let declined = || Ok(py.NotImplemented().into_bound(py));
+    if operands.len() < 3 {
+        return declined();
+    }
+    let Ok(subscripts) = operands.get_item(0)?.cast_into::<PyString>() else {
+        return declined();
+    };
+    let spec = optimize.unwrap_or_else(|| py.None().into_bound(py));
+    if spec.cast::<PyList>().is_ok() || spec.cast::<PyTuple>().is_ok() {
+        return declined();
+    }
+    let mut arrays = Vec::with_capacity(operands.len() - 1);
+    let mut elem = None;
+    for operand in operands.iter().skip(1) {
+        let Ok(array) = operand.cast_into::<PyUntypedArray>() else {
+            return declined();
+        };
+        let this = Elem::of(&array.dtype());
+        if this.is_none() || (elem.is_some() && elem != this) {
+            return declined();
+        }
+        elem = this;
+        arrays.push(array);
+    }
+    let text = subscripts.to_str()?;
+    let strategy = strategy(&spec, terms(text))?;
+    let expression = lookup(py, text, strategy, spec)?;
+    let result = expression
+        .get()
+        .run_arrays(py, arrays, None, threads, Layout::K)?;
+    let array = result.cast::<PyUntypedArray>()?;
+    if array.ndim() == 0 {
+        // numpy returns a scalar for a 0-d result.
+        return result.get_item(PyTuple::empty(py));
+    }
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terms_counts_input_terms() {
+        assert_eq!(terms("ij,jk->ik"), 2);
+        assert_eq!(terms("i"), 1);
+        assert_eq!(terms(",i,->i"), 3);
+    }
+
+    #[test]
+    fn k_order_follows_the_operands_strides() {
+        let shapes: [&[usize]; 2] = [&[3, 4], &[4, 5]];
+        let plan = |text: &str| einsum::explain(text, &shapes, &Default::default()).unwrap();
+        // C-contiguous float64 operands (byte strides).
+        let strides: [&[isize]; 2] = [&[32, 8], &[40, 8]];
+        // numpy lays 'ij,jk->ik' out in C order and 'ij,jk->ki' in F order.
+        assert_eq!(k_order(&plan("ij,jk->ik"), &strides), vec![0, 1]);
+        assert_eq!(k_order(&plan("ij,jk->ki"), &strides), vec![1, 0]);
+    }
+}

@@ -1,0 +1,191 @@
+//! The `optimize=` argument as the facade's `Optimize` and memory limit.
+
+use einsum::Optimize;
+use einsum::plan::Path;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyList, PyString, PyTuple};
+
+/// Operands beyond which `'auto-hq'` leaves `Auto` for a longer search.
+const AUTO_HQ_EXACT: usize = 16;
+
+/// An order search and a memory limit, as the planner takes them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Strategy {
+    /// The order search.
+    pub optimize: Optimize,
+    /// The largest temporary allowed, in elements.
+    pub memory_limit: Option<usize>,
+}
+
+/// The names [`by_name`] knows (`branch-N` for any width N as well).
+pub(crate) const NAMES: &[&str] = &[
+    "auto",
+    "auto-hq",
+    "greedy",
+    "eager",
+    "opportunistic",
+    "optimal",
+    "dp",
+    "dynamic-programming",
+    "branch-all",
+    "branch-1",
+    "branch-2",
+    "branch-3",
+    "random-greedy",
+    "random-greedy-128",
+    "reconfigure",
+    "naive",
+];
+
+/// An optimizer by name: numpy's (`greedy`, `optimal`), opt_einsum's
+/// (`dp`, `branch-all`, `branch-2`, `eager`/`opportunistic` for greedy, `random-greedy`, `random-greedy-128`,
+/// `auto`, `auto-hq`) and ours (`naive`, `reconfigure`, `branch-N`).
+///
+/// `auto-hq` is opt_einsum's "higher quality auto": optimal up to 5
+/// operands, dp up to 16, random-greedy with 128 trials beyond. Our `auto`
+/// is already exact up to 10 operands and dp up to 16, so `auto-hq` is
+/// `auto` there; beyond 16 it is subtree reconfiguration with 32 starts
+/// (auto uses 3), the search our planner does best on large networks.
+pub(crate) fn by_name(name: &str, operands: usize) -> PyResult<Optimize> {
+    Ok(match name {
+        "auto" => Optimize::Auto,
+        "auto-hq" if operands <= AUTO_HQ_EXACT => Optimize::Auto,
+        "auto-hq" => Optimize::Reconfigure {
+            trials: 32,
+            subtree: 8,
+            seed: 0,
+        },
+        "greedy" | "eager" | "opportunistic" => Optimize::Greedy,
+        "optimal" => Optimize::Optimal,
+        "dp" | "dynamic-programming" => Optimize::Dp,
+        "branch-all" => Optimize::Branch(0),
+        "random-greedy" => Optimize::RandomGreedy {
+            trials: 32,
+            seed: 0,
+        },
+        "random-greedy-128" => Optimize::RandomGreedy {
+            trials: 128,
+            seed: 0,
+        },
+        "reconfigure" => Optimize::Reconfigure {
+            trials: 8,
+            subtree: 8,
+            seed: 0,
+        },
+        "naive" => Optimize::Naive,
+        other => match other.strip_prefix("branch-").map(str::parse::<usize>) {
+            Some(Ok(width)) if width > 0 => Optimize::Branch(width),
+            _ => {
+                return Err(PyValueError::new_err(format!(
+                    "optimize: unknown optimizer {other:?} (known: auto, auto-hq, greedy, \
+                     optimal, dp, branch-all, branch-N, random-greedy, random-greedy-128, \
+                     reconfigure, naive)"
+                )));
+            }
+        },
+    })
+}
+
+/// `optimize=` as numpy and opt_einsum take it: a bool, a name, a path in
+/// numpy's linear format of pairs (`['einsum_path', (0, 1), ...]`, or the
+/// pairs alone), or `(name, memory_limit)`. Paths with entries other than
+/// pairs are turned into pairs by the Python layer before they get here.
+pub(crate) fn strategy(spec: &Bound<'_, PyAny>, operands: usize) -> PyResult<Strategy> {
+    let plain = |optimize| Strategy {
+        optimize,
+        memory_limit: None,
+    };
+    if spec.is_none() {
+        return Ok(plain(Optimize::Auto));
+    }
+    if let Ok(flag) = spec.cast::<PyBool>() {
+        // numpy's meanings: True is its greedy search (opt_einsum's True,
+        // "auto", is mapped by the Python layer before it gets here).
+        // False is "one contraction, no order": our executor always runs
+        // pairwise steps, so it runs the order auto picks (einsum_path
+        // reports False as numpy does).
+        return Ok(plain(if flag.is_true() {
+            Optimize::Greedy
+        } else {
+            Optimize::Auto
+        }));
+    }
+    if let Ok(name) = spec.cast::<PyString>() {
+        return Ok(plain(by_name(name.to_str()?, operands)?));
+    }
+    if let Ok(tuple) = spec.cast::<PyTuple>()
+        && tuple.len() == 2
+        && let Ok(name) = tuple.get_item(0)?.cast::<PyString>()
+    {
+        let limit = tuple.get_item(1)?;
+        let memory_limit = if limit.is_none() {
+            None
+        } else {
+            let limit: i128 = limit.extract()?;
+            // opt_einsum: -1 (any negative) means no limit.
+            if limit < 0 {
+                None
+            } else {
+                Some(usize::try_from(limit).unwrap_or(usize::MAX))
+            }
+        };
+        return Ok(Strategy {
+            optimize: by_name(name.to_str()?, operands)?,
+            memory_limit,
+        });
+    }
+    if spec.cast::<PyList>().is_ok() || spec.cast::<PyTuple>().is_ok() {
+        let mut pairs = Vec::new();
+        for (i, item) in spec.try_iter()?.enumerate() {
+            let item = item?;
+            if i == 0
+                && let Ok(s) = item.cast::<PyString>()
+            {
+                if s.to_str()? == "einsum_path" {
+                    continue;
+                }
+                return Err(PyTypeError::new_err(format!(
+                    "optimize: a path starts with 'einsum_path', not {:?}",
+                    s.to_str()?
+                )));
+            }
+            let pair: (usize, usize) = item.extract().map_err(|_| {
+                pyo3::exceptions::PyRuntimeError::new_err(format!(
+                    "Invalid einsum_path is specified: entry {} is not a pair of operand positions",
+                    i
+                ))
+            })?;
+            pairs.push(pair);
+        }
+        return Ok(plain(Optimize::Path(Path(pairs))));
+    }
+    Err(PyTypeError::new_err(format!(
+        "optimize: expected a bool, an optimizer name, a path or (name, memory_limit), got {}",
+        spec.get_type().name()?
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listed_name_is_known() {
+        for name in NAMES {
+            assert!(by_name(name, 3).is_ok(), "{name}");
+        }
+        assert_eq!(by_name("branch-7", 3).ok(), Some(Optimize::Branch(7)));
+        assert!(by_name("branch-0", 3).is_err());
+        assert!(by_name("nonsense", 3).is_err());
+    }
+
+    #[test]
+    fn auto_hq_is_auto_up_to_sixteen_operands() {
+        assert_eq!(by_name("auto-hq", 16).ok(), Some(Optimize::Auto));
+        assert!(matches!(
+            by_name("auto-hq", 17),
+            Ok(Optimize::Reconfigure { trials: 32, .. })
+        ));
+    }
+}
