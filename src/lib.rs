@@ -27,7 +27,7 @@
 //! order, a memory limit, [`Par`] for threads); [`einsum_into()`] and
 //! [`Einsum::run_into`] write into an array you own, replacing or adding
 //! ([`Accum`]). Element types are the sealed [`Element`] set: `f32`, `f64`,
-//! `Complex<f32>`, `Complex<f64>`, `i32`, `i64`.
+//! `Complex<f32>`, `Complex<f64>`, `i8` to `i64`, `u8` to `u64` and `bool`.
 //!
 //! ```
 //! use ndarray::array;

@@ -37,10 +37,13 @@ pub(crate) mod sealed {
 }
 
 /// A number type einsum can run on: `f32`, `f64`, `Complex<f32>`,
-/// `Complex<f64>`, `i32`, `i64`. Sealed: the kernels are written for these.
+/// `Complex<f64>`, the signed and unsigned integers of 8 to 64 bits, and
+/// `bool`. Sealed: the kernels are written for these.
 ///
-/// Integers wrap on overflow, as numpy's do. Floats and complex numbers use
-/// the GEMM kernels for matrix products; integers use the strided loops.
+/// Integers wrap on overflow in their own width, as numpy's do; `bool`
+/// computes as numpy's does (a product is `and`, a sum is `or`). Floats and
+/// complex numbers use the GEMM kernels for matrix products; integers and
+/// `bool` use the strided loops.
 pub trait Element:
     Copy + Send + Sync + PartialEq + std::fmt::Debug + 'static + sealed::Sealed
 {
@@ -124,8 +127,33 @@ float!(
     Complex::new(0.0, 0.0),
     Complex::new(1.0, 0.0)
 );
+integer!(i8, "int8");
+integer!(i16, "int16");
 integer!(i32, "int32");
 integer!(i64, "int64");
+integer!(u8, "uint8");
+integer!(u16, "uint16");
+integer!(u32, "uint32");
+integer!(u64, "uint64");
+
+impl sealed::Sealed for bool {
+    fn gemm_kernel() -> Option<sealed::GemmKernel<Self>> {
+        None
+    }
+}
+impl Element for bool {
+    const ZERO: Self = false;
+    const ONE: Self = true;
+    const NAME: &'static str = "bool";
+    #[inline(always)]
+    fn add(self, other: Self) -> Self {
+        self | other
+    }
+    #[inline(always)]
+    fn mul(self, other: Self) -> Self {
+        self & other
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -135,6 +163,17 @@ mod tests {
     fn integers_wrap_like_numpy() {
         assert_eq!(i32::MAX.add(1), i32::MIN);
         assert_eq!(Element::mul(i64::MAX, 2), -2);
+        assert_eq!(Element::add(250u8, 10), 4);
+        assert_eq!(Element::mul(-128i8, -1), -128);
+        assert_eq!(Element::add(0u64, u64::MAX).add(1), 0);
+    }
+
+    #[test]
+    fn booleans_sum_as_or_and_multiply_as_and() {
+        assert!(true.add(true));
+        assert!(!false.add(false));
+        assert!(!true.mul(false));
+        assert!(Element::mul(true, true));
     }
 
     #[test]

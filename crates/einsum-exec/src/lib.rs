@@ -9,7 +9,8 @@
 //!   strides allowed on inputs; an output may not write an element twice).
 //!   ndarray views, or any other library's arrays, convert without copying.
 //! - [`Element`]: the sealed set of element types (`f32`, `f64`,
-//!   `Complex<f32>`, `Complex<f64>`, `i32`, `i64`).
+//!   `Complex<f32>`, `Complex<f64>`, the integers `i8` to `i64` and `u8` to
+//!   `u64`, and `bool`).
 //! - [`run`] with [`RunOptions`] ([`Par`], [`Accum`]) and a reusable
 //!   [`Workspace`] for temporaries; [`Program`], a plan fitted once to its
 //!   arrays' strides, for callers that run it again and again (what a

@@ -168,7 +168,8 @@ pub fn try_zeroed<T: Element>(len: usize, what: Allocation) -> Result<Vec<T>, Ex
     // SAFETY: `ptr` was allocated by the global allocator with the layout of
     // `[T; len]` (so `len` is both the length and the capacity), and every
     // element is initialised: all-zero bytes are a valid `T` for every
-    // `Element` (the sealed set of integers, floats and complex floats; the
+    // `Element` (the sealed set of integers, floats, complex floats and
+    // `bool`, whose zero byte is `false`; the
     // `zero_bytes_are_zero` test checks that they read as `T::ZERO`).
     let mut data = unsafe { Vec::from_raw_parts(ptr, len, len) };
     advise_huge_pages(&mut data);
@@ -229,8 +230,15 @@ mod tests {
         zero_bytes_read_as_zero::<f64>();
         zero_bytes_read_as_zero::<Complex<f32>>();
         zero_bytes_read_as_zero::<Complex<f64>>();
+        zero_bytes_read_as_zero::<i8>();
+        zero_bytes_read_as_zero::<i16>();
         zero_bytes_read_as_zero::<i32>();
         zero_bytes_read_as_zero::<i64>();
+        zero_bytes_read_as_zero::<u8>();
+        zero_bytes_read_as_zero::<u16>();
+        zero_bytes_read_as_zero::<u32>();
+        zero_bytes_read_as_zero::<u64>();
+        zero_bytes_read_as_zero::<bool>();
         assert!(try_zeroed::<f64>(0, Allocation::Result).unwrap().is_empty());
     }
 

@@ -61,6 +61,13 @@ elements! {
     C128: Complex<f64>, b'c', 16, "complex128";
     I32: i32, b'i', 4, "int32";
     I64: i64, b'i', 8, "int64";
+    I8: i8, b'i', 1, "int8";
+    I16: i16, b'i', 2, "int16";
+    U8: u8, b'u', 1, "uint8";
+    U16: u16, b'u', 2, "uint16";
+    U32: u32, b'u', 4, "uint32";
+    U64: u64, b'u', 8, "uint64";
+    Bool: bool, b'b', 1, "bool";
 }
 
 /// The `TypeError` for a dtype outside the table, naming it.

@@ -134,7 +134,9 @@ def _einsum(operands, out, dtype, order, casting, optimize, threads):
     if not arrays:
         raise ValueError("No input operands")
     for a in arrays:
-        if a.dtype.hasobject:
+        # An object operand is fine when dtype= names a type it is cast to
+        # first (as numpy does, under the casting rule checked below).
+        if a.dtype.hasobject and (dtype is None or dtype.hasobject):
             raise TypeError("einsumc does not support dtype object: its elements are Python objects")
     if dtype is None:
         compute = np.result_type(*arrays)
