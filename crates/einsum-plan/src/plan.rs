@@ -196,7 +196,6 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
         steps: Vec::new(),
         flops: Vec::new(),
         temps: Vec::new(),
-        consumer: Vec::new(),
     };
     let raw = |k: usize| Arg {
         source: Source::Operand(OperandId(k)),
@@ -237,48 +236,31 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
         return Ok(builder.finish(bound, Path(Vec::new()), options, None));
     }
 
-    // Sum away axes only one operand holds, before the order search.
-    let mut current: Vec<Arg> = Vec::with_capacity(n);
-    let mut search_inputs: Vec<Vec<usize>> = Vec::with_capacity(n);
-    for (k, eff) in effective.iter().enumerate() {
-        let summed: Vec<AxisId> = eff
-            .iter()
-            .copied()
-            .filter(|a| holders[a.index()] == 1 && !output.contains(a))
-            .collect();
-        let kept: Vec<AxisId> = eff
-            .iter()
-            .copied()
-            .filter(|a| !summed.contains(a))
-            .collect();
-        if summed.is_empty() {
-            current.push(raw(k));
-        } else {
-            let t = builder.temp(kept.clone());
-            builder.push(
-                Step {
-                    args: vec![raw(k)],
-                    out: Dest::Temp(t),
-                    out_axes: kept.clone(),
-                    kernel: Kernel::Reduce {
-                        len: saturating_product(&kept, size),
-                        sum: saturating_product(&summed, size),
-                    },
-                    flops: 0,
-                    moved: 0,
-                },
-                product(eff, size),
-            );
-            current.push(builder.arg(t));
-        }
-        search_inputs.push(kept.iter().map(|a| a.index()).collect());
-    }
+    // Axes only one operand holds are summed away first, in a step of their
+    // own, before the order search.
+    let presum: Vec<Option<(Vec<AxisId>, Vec<AxisId>)>> = effective
+        .iter()
+        .map(|eff| {
+            let (summed, kept): (Vec<AxisId>, Vec<AxisId>) = eff
+                .iter()
+                .partition(|a| holders[a.index()] == 1 && !output.contains(a));
+            (!summed.is_empty()).then_some((kept, summed))
+        })
+        .collect();
+    let search_inputs: Vec<Vec<usize>> = effective
+        .iter()
+        .zip(&presum)
+        .map(|(eff, pre)| {
+            let kept = pre.as_ref().map_or(eff, |(kept, _)| kept);
+            kept.iter().map(|a| a.index()).collect()
+        })
+        .collect();
 
     let sizes: Vec<usize> = axes.iter().map(|a| a.size).collect();
     let text = bound.expr().text();
     let out_indices: Vec<usize> = output.iter().map(|a| a.index()).collect();
     let resolved = order::resolve(&options.optimize, n);
-    let ssa = order::find(
+    let found = order::find(
         &search_inputs,
         &out_indices,
         &sizes,
@@ -287,55 +269,127 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
         &resolved,
     )
     .map_err(|e| order_error(e, options.memory_limit, &resolved, text))?;
+    let ssa = &found.ssa;
 
-    // Replay the order: each pair becomes a step into a new temporary (the
-    // last into the output).
+    // Values in SSA numbering: the operands (after any sum of their own
+    // axes), then each pair's result. `sets[v]` holds v's axes in the order
+    // the pairs meet them (a pair's: its left's, then its right's), which
+    // is the order a K group takes when neither side's memory is fixed.
     let mut sets: Vec<Vec<AxisId>> = search_inputs
         .iter()
         .map(|s| s.iter().map(|&i| AxisId::new(i)).collect())
         .collect();
-    // Live tensors holding each axis: an axis survives a pair if the output
-    // or another live tensor holds it.
-    let mut holding = vec![0u32; axes.len()];
-    for set in &sets {
-        for a in set {
-            holding[a.index()] += 1;
-        }
-    }
-    for (step, &(a, b)) in ssa.iter().enumerate() {
-        let last = step + 1 == ssa.len();
-        let mut result: Vec<AxisId> = Vec::new();
+    for (&(a, b), result) in ssa.iter().zip(&found.results) {
+        let mut axes: Vec<AxisId> = Vec::with_capacity(result.len());
         for &axis in sets[a].iter().chain(&sets[b]) {
-            let own = u32::from(sets[a].contains(&axis)) + u32::from(sets[b].contains(&axis));
-            let elsewhere = holding[axis.index()] > own;
-            if (output.contains(&axis) || elsewhere) && !result.contains(&axis) {
-                result.push(axis);
+            if result.contains(&axis.index()) && !axes.contains(&axis) {
+                axes.push(axis);
             }
         }
-        for &axis in sets[a].iter().chain(&sets[b]) {
-            holding[axis.index()] -= 1;
-        }
-        for &axis in &result {
-            holding[axis.index()] += 1;
-        }
-        let (out, out_axes) = if last {
-            (Dest::Output, output.to_vec())
+        sets.push(axes);
+    }
+    // Every value but the result is read by exactly one pair, so its
+    // layout is its reader's choice: from the last pair back (each result's
+    // layout known before its producer is reached), each pair puts its
+    // left input first (the one holding the result's first free axis, so
+    // the result is row-major in GEMM's m, n), and lays out each input it
+    // reads from the workspace as batch axes in the result's order, then
+    // its free axes likewise, then the summed axes in the order of the
+    // other input (when that is an operand, whose memory is fixed), K last
+    // in the left input and first in the right. A GEMM then reads each
+    // group as one stride.
+    let in_workspace = |v: usize| v >= n || presum[v].is_some();
+    let mut layouts: Vec<Option<Vec<AxisId>>> = vec![None; sets.len()];
+    let mut pairs: Vec<(usize, usize, Vec<AxisId>, Kernel)> = Vec::with_capacity(ssa.len());
+    for (s, &(a, b)) in ssa.iter().enumerate().rev() {
+        let out = if s + 1 == ssa.len() {
+            output.to_vec()
         } else {
-            let t = builder.temp(result.clone());
-            (Dest::Temp(t), result.clone())
+            layouts[n + s]
+                .clone()
+                .unwrap_or_else(|| sets[n + s].clone())
         };
-        let union: Vec<AxisId> = {
-            let mut u = sets[a].clone();
-            u.extend(sets[b].iter().filter(|x| !sets[a].contains(x)));
-            u
+        let first_free = out
+            .iter()
+            .find(|x| !(sets[a].contains(x) && sets[b].contains(x)));
+        let (l, r) = if first_free.is_some_and(|x| sets[b].contains(x)) {
+            (b, a)
+        } else {
+            (a, b)
         };
-        let sums = union.len() != result.len();
-        let kernel = kernel::pairwise(&sets[a], &sets[b], &result, size);
-        let flops = pair_flops_exact(product(&union, size), sums);
-        let args = vec![current[a].clone(), current[b].clone()];
+        let (left, right) = (&sets[l], &sets[r]);
+        let by = |order: &[AxisId], keep: &dyn Fn(&AxisId) -> bool| -> Vec<AxisId> {
+            order.iter().copied().filter(|x| keep(x)).collect()
+        };
+        let shared = |x: &AxisId| left.contains(x) && right.contains(x) && !out.contains(x);
+        let k_order = if !in_workspace(r) {
+            by(right, &shared)
+        } else {
+            by(left, &shared)
+        };
+        let batch = by(&out, &|x: &AxisId| left.contains(x) && right.contains(x));
+        for (v, own, k_first) in [(l, left, false), (r, right, true)] {
+            if !in_workspace(v) {
+                continue;
+            }
+            let free = by(&out, &|x: &AxisId| own.contains(x) && !batch.contains(x));
+            let mut layout = batch.clone();
+            if k_first {
+                layout.extend(k_order.iter().copied());
+                layout.extend(free);
+            } else {
+                layout.extend(free);
+                layout.extend(k_order.iter().copied());
+            }
+            debug_assert_eq!(layout.len(), own.len());
+            layouts[v] = Some(layout);
+        }
+        let kernel = kernel::pairwise(left, right, &out, size);
+        pairs.push((l, r, out, kernel));
+    }
+    pairs.reverse();
+
+    // The steps, in execution order, each emitted once with its layout.
+    let mut current: Vec<Arg> = Vec::with_capacity(sets.len());
+    for (k, pre) in presum.iter().enumerate() {
+        let Some((kept, summed)) = pre else {
+            current.push(raw(k));
+            continue;
+        };
+        let layout = layouts[k].clone().unwrap_or_else(|| kept.clone());
+        let t = builder.temp(layout.clone());
         builder.push(
             Step {
-                args,
+                args: vec![raw(k)],
+                out: Dest::Temp(t),
+                out_axes: layout,
+                kernel: Kernel::Reduce {
+                    len: saturating_product(kept, size),
+                    sum: saturating_product(summed, size),
+                },
+                flops: 0,
+                moved: 0,
+            },
+            product(&effective[k], size),
+        );
+        current.push(builder.arg(t));
+    }
+    for (s, (l, r, out_axes, kernel)) in pairs.into_iter().enumerate() {
+        let union: Vec<AxisId> = {
+            let mut u = sets[l].clone();
+            u.extend(sets[r].iter().filter(|x| !sets[l].contains(x)));
+            u
+        };
+        let sums = union.len() != sets[n + s].len();
+        let flops = pair_flops_exact(product(&union, size), sums);
+        let out = if s + 1 == ssa.len() {
+            Dest::Output
+        } else {
+            Dest::Temp(builder.temp(out_axes.clone()))
+        };
+        builder.push(
+            Step {
+                args: vec![current[l].clone(), current[r].clone()],
                 out,
                 out_axes,
                 kernel,
@@ -348,10 +402,8 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
         if let Dest::Temp(t) = out {
             current.push(builder.arg(t));
         }
-        sets.push(result);
     }
-    let path = Path::from_ssa(n, &ssa);
-    builder.lay_out();
+    let path = Path::from_ssa(n, ssa);
     Ok(builder.finish(bound, path, options, Some(resolved)))
 }
 
@@ -415,8 +467,6 @@ struct Builder<'a> {
     /// Each step's FLOPs, exactly.
     flops: Vec<Count>,
     temps: Vec<Vec<AxisId>>,
-    /// The step that reads each temporary.
-    consumer: Vec<Option<usize>>,
 }
 
 impl Builder<'_> {
@@ -429,7 +479,6 @@ impl Builder<'_> {
 
     fn temp(&mut self, axes: Vec<AxisId>) -> TempId {
         self.temps.push(axes);
-        self.consumer.push(None);
         TempId(self.temps.len() - 1)
     }
 
@@ -444,99 +493,6 @@ impl Builder<'_> {
         Arg {
             source: Source::Temp(t),
             dims,
-        }
-    }
-
-    /// Chooses each temporary's memory order, from the last step back, so
-    /// that the step reading it sees its axes grouped by role: batch axes
-    /// first in the order its result wants, then the free axes likewise, then
-    /// the summed axes in the order of the other input. A GEMM then reads
-    /// each group as one stride.
-    fn lay_out(&mut self) {
-        for s in (0..self.steps.len()).rev() {
-            if self.steps[s].args.len() != 2 {
-                continue;
-            }
-            let distinct = |arg: &Arg| {
-                let mut v: Vec<AxisId> = Vec::new();
-                for d in &arg.dims {
-                    if d.extent == self.axes[d.axis.index()].size && !v.contains(&d.axis) {
-                        v.push(d.axis);
-                    }
-                }
-                v
-            };
-            // The left input holds the result's first free axis, so the
-            // result is row-major in GEMM's (m, n).
-            {
-                let step = &mut self.steps[s];
-                let (left, right) = (distinct(&step.args[0]), distinct(&step.args[1]));
-                let first_free = step
-                    .out_axes
-                    .iter()
-                    .find(|a| !(left.contains(a) && right.contains(a)));
-                if first_free.is_some_and(|a| right.contains(a)) {
-                    step.args.swap(0, 1);
-                }
-            }
-            let step = self.steps[s].clone();
-            let out = step.out_axes.clone();
-            let (left, right) = (distinct(&step.args[0]), distinct(&step.args[1]));
-            self.steps[s].kernel =
-                kernel::pairwise(&left, &right, &out, |a| self.axes[a.index()].size);
-            let fixed = |arg: &Arg| !matches!(arg.source, Source::Temp(_));
-            let by = |order: &[AxisId], set: &[AxisId]| -> Vec<AxisId> {
-                order.iter().copied().filter(|a| set.contains(a)).collect()
-            };
-            let shared: Vec<AxisId> = left
-                .iter()
-                .copied()
-                .filter(|a| right.contains(a) && !out.contains(a))
-                .collect();
-            let k_order = if fixed(&step.args[1]) {
-                by(&right, &shared)
-            } else if fixed(&step.args[0]) {
-                by(&left, &shared)
-            } else {
-                shared.clone()
-            };
-            for (i, own) in [(0usize, &left), (1, &right)] {
-                let Source::Temp(t) = step.args[i].source else {
-                    continue;
-                };
-                let batch: Vec<AxisId> = out
-                    .iter()
-                    .copied()
-                    .filter(|a| left.contains(a) && right.contains(a))
-                    .collect();
-                let free: Vec<AxisId> = out
-                    .iter()
-                    .copied()
-                    .filter(|a| own.contains(a) && !batch.contains(a))
-                    .collect();
-                let mut layout = batch;
-                if i == 0 {
-                    layout.extend(free);
-                    layout.extend(k_order.iter().copied());
-                } else {
-                    layout.extend(k_order.iter().copied());
-                    layout.extend(free);
-                }
-                debug_assert_eq!(layout.len(), own.len());
-                self.temps[t.0] = layout.clone();
-                self.consumer[t.0] = Some(s);
-                let dims: Vec<Dim> = layout
-                    .iter()
-                    .map(|&axis| Dim {
-                        axis,
-                        extent: self.axes[axis.index()].size,
-                    })
-                    .collect();
-                self.steps[s].args[i].dims = dims;
-                if let Some(producer) = self.steps.iter().position(|st| st.out == Dest::Temp(t)) {
-                    self.steps[producer].out_axes = layout;
-                }
-            }
         }
     }
 

@@ -468,6 +468,14 @@ fn auto_choice(n: usize) -> Optimize {
     }
 }
 
+/// An order found: the pairs in SSA form and, per pair, the axes its result
+/// keeps (ascending), from the one replay the search already does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Found {
+    pub ssa: SsaPath,
+    pub results: Vec<Vec<usize>>,
+}
+
 /// Finds an order for `inputs` (axis indices, each list without repeats)
 /// contracting to `output`.
 pub(crate) fn find(
@@ -477,7 +485,7 @@ pub(crate) fn find(
     limit: Option<usize>,
     objective: Objective,
     optimize: &Optimize,
-) -> Result<SsaPath, OrderError> {
+) -> Result<Found, OrderError> {
     let limit = limit.map_or(Cost::MAX, |l| Cost::new(l as u128));
     fn go<const W: usize>(
         inputs: &[Vec<usize>],
@@ -486,7 +494,7 @@ pub(crate) fn find(
         limit: Cost,
         objective: Objective,
         optimize: &Optimize,
-    ) -> Result<SsaPath, OrderError> {
+    ) -> Result<Found, OrderError> {
         let search = Search::<W>::new(
             inputs
                 .iter()
@@ -497,7 +505,12 @@ pub(crate) fn find(
             limit,
             objective,
         );
-        search.run(optimize)
+        let ssa = search.run(optimize)?;
+        let mut results = Vec::with_capacity(ssa.len());
+        search.replay(&ssa, |_, _, _, pair| {
+            results.push(pair.result.iter().collect())
+        });
+        Ok(Found { ssa, results })
     }
     match sizes.len().div_ceil(64) {
         0 | 1 => go::<1>(inputs, output, sizes, limit, objective, optimize),
@@ -630,7 +643,9 @@ pub(crate) mod tests {
     /// The FLOPs of `optimize`'s order, as the search ranks them.
     pub(crate) fn score(text: &str, sizes: &[(char, usize)], optimize: &Optimize) -> Cost {
         let (inputs, output, sizes) = problem(text, sizes);
-        let path = find(&inputs, &output, &sizes, None, Objective::Flops, optimize).unwrap();
+        let path = find(&inputs, &output, &sizes, None, Objective::Flops, optimize)
+            .unwrap()
+            .ssa;
         let search = search_of(&inputs, &output, &sizes, None);
         search.score(&path).expect("complete path").0
     }
@@ -686,7 +701,7 @@ pub(crate) mod tests {
         ] {
             let ring: Vec<Vec<usize>> = (0..limit).map(|i| vec![i, (i + 1) % limit]).collect();
             let sizes = vec![2; limit];
-            let path = find(&ring, &[], &sizes, None, Objective::Flops, &optimize);
+            let path = find(&ring, &[], &sizes, None, Objective::Flops, &optimize).map(|f| f.ssa);
             assert!(path.is_ok(), "{optimize:?}");
         }
         // Width 1 is polynomial: no limit.
