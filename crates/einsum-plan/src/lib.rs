@@ -45,6 +45,7 @@
 mod axis;
 mod axis_set;
 mod bind;
+mod build;
 mod cost;
 mod count;
 mod error;
@@ -56,11 +57,13 @@ mod report;
 
 pub use axis::{Axis, AxisId, AxisOrigin};
 pub use bind::{Bound, Dim, bind, checked_product};
+pub use build::plan;
 pub use cost::{Objective, naive_flops};
 pub use count::Count;
 pub use error::{PlanError, PlanErrorKind};
 pub use fit::GemmPolicy;
 pub use kernel::{Kernel, Role, Side};
 pub use order::{Optimize, Path};
-pub use plan::{Arg, Dest, FittedReport, OperandId, Plan, PlanOptions, Source, Step, TempId, plan};
+pub use plan::{Arg, Dest, OperandId, Plan, PlanOptions, Source, Step, TempId};
+pub use report::FittedReport;
 pub use report::{CopyReport, PlanReport, StepReport};

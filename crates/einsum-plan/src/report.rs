@@ -1,9 +1,11 @@
 //! The plan as plain data, for scripts: what `Display` shows, as fields.
 
+use std::fmt;
+
 use crate::count::Count;
-use crate::fit::{self, Dest, Fitted, Lowered};
+use crate::fit::{self, Fitted, Lowered};
 use crate::kernel::Kernel;
-use crate::plan::{self, Plan};
+use crate::plan::{self, Dest, Plan};
 
 /// A plan's report as data: the same figures as `Display`, one field each.
 /// With the `serde` feature it serializes (to JSON, say) with these names.
@@ -173,8 +175,8 @@ impl Plan {
                     output: dest_name(step.out),
                     output_shape: shape_of(&step.out_axes),
                     buffer: match fit.output {
-                        Dest::Buffer(b) => Some(b.0),
-                        Dest::Output => None,
+                        fit::Dest::Buffer(b) => Some(b.0),
+                        fit::Dest::Output => None,
                     },
                     runs_on: match fit.lowered {
                         Lowered::Gemm(_) => "gemm",
@@ -207,6 +209,120 @@ impl Plan {
             moved_elements: counts.moved,
             steps,
         }
+    }
+}
+
+fn shape_text(shape: &[usize]) -> String {
+    if shape.is_empty() {
+        "scalar".to_owned()
+    } else {
+        shape
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("x")
+    }
+}
+
+impl fmt::Display for Plan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_report(f, self.c_order())
+    }
+}
+
+/// A plan's report for one fit of it: [`Plan::display_fitted`].
+pub struct FittedReport<'a> {
+    plan: &'a Plan,
+    fitted: &'a Fitted,
+}
+
+impl fmt::Display for FittedReport<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.plan.write_report(f, self.fitted)
+    }
+}
+
+impl Plan {
+    /// The report (as `Display` prints it) for `fitted`, a fit of this plan
+    /// to some arrays' strides: how each step runs on those arrays.
+    pub fn display_fitted<'a>(&'a self, fitted: &'a Fitted) -> FittedReport<'a> {
+        FittedReport { plan: self, fitted }
+    }
+
+    fn write_report(&self, f: &mut fmt::Formatter<'_>, fitted: &Fitted) -> fmt::Result {
+        let bound = &self.bound;
+        let shapes: Vec<String> = bound
+            .operands()
+            .iter()
+            .map(|dims| shape_text(&dims.iter().map(|d| d.extent).collect::<Vec<_>>()))
+            .collect();
+        let (naive_scaling, optimized_scaling) = self.scaling();
+        let speedup = self.speedup();
+        writeln!(f, "  Complete contraction:  {}", bound.expr())?;
+        writeln!(f, "                Shapes:  {}", shapes.join(", "))?;
+        writeln!(f, "             Optimizer:  {}", self.optimizer_name())?;
+        writeln!(f, "         Naive scaling:  {naive_scaling}")?;
+        writeln!(f, "     Optimized scaling:  {optimized_scaling}")?;
+        writeln!(f, "      Naive FLOP count:  {}", self.naive_flops.sci())?;
+        writeln!(f, "  Optimized FLOP count:  {}", self.optimized_flops.sci())?;
+        writeln!(f, "   Theoretical speedup:  {speedup:.3}")?;
+        let rule = "-".repeat(86);
+        writeln!(
+            f,
+            "  Largest intermediate:  {} elements",
+            self.largest_intermediate.sci()
+        )?;
+        writeln!(
+            f,
+            "     Largest temporary:  {} elements",
+            self.largest_temporary
+        )?;
+        writeln!(f, "        Elements moved:  {}", self.moved_count().sci())?;
+        let buffers = match fitted.buffers().len() {
+            0 => String::new(),
+            1 => " in 1 buffer".to_owned(),
+            n => format!(" in {n} buffers"),
+        };
+        writeln!(
+            f,
+            "             Workspace:  {} elements{buffers}",
+            fitted.workspace_count()
+        )?;
+        writeln!(f, "{rule}")?;
+        writeln!(
+            f,
+            "{:>4}  {:<22} {:<38} {:>9}  result",
+            "step", "subscripts", "kernel", "flops"
+        )?;
+        writeln!(f, "{rule}")?;
+        for (i, step) in self.steps.iter().enumerate() {
+            let fit = fitted.steps().get(i);
+            let result = match (step.out, fit.map(|s| s.output)) {
+                (Dest::Temp(t), Some(fit::Dest::Buffer(b))) => {
+                    let shape: Vec<usize> = self.temps[t.0]
+                        .iter()
+                        .map(|&a| bound.axis(a).size)
+                        .collect();
+                    format!("{t} {} in {b}", shape_text(&shape))
+                }
+                _ => format!("out {}", shape_text(&self.output_shape())),
+            };
+            writeln!(
+                f,
+                "{i:>4}  {:<22} {:<38} {:>9}  {result}",
+                self.step_subscripts(step),
+                step.kernel.to_string(),
+                self.step_flops[i].sci()
+            )?;
+            let Some(fit) = fit else { continue };
+            writeln!(f, "{:>4}  {:<22} runs as {}", "", "", fit.lowered)?;
+            if let fit::Lowered::Gemm(gemm) = &fit.lowered {
+                for repack in &gemm.repacks {
+                    writeln!(f, "{:>4}  {:<22} + {repack}", "", "")?;
+                }
+            }
+        }
+        Ok(())
     }
 }
 
