@@ -116,6 +116,24 @@ impl Sample for i64 {
         (mix(seed) % 20) as i64 - 10
     }
 }
+macro_rules! small_integer {
+    ($($t:ty: $lo:expr),*) => {$(
+        impl Sample for $t {
+            fn sample(seed: u64) -> Self {
+                // Signed types in [-10, 10), unsigned in [0, 20).
+                ((mix(seed) % 20) as i64 + $lo) as $t
+            }
+        }
+    )*};
+}
+small_integer!(i8: -10, i16: -10, u8: 0, u16: 0, u32: 0, u64: 0);
+
+impl Sample for bool {
+    fn sample(seed: u64) -> Self {
+        mix(seed) % 2 == 1
+    }
+}
+
 impl Sample for Complex<f32> {
     fn sample(seed: u64) -> Self {
         Complex::new(unit(seed) as f32, unit(seed ^ 0xABCD) as f32)
@@ -652,4 +670,17 @@ proptest! {
             prop_assert!(result.is_ok(), "{}\n{:?}\n{}", corpus_line(&case), config, result.unwrap_err());
         }
     }
+}
+
+#[test]
+fn small_integers_unsigned_and_booleans_every_layout() {
+    // Products wrap in the type's own width, as numpy's do; booleans sum
+    // as or. The reference accumulates in the type too.
+    run_corpus::<i8>(false);
+    run_corpus::<i16>(false);
+    run_corpus::<u8>(false);
+    run_corpus::<u16>(false);
+    run_corpus::<u32>(false);
+    run_corpus::<u64>(false);
+    run_corpus::<bool>(false);
 }

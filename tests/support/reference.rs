@@ -173,8 +173,27 @@ macro_rules! real {
 }
 real!(f32, f32::EPSILON as f64);
 real!(f64, f64::EPSILON);
+real!(i8, 0.0);
+real!(i16, 0.0);
 real!(i32, 0.0);
 real!(i64, 0.0);
+real!(u8, 0.0);
+real!(u16, 0.0);
+real!(u32, 0.0);
+real!(u64, 0.0);
+
+impl Magnitude for bool {
+    fn magnitude(self) -> f64 {
+        f64::from(u8::from(self))
+    }
+    fn distance(self, other: Self) -> f64 {
+        f64::from(u8::from(self != other))
+    }
+    fn parts(self) -> (f64, f64) {
+        (self.magnitude(), 0.0)
+    }
+    const EPSILON: f64 = 0.0;
+}
 
 macro_rules! complex {
     ($t:ty, $eps:expr) => {
