@@ -155,6 +155,42 @@ struct Config {
     out_reversed: bool,
 }
 
+/// Each operand's data laid out as `layout` lays out its shape: (buffer,
+/// offset, strides), with deterministic values.
+fn operand_buffers<T: Sample>(
+    case: &ShapedCase,
+    layout: Layout,
+) -> Vec<(Vec<T>, usize, Vec<isize>)> {
+    case.shapes
+        .iter()
+        .enumerate()
+        .map(|(k, shape)| {
+            let (len, offset, strides) = lay_out(shape, layout);
+            let data = (0..len)
+                .map(|i| T::sample((k as u64) << 32 | i as u64))
+                .collect();
+            (data, offset, strides)
+        })
+        .collect()
+}
+
+/// Those buffers as the reference evaluator reads them.
+fn reference_operands<'a, T>(
+    case: &ShapedCase,
+    buffers: &'a [(Vec<T>, usize, Vec<isize>)],
+) -> Vec<reference::Operand<'a, T>> {
+    buffers
+        .iter()
+        .zip(&case.shapes)
+        .map(|((data, offset, strides), shape)| reference::Operand {
+            data,
+            offset: *offset,
+            shape: shape.clone(),
+            strides: strides.clone(),
+        })
+        .collect()
+}
+
 /// Runs `case` under `config` and compares with the reference; the error
 /// says what differs.
 fn check<T: Sample>(case: &ShapedCase, config: &Config) -> Result<(), String> {
@@ -167,29 +203,8 @@ fn check<T: Sample>(case: &ShapedCase, config: &Config) -> Result<(), String> {
             .gemm(config.gemm),
     )
     .map_err(|e| e.to_string())?;
-    let buffers: Vec<(Vec<T>, usize, Vec<isize>)> = case
-        .shapes
-        .iter()
-        .enumerate()
-        .map(|(k, shape)| {
-            let (len, offset, strides) = lay_out(shape, config.layout);
-            let data = (0..len)
-                .map(|i| T::sample((k as u64) << 32 | i as u64))
-                .collect();
-            (data, offset, strides)
-        })
-        .collect();
-    let operands: Vec<reference::Operand<'_, T>> = buffers
-        .iter()
-        .zip(&case.shapes)
-        .map(|((data, offset, strides), shape)| reference::Operand {
-            data,
-            offset: *offset,
-            shape: shape.clone(),
-            strides: strides.clone(),
-        })
-        .collect();
-    let reference = reference::evaluate(&expr, &operands);
+    let buffers = operand_buffers::<T>(case, config.layout);
+    let reference = reference::evaluate(&expr, &reference_operands(case, &buffers));
     let shape = reference.shape.clone();
     assert_eq!(
         shape,
@@ -375,29 +390,8 @@ fn run_corpus_compiled<T: Sample>() {
                     .gemm(GemmPolicy::MinWork(0)),
             ] {
                 let compiled = Einsum::with_options(&case.text, options).unwrap();
-                let buffers: Vec<(Vec<T>, usize, Vec<isize>)> = case
-                    .shapes
-                    .iter()
-                    .enumerate()
-                    .map(|(k, shape)| {
-                        let (len, offset, strides) = lay_out(shape, layout);
-                        let data = (0..len)
-                            .map(|i| T::sample((k as u64) << 32 | i as u64))
-                            .collect();
-                        (data, offset, strides)
-                    })
-                    .collect();
-                let operands: Vec<reference::Operand<'_, T>> = buffers
-                    .iter()
-                    .zip(&case.shapes)
-                    .map(|((data, offset, strides), shape)| reference::Operand {
-                        data,
-                        offset: *offset,
-                        shape: shape.clone(),
-                        strides: strides.clone(),
-                    })
-                    .collect();
-                let reference = reference::evaluate(&expr, &operands);
+                let buffers = operand_buffers::<T>(case, layout);
+                let reference = reference::evaluate(&expr, &reference_operands(case, &buffers));
                 let views: Vec<ArrayViewD<'_, T>> = buffers
                     .iter()
                     .zip(&case.shapes)

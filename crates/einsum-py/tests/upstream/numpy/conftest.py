@@ -15,7 +15,13 @@ xfail fails until the line is removed. Every other test must pass.
 """
 
 import numpy
+import os
+import sys
+
 import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import _expected  # noqa: E402  (upstream/_expected.py, shared by both conftests)
 
 import einsumc
 
@@ -56,16 +62,7 @@ EXPECTED_FAILURES = {
 
 
 def pytest_collection_modifyitems(config, items):
-    seen = set()
-    for item in items:
-        key = item.nodeid.split("::", 1)[-1]
-        reason = EXPECTED_FAILURES.get(key)
-        if reason is not None:
-            seen.add(key)
-            item.add_marker(pytest.mark.xfail(reason=reason, strict=True))
-    missing = set(EXPECTED_FAILURES) - seen
-    if missing and not config.getoption("-k") and not config.args[1:]:
-        raise pytest.UsageError(f"EXPECTED_FAILURES names tests that do not exist: {sorted(missing)}")
+    _expected.mark(config, items, EXPECTED_FAILURES, lambda nodeid: nodeid.split("::", 1)[-1])
 
 
 @pytest.fixture(autouse=True)
