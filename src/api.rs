@@ -239,6 +239,26 @@ impl Einsum {
         Ok(made)
     }
 
+    /// The plan for operands of these shapes if it is already made (a
+    /// lookup only: never plans).
+    pub fn planned<S: AsRef<[usize]>>(&self, shapes: &[S]) -> Option<Arc<Plan>> {
+        let cache = self
+            .cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        cache
+            .plans
+            .iter()
+            .find(|(cached, _)| {
+                cached.len() == shapes.len()
+                    && cached
+                        .iter()
+                        .zip(shapes)
+                        .all(|(c, s)| c.as_slice() == s.as_ref())
+            })
+            .map(|(_, plan)| plan.clone())
+    }
+
     /// How many plans this expression has made (a cache hit makes none).
     pub fn plans_made(&self) -> usize {
         self.cache
@@ -258,7 +278,12 @@ impl Einsum {
             .map(|&axis| bound.axis(axis).size)
             .collect();
         let mut out = zeros(&shape)?;
-        self.run_planned(plan, &inputs, out.view_mut(), Accum::Replace)?;
+        self.run_planned(
+            plan,
+            &inputs,
+            out.view_mut(),
+            self.options.run.accum(Accum::Replace),
+        )?;
         Ok(out)
     }
 
@@ -272,7 +297,27 @@ impl Einsum {
     ) -> Result<(), Error> {
         let inputs = strided(operands);
         let plan = self.plan_for(&inputs)?;
-        self.run_planned(plan, &inputs, out.into_dyn(), accum)
+        self.run_planned(plan, &inputs, out.into_dyn(), self.options.run.accum(accum))
+    }
+
+    /// Runs `plan` (one of this expression's, from [`plan`](Self::plan)
+    /// or [`planned`](Self::planned)) on `operands` into `out` with `run`'s
+    /// parallelism and accumulation instead of the expression's own: the
+    /// call for a caller that already holds the plan or sets threads per
+    /// call.
+    ///
+    /// # Errors
+    /// As [`run_into`](Self::run_into), and when the operands' or `out`'s
+    /// shapes are not the plan's.
+    pub fn run_plan_into<T: Element, D: Dimension>(
+        &self,
+        plan: &Arc<Plan>,
+        operands: &[&dyn Operand<T>],
+        out: ArrayViewMut<'_, T, D>,
+        run: RunOptions,
+    ) -> Result<(), Error> {
+        let inputs = strided(operands);
+        self.run_planned(plan.clone(), &inputs, out.into_dyn(), run)
     }
 
     fn plan_for<T>(&self, inputs: &[StridedView<'_, T>]) -> Result<Arc<Plan>, Error> {
@@ -285,11 +330,10 @@ impl Einsum {
         plan: Arc<Plan>,
         inputs: &[StridedView<'_, T>],
         out: ArrayViewMut<'_, T, IxDyn>,
-        accum: Accum,
+        options: RunOptions,
     ) -> Result<(), Error> {
         let mut out = StridedViewMut::try_from(out)?;
         let program = self.program(plan, inputs, &out)?;
-        let options = self.options.run.accum(accum);
         match self.workspaces.try_lock() {
             Ok(mut workspaces) => program.run(inputs, &mut out, &options, workspaces.of::<T>())?,
             Err(_) => program.run(inputs, &mut out, &options, &mut Workspace::new())?,

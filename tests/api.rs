@@ -177,6 +177,50 @@ fn a_compiled_expression_plans_once_per_shape() {
 }
 
 #[test]
+fn a_held_plan_runs_with_per_call_options_and_checks_shapes() {
+    let e = Einsum::new("ij,jk->ik").unwrap();
+    let (a, b) = (matrix(3, 4, 0.1), matrix(4, 5, 0.2));
+    assert!(
+        e.planned(&[[3, 4], [4, 5]]).is_none(),
+        "a lookup never plans"
+    );
+    let plan = e.plan(&[[3, 4], [4, 5]]).unwrap();
+    let held = e.planned(&[[3usize, 4], [4, 5]]).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&plan, &held));
+    assert_eq!(e.plans_made(), 1);
+    let want = a.dot(&b);
+    for par in strategies::PARS {
+        let mut out = Array2::from_elem((3, 5), 7.0);
+        let run = einsum::exec::RunOptions::new().par(par);
+        e.run_plan_into(&plan, &[&a, &b], out.view_mut(), run)
+            .unwrap();
+        assert!(close(&out.into_dyn(), &want.clone().into_dyn()), "{par:?}");
+    }
+    let mut twice = want.clone();
+    e.run_plan_into(
+        &plan,
+        &[&a, &b],
+        twice.view_mut(),
+        einsum::exec::RunOptions::new().accum(Accum::Add),
+    )
+    .unwrap();
+    assert!(close(&twice.into_dyn(), &(&want * 2.0).into_dyn()));
+    // Operands or an output of other shapes than the plan's are an error.
+    let mut out = Array2::zeros((3, 5));
+    let wrong = matrix(3, 5, 0.0);
+    assert!(
+        e.run_plan_into(&plan, &[&wrong, &b], out.view_mut(), Default::default())
+            .is_err()
+    );
+    let mut small = Array2::zeros((3, 4));
+    assert!(
+        e.run_plan_into(&plan, &[&a, &b], small.view_mut(), Default::default())
+            .is_err()
+    );
+    assert_eq!(e.plans_made(), 1);
+}
+
+#[test]
 fn memory_limits_and_strategies_agree() {
     let a = matrix(10, 2, 0.1);
     let b = matrix(2, 10, 0.2);

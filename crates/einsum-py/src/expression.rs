@@ -2,16 +2,19 @@
 //! per operand shapes) behind a Python class, and the calls that run it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use einsum::exec::{Accum, Par};
+use einsum::exec::{Accum, Par, RunOptions};
 use einsum::{Einsum, Operand, Options};
 use ndarray::ArrayViewD;
 use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple};
+use smallvec::SmallVec;
 
 use crate::element::{Elem, WithElem};
 use crate::error::{guarded, to_py};
@@ -24,13 +27,11 @@ use crate::optimize::{Strategy, strategy};
 #[pyclass(module = "einsumc._einsumc", frozen)]
 pub(crate) struct Expression {
     subscripts: String,
-    expr: einsum::syntax::Expr,
-    strategy: Strategy,
     /// `optimize=` as given, for pickling.
     spec: Py<PyAny>,
-    /// One compiled `Einsum` per thread setting: the facade fixes run
-    /// options per `Einsum`, so `threads=` picks one (made on first use).
-    compiled: Mutex<Vec<(Par, Arc<Einsum>)>>,
+    /// The compiled expression: plans per operand shapes and fitted
+    /// programs per strides, cached; threads are set per call.
+    einsum: Arc<Einsum>,
 }
 
 /// The memory order of a new result.
@@ -131,10 +132,19 @@ fn k_order(plan: &einsum::Plan, strides: &[&[isize]]) -> Vec<usize> {
         .collect()
 }
 
-/// `threads=` as the executor's parallelism: `None` for all cores.
-fn par(threads: Option<i64>) -> PyResult<Par> {
+/// The process-wide thread count for calls that pass no `threads=`
+/// (0: every core rayon has).
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+
+/// `threads=` as the executor's parallelism: `None` for the process-wide
+/// setting ([`set_num_threads`]).
+pub(crate) fn par(threads: Option<i64>) -> PyResult<Par> {
     match threads {
-        None => Ok(Par::Auto),
+        None => Ok(match THREADS.load(Ordering::Relaxed) {
+            0 => Par::Auto,
+            1 => Par::Seq,
+            n => Par::Rayon(n),
+        }),
         Some(1) => Ok(Par::Seq),
         Some(n) if n > 1 => Ok(Par::Rayon(usize::try_from(n).unwrap_or(usize::MAX))),
         Some(n) => Err(PyValueError::new_err(format!(
@@ -142,6 +152,38 @@ fn par(threads: Option<i64>) -> PyResult<Par> {
         ))),
     }
 }
+
+/// Sets how many threads calls without `threads=` use, for the whole
+/// process; `None` restores the default, every core.
+#[pyfunction]
+#[pyo3(signature = (threads=None))]
+pub(crate) fn set_num_threads(threads: Option<i64>) -> PyResult<()> {
+    let n = match threads {
+        None => 0,
+        Some(n) if n >= 1 => usize::try_from(n).unwrap_or(usize::MAX),
+        Some(n) => {
+            return Err(PyValueError::new_err(format!(
+                "threads must be at least 1, got {n}"
+            )));
+        }
+    };
+    THREADS.store(n, Ordering::Relaxed);
+    Ok(())
+}
+
+/// How many threads calls without `threads=` use.
+#[pyfunction]
+pub(crate) fn get_num_threads() -> usize {
+    match par(None) {
+        Ok(p) => p.threads(),
+        Err(_) => 1,
+    }
+}
+
+/// Work (the plan's FLOPs) below which a run keeps the GIL: releasing and
+/// taking it back costs more than such a run takes, and it ends too soon
+/// for another Python thread to gain anything.
+const HOLD_GIL_FLOPS: u128 = 1 << 15;
 
 /// Input terms in `subscripts`, counted without parsing (for `auto-hq`,
 /// which chooses by operand count; a malformed text fails to parse later).
@@ -153,48 +195,40 @@ fn terms(subscripts: &str) -> usize {
 impl Expression {
     fn compile(subscripts: &str, strategy: Strategy, spec: Py<PyAny>) -> PyResult<Expression> {
         let expr = einsum::parse(subscripts).map_err(to_py)?;
+        let options = Options::new()
+            .optimize(strategy.optimize.clone())
+            .memory_limit(strategy.memory_limit);
         Ok(Expression {
             subscripts: subscripts.to_owned(),
-            expr,
-            strategy,
+            einsum: Arc::new(Einsum::from_expr(expr, options)),
             spec,
-            compiled: Mutex::new(Vec::new()),
         })
     }
 
-    /// The `Einsum` that runs with `par`.
-    fn einsum(&self, par: Par) -> Arc<Einsum> {
-        let mut compiled = self
-            .compiled
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some((_, einsum)) = compiled.iter().find(|(p, _)| *p == par) {
-            return einsum.clone();
+    /// The plan for `shapes`: from the cache, or made with the GIL released.
+    pub(crate) fn plan<S: AsRef<[usize]> + Sync>(
+        &self,
+        py: Python<'_>,
+        shapes: &[S],
+    ) -> PyResult<Arc<einsum::Plan>> {
+        if let Some(plan) = self.einsum.planned(shapes) {
+            return Ok(plan);
         }
-        let options = Options::new()
-            .optimize(self.strategy.optimize.clone())
-            .memory_limit(self.strategy.memory_limit)
-            .par(par);
-        let einsum = Arc::new(Einsum::from_expr(self.expr.clone(), options));
-        compiled.push((par, einsum.clone()));
-        einsum
-    }
-
-    /// The plan for `shapes`, made with the GIL released.
-    fn plan(&self, py: Python<'_>, shapes: Vec<Vec<usize>>) -> PyResult<Arc<einsum::Plan>> {
-        let einsum = self.einsum(Par::Auto);
-        py.detach(|| guarded(|| einsum.plan(&shapes).map_err(to_py)))
+        let einsum = &self.einsum;
+        py.detach(|| guarded(|| einsum.plan(shapes).map_err(to_py)))
     }
 
     /// Runs on `arrays` (numpy arrays of one supported dtype) into `out`
-    /// or a new array laid out as `layout` says.
+    /// or a new array laid out as `layout` says; by `plan` when the caller
+    /// holds it (a compiled expression for fixed shapes).
     pub(crate) fn run_arrays<'py>(
         &self,
         py: Python<'py>,
         arrays: Vec<Bound<'py, PyUntypedArray>>,
         out: Option<Bound<'py, PyUntypedArray>>,
-        threads: Option<i64>,
+        par: Par,
         layout: Layout,
+        plan: Option<&Arc<einsum::Plan>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let Some(first) = arrays.first() else {
             return Err(PyValueError::new_err(
@@ -211,13 +245,14 @@ impl Expression {
             }
             readables.push(readable(array)?);
         }
-        let einsum = self.einsum(par(threads)?);
         elem.with(Run {
             py,
-            einsum: &einsum,
+            expression: self,
+            plan,
             arrays: &readables,
             out,
             layout,
+            run: RunOptions::new().par(par).accum(Accum::Replace),
         })
     }
 }
@@ -225,10 +260,12 @@ impl Expression {
 /// One run, generic over the element type the table chose.
 struct Run<'a, 'py> {
     py: Python<'py>,
-    einsum: &'a Einsum,
+    expression: &'a Expression,
+    plan: Option<&'a Arc<einsum::Plan>>,
     arrays: &'a [Bound<'py, PyUntypedArray>],
     out: Option<Bound<'py, PyUntypedArray>>,
     layout: Layout,
+    run: RunOptions,
 }
 
 impl<'py> WithElem for Run<'_, 'py> {
@@ -240,38 +277,50 @@ impl<'py> WithElem for Run<'_, 'py> {
             .arrays
             .iter()
             .map(|a| a.clone().cast_into::<PyArrayDyn<T>>())
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<SmallVec<[_; 4]>, _>>()?;
         let guards = typed
             .iter()
             .map(|a| a.try_readonly())
-            .collect::<Result<Vec<_>, _>>()
+            .collect::<Result<SmallVec<[_; 4]>, _>>()
             .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
-        let views: Vec<ArrayViewD<'_, T>> = guards.iter().map(|g| g.as_array()).collect();
-        let einsum = self.einsum;
+        let views: SmallVec<[ArrayViewD<'_, T>; 4]> = guards.iter().map(|g| g.as_array()).collect();
+        let plan = match self.plan {
+            Some(plan) => plan.clone(),
+            None => {
+                let shapes: SmallVec<[&[usize]; 4]> = typed.iter().map(|a| a.shape()).collect();
+                self.expression.plan(py, &shapes)?
+            }
+        };
+        let einsum = &*self.expression.einsum;
+        let options = self.run;
+        let small = plan.optimized_flops() < HOLD_GIL_FLOPS;
         let run = |target: &Bound<'py, PyArrayDyn<T>>| -> PyResult<()> {
             let mut write = target
                 .try_readwrite()
                 .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
             let out = write.as_array_mut();
-            py.detach(|| {
+            let go = || {
                 guarded(|| {
-                    let operands: Vec<&dyn Operand<T>> =
+                    let operands: SmallVec<[&dyn Operand<T>; 4]> =
                         views.iter().map(|v| v as &dyn Operand<T>).collect();
                     einsum
-                        .run_into(&operands, out, Accum::Replace)
+                        .run_plan_into(&plan, &operands, out, options)
                         .map_err(to_py)
                 })
-            })
+            };
+            if small { go() } else { py.detach(go) }
         };
         let fresh = |layout: Layout| -> PyResult<Bound<'py, PyArrayDyn<T>>> {
-            let shapes: Vec<&[usize]> = typed.iter().map(|a| a.shape()).collect();
-            let plan = py.detach(|| guarded(|| einsum.plan(&shapes).map_err(to_py)))?;
             let shape = plan.output_shape();
             let order = match layout {
                 Layout::C => return Ok(PyArrayDyn::<T>::zeros(py, shape, false)),
                 Layout::F => return Ok(PyArrayDyn::<T>::zeros(py, shape, true)),
+                Layout::K if shape.len() < 2 => {
+                    return Ok(PyArrayDyn::<T>::zeros(py, shape, false));
+                }
                 Layout::K => {
-                    let strides: Vec<&[isize]> = typed.iter().map(|a| a.strides()).collect();
+                    let strides: SmallVec<[&[isize]; 4]> =
+                        typed.iter().map(|a| a.strides()).collect();
                     k_order(&plan, &strides)
                 }
             };
@@ -372,25 +421,20 @@ impl Expression {
     /// The expression with its output made explicit (`ij,jk->ik`).
     #[getter]
     fn canonical(&self) -> String {
-        self.expr.to_string()
+        self.einsum.expr().to_string()
     }
 
     /// Input terms.
     #[getter]
     fn operands(&self) -> usize {
-        self.expr.inputs().len()
+        self.einsum.expr().inputs().len()
     }
 
     /// How many plans this expression has made (one per operand shapes and
     /// thread setting: a loop whose count grows is re-planning).
     #[getter]
     fn plans_made(&self) -> usize {
-        self.compiled
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .iter()
-            .map(|(_, e)| e.plans_made())
-            .sum()
+        self.einsum.plans_made()
     }
 
     /// Runs on `operands`, numpy arrays of one supported dtype, into `out`
@@ -412,7 +456,7 @@ impl Expression {
         let out = out
             .map(|o| o.cast_into::<PyUntypedArray>().map_err(PyErr::from))
             .transpose()?;
-        self.run_arrays(py, arrays, out, threads, Layout::parse(order)?)
+        self.run_arrays(py, arrays, out, par(threads)?, Layout::parse(order)?, None)
     }
 
     /// The plan's figures for operands of `shapes`: `path` (numpy's linear
@@ -424,7 +468,7 @@ impl Expression {
         py: Python<'py>,
         shapes: Vec<Vec<usize>>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let plan = self.plan(py, shapes)?;
+        let plan = self.plan(py, &shapes)?;
         let info = PyDict::new(py);
         let path: Vec<(usize, usize)> = plan.path().0.clone();
         info.set_item("path", PyList::new(py, path)?)?;
@@ -448,14 +492,14 @@ impl Expression {
 
     /// The result's shape for operands of `shapes` (plans them).
     fn output_shape(&self, py: Python<'_>, shapes: Vec<Vec<usize>>) -> PyResult<Vec<usize>> {
-        Ok(self.plan(py, shapes)?.output_shape())
+        Ok(self.plan(py, &shapes)?.output_shape())
     }
 
     /// For one operand of `shape` whose every axis reaches the output (a
     /// transpose, a diagonal, a pass-through: numpy returns a view), the
     /// output position of each of its dimensions; otherwise `None`.
     fn view_axes(&self, py: Python<'_>, shape: Vec<usize>) -> PyResult<Option<Vec<usize>>> {
-        let plan = self.plan(py, vec![shape])?;
+        let plan = self.plan(py, &[shape])?;
         let bound = plan.bound();
         let output = bound.output();
         let Some(dims) = bound.operands().first() else {
@@ -553,53 +597,237 @@ fn lookup<'py>(
     Ok(expression)
 }
 
-/// `einsumc.einsum`'s common case, all in Rust: subscripts then two or more
-/// numpy arrays of one supported dtype, `optimize` a bool, a name or None.
-/// Anything else returns `NotImplemented` and the Python layer takes it.
-#[pyfunction]
-#[pyo3(signature = (operands, optimize=None, threads=None))]
-pub(crate) fn fast<'py>(
+/// The Python functions that take every call the Rust entry points do not
+/// (`_numpy._einsum`): fetched once.
+static SLOW_EINSUM: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Whether `value` is absent or equals the default `text` (a keyword
+/// argument passed explicitly with its default value).
+fn default_str(value: Option<&Bound<'_, PyAny>>, text: &str) -> bool {
+    match value {
+        None => true,
+        Some(v) => v
+            .cast::<PyString>()
+            .is_ok_and(|s| s.to_str().ok() == Some(text)),
+    }
+}
+
+/// The operands as arrays of one supported dtype, or `None` when any is
+/// not a numpy array or the dtypes differ or are unsupported (the Python
+/// layer then converts, promotes or explains).
+fn same_dtype_arrays<'py>(
+    operands: impl Iterator<Item = Bound<'py, PyAny>>,
+) -> Option<Vec<Bound<'py, PyUntypedArray>>> {
+    let mut arrays = Vec::with_capacity(4);
+    let mut elem = None;
+    for operand in operands {
+        let array = operand.cast_into::<PyUntypedArray>().ok()?;
+        let this = Elem::of(&array.dtype())?;
+        if elem.is_some_and(|e| e != this) {
+            return None;
+        }
+        elem = Some(this);
+        arrays.push(array);
+    }
+    Some(arrays)
+}
+
+/// numpy returns a scalar for a 0-d result.
+fn unwrap_0d<'py>(result: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let array = result.cast::<PyUntypedArray>()?;
+    if array.ndim() == 0 {
+        return result.get_item(PyTuple::empty(result.py()));
+    }
+    Ok(result)
+}
+
+/// numpy.einsum, computed by the einsum compiler.
+///
+/// Same arguments and results as `numpy.einsum` (numpy 2.x), plus
+/// `threads=` (ours): how many threads the run may use (default: every
+/// core, or what `einsumc.set_num_threads` set). `optimize` takes numpy's
+/// and opt_einsum's forms: a bool, an optimizer name, an explicit path
+/// `['einsum_path', (0, 1), ...]` or `(name, memory_limit)`.
+///
+/// The common call (a subscripts string and two or more numpy arrays of
+/// one supported dtype, no `out`/`dtype`, default `order` and `casting`,
+/// `optimize` a bool, a name or None) runs here without a Python frame;
+/// every other call goes to the Python layer (`einsumc._numpy._einsum`),
+/// which decides it in numpy's words.
+#[pyfunction(name = "einsum")]
+#[pyo3(signature = (*operands, out=None, dtype=None, order=None, casting=None, optimize=None, threads=None))]
+#[allow(clippy::too_many_arguments)] // numpy's signature
+pub(crate) fn numpy_einsum<'py>(
     py: Python<'py>,
     operands: &Bound<'py, PyTuple>,
+    out: Option<Bound<'py, PyAny>>,
+    dtype: Option<Bound<'py, PyAny>>,
+    order: Option<Bound<'py, PyAny>>,
+    casting: Option<Bound<'py, PyAny>>,
     optimize: Option<Bound<'py, PyAny>>,
     threads: Option<i64>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let declined = || Ok(py.NotImplemented().into_bound(py));
-    if operands.len() < 3 {
-        return declined();
+    // numpy's default is optimize=True (its greedy search).
+    let spec = optimize.unwrap_or_else(|| pyo3::types::PyBool::new(py, true).to_owned().into_any());
+    let common = out.is_none()
+        && dtype.is_none()
+        && default_str(order.as_ref(), "K")
+        && default_str(casting.as_ref(), "safe")
+        && operands.len() >= 3
+        && spec.cast::<PyList>().is_err()
+        && spec.cast::<PyTuple>().is_err();
+    if common
+        && let Ok(subscripts) = operands.get_item(0)?.cast_into::<PyString>()
+        && let Some(arrays) = same_dtype_arrays(operands.iter().skip(1))
+    {
+        let text = subscripts.to_str()?;
+        let strategy = strategy(&spec, terms(text))?;
+        let expression = lookup(py, text, strategy, spec)?;
+        let result =
+            expression
+                .get()
+                .run_arrays(py, arrays, None, par(threads)?, Layout::K, None)?;
+        return unwrap_0d(result);
     }
-    let Ok(subscripts) = operands.get_item(0)?.cast_into::<PyString>() else {
-        return declined();
-    };
-    let spec = optimize.unwrap_or_else(|| py.None().into_bound(py));
-    if spec.cast::<PyList>().is_ok() || spec.cast::<PyTuple>().is_ok() {
-        return declined();
-    }
-    let mut arrays = Vec::with_capacity(operands.len() - 1);
-    let mut elem = None;
-    for operand in operands.iter().skip(1) {
-        let Ok(array) = operand.cast_into::<PyUntypedArray>() else {
-            return declined();
-        };
-        let this = Elem::of(&array.dtype());
-        if this.is_none() || (elem.is_some() && elem != this) {
-            return declined();
+    let slow = SLOW_EINSUM.get_or_try_init(py, || {
+        py.import(intern!(py, "einsumc._numpy"))?
+            .getattr(intern!(py, "_einsum"))
+            .map(Bound::unbind)
+    })?;
+    let none = || py.None().into_bound(py);
+    slow.bind(py).call1((
+        operands,
+        out.unwrap_or_else(none),
+        dtype.unwrap_or_else(none),
+        order.unwrap_or_else(|| PyString::new(py, "K").into_any()),
+        casting.unwrap_or_else(|| PyString::new(py, "safe").into_any()),
+        spec,
+        threads,
+    ))
+}
+
+/// What a compiled contraction is fixed to: its expression and plan, the
+/// operand shapes, and the constant operands at their positions.
+struct Fixed {
+    expression: Py<Expression>,
+    plan: Arc<einsum::Plan>,
+    shapes: Vec<Vec<usize>>,
+    /// Per operand position: the constant array there, if any.
+    constants: Vec<Option<Py<PyAny>>>,
+    /// How many arrays a call passes (the positions without a constant).
+    args: usize,
+}
+
+/// A contraction compiled for fixed operand shapes (the base of
+/// `einsumc.ContractExpression`): parsed and planned once, so a call only
+/// checks its arrays and runs. The common call (arrays of one supported
+/// dtype and the fixed shapes, no `out=`) runs here without a Python
+/// frame; any other call goes to the subclass's `_call_slow`.
+#[pyclass(module = "einsumc._einsumc", subclass, frozen)]
+pub(crate) struct Compiled {
+    fixed: OnceLock<Fixed>,
+}
+
+#[pymethods]
+impl Compiled {
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Compiled {
+        Compiled {
+            fixed: OnceLock::new(),
         }
-        elem = this;
-        arrays.push(array);
     }
-    let text = subscripts.to_str()?;
-    let strategy = strategy(&spec, terms(text))?;
-    let expression = lookup(py, text, strategy, spec)?;
-    let result = expression
-        .get()
-        .run_arrays(py, arrays, None, threads, Layout::K)?;
-    let array = result.cast::<PyUntypedArray>()?;
-    if array.ndim() == 0 {
-        // numpy returns a scalar for a 0-d result.
-        return result.get_item(PyTuple::empty(py));
+
+    /// Fixes this contraction to `expression` for operands of `shapes`
+    /// (planned now), with `constants` (position -> array) held. Once only.
+    fn _fix(
+        &self,
+        py: Python<'_>,
+        expression: Py<Expression>,
+        shapes: Vec<Vec<usize>>,
+        constants: &Bound<'_, PyDict>,
+    ) -> PyResult<()> {
+        let plan = expression.get().plan(py, &shapes)?;
+        let mut held: Vec<Option<Py<PyAny>>> = (0..shapes.len()).map(|_| None).collect();
+        for (position, array) in constants.iter() {
+            let position: usize = position.extract()?;
+            let slot = held.get_mut(position).ok_or_else(|| {
+                PyValueError::new_err(format!("constant position {position} is out of range"))
+            })?;
+            *slot = Some(array.unbind());
+        }
+        let args = held.iter().filter(|c| c.is_none()).count();
+        self.fixed
+            .set(Fixed {
+                expression,
+                plan,
+                shapes,
+                constants: held,
+                args,
+            })
+            .map_err(|_| PyRuntimeError::new_err("a compiled contraction is fixed once"))
     }
-    Ok(result)
+
+    /// The compiled expression.
+    #[getter]
+    fn expression(&self, py: Python<'_>) -> PyResult<Py<Expression>> {
+        Ok(self.fixed()?.expression.clone_ref(py))
+    }
+
+    #[pyo3(signature = (*arrays, out=None, backend=None, evaluate_constants=false, threads=None))]
+    fn __call__<'py>(
+        slf: &Bound<'py, Self>,
+        arrays: &Bound<'py, PyTuple>,
+        out: Option<Bound<'py, PyAny>>,
+        backend: Option<Bound<'py, PyAny>>,
+        evaluate_constants: bool,
+        threads: Option<i64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let fixed = slf.get().fixed()?;
+        let common = out.is_none()
+            && !evaluate_constants
+            && (backend.is_none() || default_str(backend.as_ref(), "auto"))
+            && arrays.len() == fixed.args;
+        if common {
+            let mut given = arrays.iter();
+            let full = fixed.constants.iter().map(|c| match c {
+                Some(array) => Some(array.bind(py).clone()),
+                None => given.next(),
+            });
+            if let Some(full) = full.collect::<Option<Vec<_>>>()
+                && let Some(arrays) = same_dtype_arrays(full.into_iter())
+                && arrays
+                    .iter()
+                    .zip(&fixed.shapes)
+                    .all(|(a, s)| a.shape() == s.as_slice())
+            {
+                let result = fixed.expression.get().run_arrays(
+                    py,
+                    arrays,
+                    None,
+                    par(threads)?,
+                    Layout::K,
+                    Some(&fixed.plan),
+                )?;
+                return unwrap_0d(result);
+            }
+        }
+        let kwargs = PyDict::new(py);
+        kwargs.set_item(intern!(py, "out"), out)?;
+        kwargs.set_item(intern!(py, "backend"), backend)?;
+        kwargs.set_item(intern!(py, "evaluate_constants"), evaluate_constants)?;
+        kwargs.set_item(intern!(py, "threads"), threads)?;
+        slf.call_method(intern!(py, "_call_slow"), arrays, Some(&kwargs))
+    }
+}
+
+impl Compiled {
+    fn fixed(&self) -> PyResult<&Fixed> {
+        self.fixed
+            .get()
+            .ok_or_else(|| PyRuntimeError::new_err("this compiled contraction was never fixed"))
+    }
 }
 
 #[cfg(test)]

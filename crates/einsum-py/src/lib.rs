@@ -9,12 +9,13 @@
 //! crate is the part that touches arrays, over the facade crate `einsum`
 //! only:
 //!
-//! - [`expression::Expression`]: a compiled expression (an
-//!   [`einsum::Einsum`] per thread setting, so repeated calls neither parse
-//!   nor plan), its plan's figures, and pickling by subscripts.
-//! - `fast`: `einsumc.einsum`'s common case (subscripts and arrays of one
-//!   supported dtype) without leaving Rust, from a cache of compiled
-//!   expressions.
+//! - [`expression::Expression`]: a compiled expression (one
+//!   [`einsum::Einsum`], so repeated calls neither parse nor plan; threads
+//!   are chosen per call), its plan's figures, and pickling by subscripts.
+//! - `einsum` (numpy's signature) and `Compiled` (the base of
+//!   `ContractExpression`, fixed to one plan): their common call (arrays of
+//!   one supported dtype) runs without a Python frame; others go to the
+//!   Python layer. `set_num_threads` sets the process-wide default.
 //! - Operands are read in place (any strides, negative and zero included)
 //!   after checking byte order, alignment and that byte strides are whole
 //!   elements; an array that fails is copied once ([`operand`]).
@@ -43,7 +44,10 @@ use pyo3::prelude::*;
 fn _einsumc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<expression::Expression>()?;
     m.add_function(wrap_pyfunction!(expression::compiled, m)?)?;
-    m.add_function(wrap_pyfunction!(expression::fast, m)?)?;
+    m.add_class::<expression::Compiled>()?;
+    m.add_function(wrap_pyfunction!(expression::numpy_einsum, m)?)?;
+    m.add_function(wrap_pyfunction!(expression::set_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(expression::get_num_threads, m)?)?;
     m.add("SUPPORTED_DTYPES", element::NAMES.to_vec())?;
     m.add("OPTIMIZERS", optimize::NAMES.to_vec())?;
     m.add(

@@ -61,3 +61,43 @@ def test_non_letter_labels_and_interleaved_objects():
     np.testing.assert_allclose(einsumc.contract(s, *ops), np.eye(2))
     x, y = RNG.random((2, 3)), RNG.random((3, 4))
     np.testing.assert_allclose(einsumc.contract(x, ("left", "bond"), y, ("bond", "right")), x @ y)
+
+
+def test_contract_expression_native_and_python_paths_agree():
+    # The native call takes arrays of one dtype at the fixed shapes; every
+    # other call (another dtype mix, out=, wrong shapes) goes through Python.
+    expr = einsumc.contract_expression("ij,jk->ik", (3, 4), (4, 5))
+    a, b = RNG.random((3, 4)), RNG.random((4, 5))
+    want = a @ b
+    np.testing.assert_allclose(expr(a, b), want)
+    np.testing.assert_allclose(expr(a, b, threads=1), want)
+    np.testing.assert_allclose(expr(a, b, backend="numpy"), want)
+    np.testing.assert_allclose(expr(a.astype(np.float32), b), want, rtol=1e-6)
+    np.testing.assert_allclose(expr(a.tolist(), b), want)
+    np.testing.assert_allclose(expr(np.asfortranarray(a), b[:, ::-1])[:, ::-1], want[:, :], rtol=1e-12)
+    out = np.zeros((3, 5), np.float32)
+    assert expr(a.astype(np.float32), b.astype(np.float32), out=out) is out
+    np.testing.assert_allclose(out, want, rtol=1e-6)
+    with pytest.raises(ValueError, match="Operand 1 has shape"):
+        expr(a, RNG.random((4, 6)))
+    with pytest.raises(ValueError, match="exactly 2 array arguments"):
+        expr(a)
+    assert expr(np.ones((3, 4)), np.ones((4, 5))).dtype == np.float64
+    scalar = einsumc.contract_expression("i,i->", (3,), (3,))
+    v = np.arange(3.0)
+    got = scalar(v, v)
+    assert got == 5.0 and np.ndim(got) == 0
+
+
+def test_process_wide_threads():
+    before = einsumc.get_num_threads()
+    try:
+        einsumc.set_num_threads(1)
+        assert einsumc.get_num_threads() == 1
+        a = RNG.random((64, 64))
+        np.testing.assert_allclose(einsumc.einsum("ij,jk->ik", a, a), a @ a)
+        with pytest.raises(ValueError):
+            einsumc.set_num_threads(0)
+    finally:
+        einsumc.set_num_threads(None)
+    assert einsumc.get_num_threads() == before >= 1

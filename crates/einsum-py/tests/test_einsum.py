@@ -368,3 +368,15 @@ def test_booleans_sum_as_or_and_multiply_as_and():
     for subscripts in ["ij,jk->ik", "ij,ij->i", "ij->", "ii->i", "ij,ij->ij"]:
         check(einsumc.einsum(subscripts, a, b) if "," in subscripts else einsumc.einsum(subscripts, a),
               np.einsum(subscripts, a, b) if "," in subscripts else np.einsum(subscripts, a))
+
+
+def test_defaults_passed_explicitly_take_the_same_road():
+    a, b = RNG.random((3, 4)), RNG.random((4, 2))
+    want = a @ b
+    for kwargs in ({}, {"order": "K"}, {"casting": "safe"}, {"optimize": True}, {"optimize": False},
+                   {"optimize": "greedy"}, {"dtype": None}, {"out": None}, {"order": "C"}):
+        np.testing.assert_allclose(einsumc.einsum("ij,jk->ik", a, b, **kwargs), want)
+    with pytest.raises(ValueError):
+        einsumc.einsum("ij,jk->ik", a, b, order="Q")
+    with pytest.raises(TypeError):
+        einsumc.einsum("ij,jk->ik", a, b, bogus=1)

@@ -9,10 +9,11 @@ expression compiler (Rust).
 ``einsum``/``einsum_path`` follow numpy 2.x; ``contract``/``contract_path``/
 ``contract_expression`` follow opt_einsum 3.4. Element types: float32,
 float64, complex64, complex128, int8-64, uint8-64 and bool (``SUPPORTED_DTYPES``); others
-raise ``TypeError``. Every call takes ``threads=`` (default: all cores).
+raise ``TypeError``. Every call takes ``threads=`` (default: all cores, or
+what ``set_num_threads`` set for the process).
 """
 
-from ._einsumc import Expression, MemoryLimitError
+from ._einsumc import Expression, MemoryLimitError, get_num_threads, set_num_threads
 from ._numpy import SUPPORTED_DTYPES, einsum, einsum_path
 from ._opt_einsum import ContractExpression, PathInfo, contract, contract_expression, contract_path
 
@@ -27,4 +28,6 @@ __all__ = [
     "contract_path",
     "einsum",
     "einsum_path",
+    "get_num_threads",
+    "set_num_threads",
 ]

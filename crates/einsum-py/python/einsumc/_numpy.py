@@ -1,9 +1,9 @@
 """numpy's ``einsum`` and ``einsum_path``, with numpy 2.x semantics, over
 the Rust core.
 
-The common call (subscripts, then arrays of one supported dtype, no
-``out``/``dtype``/``order``/``casting``) goes straight to the core's
-``fast``; everything else is decided here, in numpy's words: the sublist
+``einsum`` is the core's: the common call (subscripts, then arrays of one
+supported dtype, no ``out``/``dtype``/``order``/``casting``) runs there;
+everything else is decided here, in numpy's words: the sublist
 form, type promotion (``np.result_type``), ``dtype=``/``casting=`` checked
 with ``np.can_cast`` (operands cast once, up front), ``out=`` of any
 strides, the output layout ``order=`` asks for, and views for one operand
@@ -14,28 +14,13 @@ import numpy as np
 from . import _einsumc
 from ._terms import Problem, flop_count, from_sublists, validate_path, walk
 
-_fast = _einsumc.fast
 _compiled = _einsumc.compiled
 SUPPORTED_DTYPES = tuple(np.dtype(name) for name in _einsumc.SUPPORTED_DTYPES)
 _CASTINGS = ("no", "equiv", "safe", "same_kind", "unsafe")
 
 
-def einsum(*operands, out=None, dtype=None, order="K", casting="safe", optimize=True, threads=None):
-    """numpy.einsum, computed by the einsum compiler.
-
-    Same arguments and results as ``numpy.einsum`` (numpy 2.x), plus
-    ``threads=`` (ours): how many threads the run may use (default: all
-    cores). ``optimize`` takes numpy's and opt_einsum's forms: a bool, an
-    optimizer name, an explicit path ``['einsum_path', (0, 1), ...]`` or
-    ``(name, memory_limit)``. The contraction order is always planned (our
-    planner is cheap and caches per shapes), so ``optimize=False`` gives the
-    same result by the order ``auto`` picks.
-    """
-    if out is None and dtype is None and order == "K" and casting == "safe":
-        result = _fast(operands, optimize, threads)
-        if result is not NotImplemented:
-            return result
-    return _einsum(operands, out, dtype, order, casting, optimize, threads)
+# numpy.einsum's signature, in the native core (its docstring says how).
+einsum = _einsumc.einsum
 
 
 def _split(operands):

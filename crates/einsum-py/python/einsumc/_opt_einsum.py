@@ -270,11 +270,15 @@ def contract(*operands, out=None, dtype=None, order="K", casting="safe", use_bla
     return _einsum((subscripts, *arrays), out, dtype, order, casting, spec, threads)
 
 
-class ContractExpression:
+class ContractExpression(_einsumc.Compiled):
     """A compiled contraction for fixed shapes (opt_einsum's
     ContractExpression): parsed and planned when made, so a call only runs.
     Constant operands are held and passed on every call. Pickles by its
-    arguments (the plan is made again where it is unpickled)."""
+    arguments (the plan is made again where it is unpickled).
+
+    A call with arrays of one supported dtype and the fixed shapes runs in
+    the native base class without a Python frame; any other call comes to
+    ``_call_slow``."""
 
     def __init__(self, subscripts, shapes, constants=(), optimize=True, memory_limit=None, use_blas=True):
         constants = dict(constants)
@@ -292,8 +296,9 @@ class ContractExpression:
         self.num_args = len(full_shapes) - len(constants)
         self.contraction = self._expression.canonical
         self._positions = [i for i in range(len(full_shapes)) if i not in constants]
+        self._fix(self._expression, full_shapes, self._constants)
 
-    def __call__(self, *arrays, out=None, backend="auto", evaluate_constants=False, threads=None):
+    def _call_slow(self, *arrays, out=None, backend="auto", evaluate_constants=False, threads=None):
         if len(arrays) != self.num_args:
             raise ValueError(
                 f"This `ContractExpression` takes exactly {self.num_args} array arguments "
