@@ -8,7 +8,8 @@ expression compiler (Rust).
 
 ``einsum``/``einsum_path`` follow numpy 2.x; ``contract``/``contract_path``/
 ``contract_expression`` follow opt_einsum 3.4. Element types: float32,
-float64, complex64, complex128, int8-64, uint8-64 and bool (``SUPPORTED_DTYPES``); others
+float64, complex64, complex128, int8-64, uint8-64, bool, and float16 (run
+as float32 and rounded once, as numpy's half loops accumulate) (``SUPPORTED_DTYPES``); others
 raise ``TypeError``. Every call takes ``threads=`` (default: all cores, or
 what ``set_num_threads`` set for the process).
 """

@@ -15,7 +15,11 @@ from . import _einsumc
 from ._terms import Problem, flop_count, from_sublists, validate_path, walk
 
 _compiled = _einsumc.compiled
-SUPPORTED_DTYPES = tuple(np.dtype(name) for name in _einsumc.SUPPORTED_DTYPES)
+_HALF = np.dtype(np.float16)
+_HALF_RUNS_AS = np.dtype(np.float32)
+# The executor's element types, and float16, which runs as float32 (see
+# _einsum: numpy's own half loops accumulate in float32 too).
+SUPPORTED_DTYPES = tuple(np.dtype(name) for name in _einsumc.SUPPORTED_DTYPES) + (_HALF,)
 _CASTINGS = ("no", "equiv", "safe", "same_kind", "unsafe")
 
 
@@ -46,7 +50,7 @@ def _check_dtype(dt):
             raise TypeError("einsumc does not support dtype object: its elements are Python objects")
         raise TypeError(
             f"einsumc does not support dtype {dt} (supported: "
-            f"{', '.join(_einsumc.SUPPORTED_DTYPES)})"
+            f"{', '.join(str(d) for d in SUPPORTED_DTYPES)})"
         )
 
 
@@ -149,6 +153,16 @@ def _einsum(operands, out, dtype, order, casting, optimize, threads):
             v = _view(arrays[0], positions)
             return v[()] if v.ndim == 0 else v
 
+    if compute == _HALF:
+        # float16: numpy's half loops widen each element to float32 and
+        # accumulate in float32; we run the whole contraction in float32
+        # on the half values and round the result to half once.
+        wide = expression.run(tuple(a.astype(_HALF_RUNS_AS) for a in arrays), None, threads, layout)
+        result = wide.astype(_HALF)
+        if out is not None:
+            np.copyto(out, result, casting="unsafe")
+            return out
+        return result[()] if result.ndim == 0 else result
     if out is not None:
         expression.run(tuple(arrays), out, threads)
         return out

@@ -40,10 +40,8 @@ EXPECTED_FAILURES = {
     "TestEinsum::test_einsum_object_errors": _OBJECT,
     "TestEinsum::test_einsum_sums_object": _OBJECT,
     "TestEinsum::test_object_loop": _OBJECT,
-    "TestEinsum::test_einsum_sums_float16": _NEEDS.format("float16"),
     "TestEinsum::test_einsum_sums_longdouble": _NEEDS.format("longdouble (float128)"),
     "TestEinsum::test_einsum_sums_clongdouble": _NEEDS.format("clongdouble (complex256)"),
-    "TestEinsum::test_different_paths[e]": _NEEDS.format("float16"),
     "TestEinsum::test_different_paths[g]": _NEEDS.format("longdouble"),
     "TestEinsum::test_different_paths[G]": _NEEDS.format("clongdouble"),
     "TestEinsum::test_einsum_0d_out": (
