@@ -403,3 +403,28 @@ def test_float16_accumulates_in_float32_as_numpy():
     assert half.dtype == np.float16
     np.testing.assert_array_equal(half, want)
     assert einsumc.einsum("ij->ji", m).base is m  # a view, as numpy
+
+
+class _DLPackTensor:
+    """A foreign tensor that speaks only DLPack (as torch and jax CPU
+    tensors do): np.asarray would make it a 0-d object array."""
+
+    def __init__(self, array):
+        self._array = array
+
+    def __dlpack__(self, **kwargs):
+        return self._array.__dlpack__(**kwargs)
+
+    def __dlpack_device__(self):
+        return self._array.__dlpack_device__()
+
+
+def test_dlpack_producers_are_read_in_place():
+    a = RNG.random((3, 4))
+    b = RNG.random((4, 5))
+    np.testing.assert_allclose(einsumc.einsum("ij,jk->ik", _DLPackTensor(a), _DLPackTensor(b)), a @ b)
+    np.testing.assert_allclose(einsumc.contract("ij,jk->ik", _DLPackTensor(a), b), a @ b)
+    view = einsumc.einsum("ij->ji", _DLPackTensor(a))
+    assert np.shares_memory(view, a)  # no copy on the way in
+    expr = einsumc.contract_expression("ij,jk->ik", (3, 4), (4, 5))
+    np.testing.assert_allclose(expr(_DLPackTensor(a), _DLPackTensor(b)), a @ b)

@@ -36,12 +36,20 @@ def _split(operands):
     return from_sublists(operands)
 
 
+def _as_array(op):
+    """One operand as a numpy array: itself; a DLPack producer (a torch or
+    jax CPU tensor, anything with ``__dlpack__``) viewed in place through
+    ``np.from_dlpack``; anything else as ``np.asarray`` takes it (scalars,
+    nested lists)."""
+    if isinstance(op, np.ndarray):
+        return np.asarray(op)  # subclasses (np.matrix) as the base class, as numpy
+    if hasattr(op, "__dlpack__") and hasattr(op, "__dlpack_device__"):
+        return np.from_dlpack(op)
+    return np.asarray(op)
+
+
 def _as_arrays(operands):
-    arrays = []
-    for op in operands:
-        a = op if type(op) is np.ndarray else np.asarray(op)
-        arrays.append(a)
-    return arrays
+    return [_as_array(op) for op in operands]
 
 
 def _check_dtype(dt):

@@ -8,7 +8,7 @@ from decimal import Decimal
 import numpy as np
 
 from . import _einsumc
-from ._numpy import _as_arrays, _einsum
+from ._numpy import _as_array, _as_arrays, _einsum
 from ._terms import Problem, flop_count, validate_path, walk
 
 
@@ -291,7 +291,7 @@ class ContractExpression(_einsumc.Compiled):
         self._expression = _einsumc.compiled(subscripts, self._spec)
         self._expression.output_shape(full_shapes)
         self._subscripts = subscripts
-        self._constants = {i: np.asarray(c) for i, c in constants.items()}
+        self._constants = {i: _as_array(c) for i, c in constants.items()}
         self._shapes = full_shapes
         self.num_args = len(full_shapes) - len(constants)
         self.contraction = self._expression.canonical
@@ -314,12 +314,13 @@ class ContractExpression(_einsumc.Compiled):
                 full[i] = a
         else:
             full = arrays
+        full = _as_arrays(full)
         for i, a in enumerate(full):
-            if np.shape(a) != tuple(self._shapes[i]):
+            if a.shape != tuple(self._shapes[i]):
                 raise ValueError(
                     f"Internal error while evaluating `ContractExpression`. Note that few checks are performed"
                     f" - the number and rank of the array arguments must match the original expression. "
-                    f"Operand {i} has shape {np.shape(a)}, expected {tuple(self._shapes[i])}."
+                    f"Operand {i} has shape {a.shape}, expected {tuple(self._shapes[i])}."
                 )
         try:
             return _einsum((self._subscripts, *full), out, None, "K", "safe", self._spec, threads)
