@@ -1,11 +1,12 @@
 //! The parts of the `einsum-explain` command line tool that stand on their
-//! own: arrays of the six element types ([`dtype`]) and numpy's `.npy`
-//! files ([`npy`]).
+//! own: arrays of the six element types ([`dtype`]), numpy's `.npy` files
+//! ([`npy`]) and the plan reports in text, JSON and Graphviz ([`render`]).
 //!
 //! They are a library so that the fuzz targets (`fuzz/fuzz_targets/npy.rs`)
-//! can drive the `.npy` reader on arbitrary bytes; the binary (`main.rs`)
-//! is their only other user. This is not a public API of the `einsum`
-//! project: use numpy's file format through a crate made for it.
+//! can drive the `.npy` reader on arbitrary bytes and the Python package
+//! (`einsumc.explain`) prints the reports the tool prints; the binary
+//! (`main.rs`) is their other user. This is not a public API of the
+//! `einsum` project: use numpy's file format through a crate made for it.
 //!
 //! The reader takes bytes ([`npy::parse`]), any [`std::io::Read`]
 //! ([`npy::read_from`]) or a path ([`npy::read`]); the writer writes into
@@ -34,3 +35,4 @@
 
 pub mod dtype;
 pub mod npy;
+pub mod render;

@@ -5,12 +5,9 @@
 //! time per step next to the prediction; with `-o`, the result as `.npy`.
 #![forbid(unsafe_code)]
 
-mod render;
-
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
@@ -21,6 +18,7 @@ use ndarray::{ArrayD, IxDyn};
 
 use einsum_explain::dtype::{Array, DType};
 use einsum_explain::npy;
+use einsum_explain::render::{self, Analysis, ElementType};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -106,18 +104,6 @@ enum Format {
     Text,
     Json,
     Dot,
-}
-
-/// Measured times: per step and in total, over the timed runs.
-pub(crate) struct Analysis {
-    pub repeat: usize,
-    pub totals: Vec<Duration>,
-    pub steps: Vec<Vec<Duration>>,
-    pub threads: usize,
-    /// Elements each step copied in the first run, as the executor counted.
-    pub copied: Vec<usize>,
-    /// Elements of workspace the runs allocated.
-    pub workspace: usize,
 }
 
 fn main() -> ExitCode {
@@ -209,7 +195,7 @@ fn explain(args: &Args) -> Result<String> {
     // C order, files keep their own order unless cast.
     let strides: Vec<Vec<isize>> = operands.iter().map(|o| o.strides(dtype)).collect();
     let strides: Vec<&[isize]> = strides.iter().map(Vec::as_slice).collect();
-    let out_strides = c_order(&plan.output_shape());
+    let out_strides = einsum::plan::fit::c_order_strides(&plan.output_shape());
     let fitted = einsum::plan::fit::fit(&plan, &strides, &out_strides, dtype.target())
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     if run_needed {
@@ -239,9 +225,13 @@ fn explain(args: &Args) -> Result<String> {
             analysis = Some(measured);
         }
     }
+    let element = ElementType {
+        name: dtype.name(),
+        size: dtype.size(),
+    };
     Ok(match args.format {
-        Format::Text => render::text(&plan, &fitted, analysis.as_ref(), dtype),
-        Format::Json => render::json(&plan, &fitted, analysis.as_ref(), dtype)?,
+        Format::Text => render::text(&plan, &fitted, analysis.as_ref(), element),
+        Format::Json => render::json(&plan, &fitted, analysis.as_ref(), element)?,
         Format::Dot => render::dot(&plan, &fitted),
     })
 }
@@ -350,7 +340,7 @@ impl Operand {
     fn strides(&self, dtype: DType) -> Vec<isize> {
         match self {
             Operand::File(a) if a.dtype() == dtype => a.strides(),
-            _ => c_order(self.shape()),
+            _ => einsum::plan::fit::c_order_strides(self.shape()),
         }
     }
 
@@ -448,20 +438,4 @@ fn execute_typed<T: Element>(
         }
     }
     Ok((out, analysis))
-}
-
-/// C-order element strides for a shape, as ndarray gives the arrays this
-/// program makes (all zero for an empty array, whose strides are a
-/// convention: nothing is read or written).
-fn c_order(shape: &[usize]) -> Vec<isize> {
-    let mut strides = vec![0isize; shape.len()];
-    if shape.contains(&0) {
-        return strides;
-    }
-    let mut next = 1isize;
-    for (s, &e) in strides.iter_mut().zip(shape).rev() {
-        *s = next;
-        next = next.wrapping_mul(e as isize);
-    }
-    strides
 }

@@ -1,4 +1,6 @@
-//! The three renderings of a plan: text, JSON and Graphviz.
+//! The three renderings of a plan fitted to its arrays: text, JSON and
+//! Graphviz, with the measured times of an analyzed run. The command line
+//! tool and the Python package (`einsumc.explain`) print the same reports.
 
 use std::fmt::Write;
 use std::time::Duration;
@@ -7,9 +9,31 @@ use einsum::plan::fit::{Fitted, Lowered};
 use einsum::plan::{Dest, Plan, Source, Step};
 use serde_json::json;
 
-use einsum_explain::dtype::DType;
+/// Measured times: per step and in total, over the timed runs.
+#[derive(Clone, Debug, Default)]
+pub struct Analysis {
+    /// Timed runs (after one warm-up).
+    pub repeat: usize,
+    /// Each timed run's total.
+    pub totals: Vec<Duration>,
+    /// Per step, its time in each timed run.
+    pub steps: Vec<Vec<Duration>>,
+    /// Threads the runs used.
+    pub threads: usize,
+    /// Elements each step copied in the first run, as the executor counted.
+    pub copied: Vec<usize>,
+    /// Elements of workspace the runs allocated.
+    pub workspace: usize,
+}
 
-use crate::Analysis;
+/// The element type a report is for: numpy's name and its size in bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct ElementType<'a> {
+    /// numpy's name (`float64`).
+    pub name: &'a str,
+    /// Bytes per element.
+    pub size: usize,
+}
 
 fn median(times: &[Duration]) -> f64 {
     let mut s: Vec<f64> = times.iter().map(Duration::as_secs_f64).collect();
@@ -56,13 +80,13 @@ fn human(seconds: f64) -> String {
 
 /// The plan report for the arrays it runs on (`fitted`), then the
 /// measurements when there are any.
-pub(crate) fn text(
+pub fn text(
     plan: &Plan,
     fitted: &Fitted,
     analysis: Option<&Analysis>,
-    dtype: DType,
+    dtype: ElementType<'_>,
 ) -> String {
-    let elem_size = dtype.size();
+    let elem_size = dtype.size;
     // The element type goes under the plan's shapes (the planner itself is
     // not generic over it).
     let mut out = String::new();
@@ -73,7 +97,7 @@ pub(crate) fn text(
     {
         out.push_str(line);
         if line.trim_start().starts_with("Shapes:") {
-            let _ = writeln!(out, "          Element type:  {}", dtype.name());
+            let _ = writeln!(out, "          Element type:  {}", dtype.name);
         }
     }
     let Some(a) = analysis else { return out };
@@ -84,7 +108,7 @@ pub(crate) fn text(
         if a.repeat == 1 { "" } else { "s" },
         a.threads,
         if a.threads == 1 { "" } else { "s" },
-        dtype.name()
+        dtype.name
     );
     let cache = last_level_cache();
     let mut in_cache = false;
@@ -147,16 +171,16 @@ fn last_level_cache() -> Option<usize> {
 
 /// The plan report as JSON, with `analyze` when measured. FLOP counts are
 /// exact integers, also beyond 2^64 (serde_json's arbitrary precision).
-pub(crate) fn json(
+pub fn json(
     plan: &Plan,
     fitted: &Fitted,
     analysis: Option<&Analysis>,
-    dtype: DType,
-) -> anyhow::Result<String> {
-    let elem_size = dtype.size();
+    dtype: ElementType<'_>,
+) -> serde_json::Result<String> {
+    let elem_size = dtype.size;
     let mut value = serde_json::to_value(plan.report_fitted(fitted))?;
     if let Some(map) = value.as_object_mut() {
-        map.insert("dtype".into(), json!(dtype.name()));
+        map.insert("dtype".into(), json!(dtype.name));
     }
     if let (Some(a), Some(map)) = (analysis, value.as_object_mut()) {
         let steps: Vec<_> = plan
@@ -194,7 +218,7 @@ pub(crate) fn json(
 
 /// A Graphviz picture of the contraction tree: operands at the bottom, each
 /// step a node with its einsum, kernel and result shape.
-pub(crate) fn dot(plan: &Plan, fitted: &Fitted) -> String {
+pub fn dot(plan: &Plan, fitted: &Fitted) -> String {
     let bound = plan.bound();
     let shape = |axes: &[einsum::plan::AxisId]| -> String {
         if axes.is_empty() {

@@ -44,6 +44,13 @@ macro_rules! elements {
                 None
             }
 
+            /// numpy's name of this row's dtype.
+            pub(crate) fn name(self) -> &'static str {
+                match self {
+                    $(Elem::$variant => $name,)*
+                }
+            }
+
             /// Calls `with` with this row's Rust type.
             pub(crate) fn with<W: WithElem>(self, with: W) -> W::Out {
                 match self {

@@ -26,7 +26,7 @@ use crate::optimize::{Strategy, strategy};
 /// nor plans.
 #[pyclass(module = "einsumc._einsumc", frozen)]
 pub(crate) struct Expression {
-    subscripts: String,
+    pub(crate) subscripts: String,
     /// `optimize=` as given, for pickling.
     spec: Py<PyAny>,
     /// The compiled expression: plans per operand shapes and fitted

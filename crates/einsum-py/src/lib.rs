@@ -33,6 +33,7 @@
 
 mod element;
 mod error;
+mod explain;
 mod expression;
 mod operand;
 mod optimize;
@@ -45,6 +46,8 @@ fn _einsumc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<expression::Expression>()?;
     m.add_function(wrap_pyfunction!(expression::compiled, m)?)?;
     m.add_class::<expression::Compiled>()?;
+    m.add_class::<explain::Explanation>()?;
+    m.add_function(wrap_pyfunction!(explain::explain, m)?)?;
     m.add_function(wrap_pyfunction!(expression::numpy_einsum, m)?)?;
     m.add_function(wrap_pyfunction!(expression::set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(expression::get_num_threads, m)?)?;

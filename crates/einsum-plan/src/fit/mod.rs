@@ -38,6 +38,23 @@ use crate::plan::{self, Plan, Step};
 
 pub use gemm::Tensor;
 pub(crate) use loops::c_strides;
+
+/// C-order element strides of a new array of `shape`, as ndarray and numpy
+/// give them (all zero for an empty array, whose strides are a convention:
+/// nothing is read or written): what callers fit a plan to for arrays they
+/// allocate themselves.
+///
+/// ```
+/// use einsum_plan::fit::c_order_strides;
+/// assert_eq!(c_order_strides(&[2, 3, 4]), vec![12, 4, 1]);
+/// assert_eq!(c_order_strides(&[2, 0]), vec![0, 0]);
+/// ```
+pub fn c_order_strides(shape: &[usize]) -> Vec<isize> {
+    if shape.contains(&0) {
+        return vec![0; shape.len()];
+    }
+    c_strides(shape.iter().copied())
+}
 pub use loops::{Loop, Loops, Order, TILE};
 
 /// Which matrix-product steps run on the GEMM kernels (the rest run on the

@@ -11,15 +11,18 @@ expression compiler (Rust).
 float64, complex64, complex128, int8-64, uint8-64, bool, and float16 (run
 as float32 and rounded once, as numpy's half loops accumulate) (``SUPPORTED_DTYPES``); others
 raise ``TypeError``. Every call takes ``threads=`` (default: all cores, or
-what ``set_num_threads`` set for the process).
+what ``set_num_threads`` set for the process). ``explain`` shows the plan
+(einsum-explain's report), and with ``analyze=True`` times it step by step.
 """
 
-from ._einsumc import Expression, MemoryLimitError, get_num_threads, set_num_threads
+from ._einsumc import Explanation, Expression, MemoryLimitError, get_num_threads, set_num_threads
+from ._explain import explain
 from ._numpy import SUPPORTED_DTYPES, einsum, einsum_path
 from ._opt_einsum import ContractExpression, PathInfo, contract, contract_expression, contract_path
 
 __all__ = [
     "ContractExpression",
+    "Explanation",
     "Expression",
     "MemoryLimitError",
     "PathInfo",
@@ -29,6 +32,7 @@ __all__ = [
     "contract_path",
     "einsum",
     "einsum_path",
+    "explain",
     "get_num_threads",
     "set_num_threads",
 ]
