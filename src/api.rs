@@ -283,6 +283,7 @@ impl Einsum {
             &inputs,
             out.view_mut(),
             self.options.run.accum(Accum::Replace),
+            |_| true,
         )?;
         Ok(out)
     }
@@ -297,7 +298,13 @@ impl Einsum {
     ) -> Result<(), Error> {
         let inputs = strided(operands);
         let plan = self.plan_for(&inputs)?;
-        self.run_planned(plan, &inputs, out.into_dyn(), self.options.run.accum(accum))
+        self.run_planned(
+            plan,
+            &inputs,
+            out.into_dyn(),
+            self.options.run.accum(accum),
+            |_| true,
+        )
     }
 
     /// Runs `plan` (one of this expression's, from [`plan`](Self::plan)
@@ -316,8 +323,27 @@ impl Einsum {
         out: ArrayViewMut<'_, T, D>,
         run: RunOptions,
     ) -> Result<(), Error> {
+        self.run_plan_into_interruptible(plan, operands, out, run, |_| true)
+    }
+
+    /// As [`run_plan_into`](Self::run_plan_into), asking `proceed(step)`
+    /// before each step of the plan: when it returns `false` the run stops
+    /// there with [`ExecError::Interrupted`](crate::exec::ExecError::Interrupted),
+    /// `out` holding what the earlier steps wrote (how a caller answers
+    /// Ctrl-C between the steps of a long contraction).
+    ///
+    /// # Errors
+    /// As [`run_plan_into`](Self::run_plan_into), and `Interrupted`.
+    pub fn run_plan_into_interruptible<T: Element, D: Dimension>(
+        &self,
+        plan: &Arc<Plan>,
+        operands: &[&dyn Operand<T>],
+        out: ArrayViewMut<'_, T, D>,
+        run: RunOptions,
+        proceed: impl FnMut(usize) -> bool,
+    ) -> Result<(), Error> {
         let inputs = strided(operands);
-        self.run_planned(plan.clone(), &inputs, out.into_dyn(), run)
+        self.run_planned(plan.clone(), &inputs, out.into_dyn(), run, proceed)
     }
 
     fn plan_for<T>(&self, inputs: &[StridedView<'_, T>]) -> Result<Arc<Plan>, Error> {
@@ -331,12 +357,25 @@ impl Einsum {
         inputs: &[StridedView<'_, T>],
         out: ArrayViewMut<'_, T, IxDyn>,
         options: RunOptions,
+        proceed: impl FnMut(usize) -> bool,
     ) -> Result<(), Error> {
         let mut out = StridedViewMut::try_from(out)?;
         let program = self.program(plan, inputs, &out)?;
         match self.workspaces.try_lock() {
-            Ok(mut workspaces) => program.run(inputs, &mut out, &options, workspaces.of::<T>())?,
-            Err(_) => program.run(inputs, &mut out, &options, &mut Workspace::new())?,
+            Ok(mut workspaces) => program.run_interruptible(
+                inputs,
+                &mut out,
+                &options,
+                workspaces.of::<T>(),
+                proceed,
+            )?,
+            Err(_) => program.run_interruptible(
+                inputs,
+                &mut out,
+                &options,
+                &mut Workspace::new(),
+                proceed,
+            )?,
         }
         Ok(())
     }

@@ -221,6 +221,54 @@ fn a_held_plan_runs_with_per_call_options_and_checks_shapes() {
 }
 
 #[test]
+fn an_interruptible_run_stops_where_it_is_told_and_only_there() {
+    let e = Einsum::new("ij,jk,kl->il").unwrap();
+    let (a, b, c) = (matrix(3, 4, 0.1), matrix(4, 5, 0.2), matrix(5, 2, 0.3));
+    let plan = e.plan(&[[3, 4], [4, 5], [5, 2]]).unwrap();
+    assert_eq!(plan.steps().len(), 2);
+    let mut asked = Vec::new();
+    let mut out = Array2::zeros((3, 2));
+    let err = e
+        .run_plan_into_interruptible(
+            &plan,
+            &[&a, &b, &c],
+            out.view_mut(),
+            Default::default(),
+            |step| {
+                asked.push(step);
+                step < 1
+            },
+        )
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Exec(einsum::exec::ExecError::Interrupted { step: 1 })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(asked, [0, 1]);
+    assert!(
+        out.iter().all(|&x| x == 0.0),
+        "the last step writes the output and did not run"
+    );
+    let mut asked = 0;
+    e.run_plan_into_interruptible(
+        &plan,
+        &[&a, &b, &c],
+        out.view_mut(),
+        Default::default(),
+        |_| {
+            asked += 1;
+            true
+        },
+    )
+    .unwrap();
+    assert_eq!(asked, 2);
+    assert!(close(&out.into_dyn(), &a.dot(&b).dot(&c).into_dyn()));
+}
+
+#[test]
 fn memory_limits_and_strategies_agree() {
     let a = matrix(10, 2, 0.1);
     let b = matrix(2, 10, 0.2);

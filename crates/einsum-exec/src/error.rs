@@ -63,6 +63,14 @@ pub enum ExecError {
         /// Its strides.
         strides: Vec<isize>,
     },
+    /// The caller's check between steps asked the run to stop before this
+    /// step ([`Program::run_interruptible`](crate::Program::run_interruptible));
+    /// the output holds whatever the steps before it wrote.
+    #[error("interrupted before step {step}")]
+    Interrupted {
+        /// The step that did not run.
+        step: usize,
+    },
     /// Arrays passed to a program have other strides than it was fitted to.
     #[error("the arrays' strides are not those the program was fitted to")]
     StridesMismatch,

@@ -57,7 +57,7 @@ pub fn run<T: Element>(
     workspace: &mut Workspace<T>,
 ) -> Result<(), ExecError> {
     let checked = check_for(plan, inputs, out)?;
-    run_checked(&checked, inputs, out, options, workspace, |_| {})
+    run_checked(&checked, inputs, out, options, workspace, |_| Ok(()))
 }
 
 /// What a profiled run measured, per step in plan order.
@@ -143,13 +143,8 @@ fn profiled<T: Element>(
         copied: Vec::with_capacity(steps),
     };
     let mut started = None;
-    run_checked(
-        checked,
-        inputs,
-        out,
-        options,
-        workspace,
-        |event| match event {
+    run_checked(checked, inputs, out, options, workspace, |event| {
+        match event {
             Event::Start => {
                 profile.copied.push(0);
                 started = Some(Instant::now());
@@ -162,8 +157,9 @@ fn profiled<T: Element>(
             Event::End => profile
                 .times
                 .push(started.map_or(Duration::ZERO, |t| t.elapsed())),
-        },
-    )?;
+        }
+        Ok(())
+    })?;
     Ok(profile)
 }
 
@@ -173,7 +169,7 @@ fn run_checked<T: Element>(
     out: &mut StridedViewMut<'_, T>,
     options: &RunOptions,
     workspace: &mut Workspace<T>,
-    observe: impl FnMut(Event),
+    observe: impl FnMut(Event) -> Result<(), ExecError>,
 ) -> Result<(), ExecError> {
     if checked.fitted().target() != target::<T>() {
         return Err(ExecError::ElementMismatch { element: T::NAME });
@@ -294,7 +290,35 @@ impl Program {
         options: &RunOptions,
         workspace: &mut Workspace<T>,
     ) -> Result<(), ExecError> {
-        run_checked(&self.checked, inputs, out, options, workspace, |_| {})
+        run_checked(&self.checked, inputs, out, options, workspace, |_| Ok(()))
+    }
+
+    /// As [`Program::run`], asking `proceed(step)` before each step: when
+    /// it returns `false` the run stops there with
+    /// [`ExecError::Interrupted`] (what a caller that must answer Ctrl-C
+    /// between the steps of a long contraction runs). The output then
+    /// holds what the earlier steps wrote.
+    ///
+    /// # Errors
+    /// As [`Program::run`], and `Interrupted`.
+    pub fn run_interruptible<T: Element>(
+        &self,
+        inputs: &[StridedView<'_, T>],
+        out: &mut StridedViewMut<'_, T>,
+        options: &RunOptions,
+        workspace: &mut Workspace<T>,
+        mut proceed: impl FnMut(usize) -> bool,
+    ) -> Result<(), ExecError> {
+        let mut step = 0;
+        run_checked(&self.checked, inputs, out, options, workspace, |event| {
+            if let Event::Start = event {
+                if !proceed(step) {
+                    return Err(ExecError::Interrupted { step });
+                }
+                step += 1;
+            }
+            Ok(())
+        })
     }
 
     /// As [`Program::run`], and returns what each step took.

@@ -185,6 +185,12 @@ pub(crate) fn get_num_threads() -> usize {
 /// for another Python thread to gain anything.
 const HOLD_GIL_FLOPS: u128 = 1 << 15;
 
+/// Work (the plan's FLOPs) from which a run checks for Ctrl-C between its
+/// steps. Each check takes the GIL back, which can wait for another Python
+/// thread's switch interval (5 ms): worth it only when the run takes far
+/// longer.
+const CHECK_SIGNALS_FLOPS: u128 = 100_000_000;
+
 /// Input terms in `subscripts`, counted without parsing (for `auto-hq`,
 /// which chooses by operand count; a malformed text fails to parse later).
 fn terms(subscripts: &str) -> usize {
@@ -294,6 +300,7 @@ impl<'py> WithElem for Run<'_, 'py> {
         let einsum = &*self.expression.einsum;
         let options = self.run;
         let small = plan.optimized_flops() < HOLD_GIL_FLOPS;
+        let interruptible = plan.optimized_flops() >= CHECK_SIGNALS_FLOPS;
         let run = |target: &Bound<'py, PyArrayDyn<T>>| -> PyResult<()> {
             let mut write = target
                 .try_readwrite()
@@ -303,9 +310,32 @@ impl<'py> WithElem for Run<'_, 'py> {
                 guarded(|| {
                     let operands: SmallVec<[&dyn Operand<T>; 4]> =
                         views.iter().map(|v| v as &dyn Operand<T>).collect();
-                    einsum
-                        .run_plan_into(&plan, &operands, out, options)
-                        .map_err(to_py)
+                    // Ctrl-C between the steps of a long run: Python's
+                    // signal handlers run (with the GIL taken back for the
+                    // check), and a KeyboardInterrupt stops the run there.
+                    let mut raised = None;
+                    let result = einsum.run_plan_into_interruptible(
+                        &plan,
+                        &operands,
+                        out,
+                        options,
+                        |step| {
+                            if !interruptible || step == 0 {
+                                return true;
+                            }
+                            match Python::attach(|py| py.check_signals()) {
+                                Ok(()) => true,
+                                Err(err) => {
+                                    raised = Some(err);
+                                    false
+                                }
+                            }
+                        },
+                    );
+                    match (result, raised) {
+                        (Err(_), Some(err)) => Err(err),
+                        (result, _) => result.map_err(to_py),
+                    }
                 })
             };
             if small { go() } else { py.detach(go) }

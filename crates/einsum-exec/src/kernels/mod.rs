@@ -23,7 +23,7 @@ pub(crate) use einsum_plan::fit::Loop as Dim;
 
 /// Around each step, for profiling.
 pub(crate) enum Event {
-    /// A step starts.
+    /// A step starts (the observer may stop the run here, before it).
     Start,
     /// It copied this many elements into or out of a buffer.
     Copied(usize),
@@ -44,7 +44,7 @@ pub(crate) fn execute<T: Element>(
     buffers: &mut [Vec<T>],
     accum: Accum,
     threads: usize,
-    mut observe: impl FnMut(Event),
+    mut observe: impl FnMut(Event) -> Result<(), ExecError>,
 ) -> Result<(), ExecError> {
     let fitted = program.fitted();
     if inputs.len() != program.input_shapes().len() {
@@ -105,7 +105,7 @@ pub(crate) fn execute<T: Element>(
             Dest::Buffer(id) => (buffer_ptrs[id.0], Accum::Replace),
         };
         let bases = Bases { a, b, out: dst };
-        observe(Event::Start);
+        observe(Event::Start)?;
         match &step.lowered {
             // SAFETY: `Checked::new` proved every offset these loops reach
             // from each base inside its tensor (operands and the output
@@ -138,7 +138,7 @@ pub(crate) fn execute<T: Element>(
                             // its buffer, which nothing else in this step
                             // uses.
                             unsafe { strided::run(&repack.loops, copy, Accum::Replace, threads) };
-                            observe(Event::Copied(repack.loops.points()));
+                            observe(Event::Copied(repack.loops.points()))?;
                             if repack.tensor == Tensor::Left {
                                 gemm_bases.a = buffer.cast_const();
                             } else {
@@ -161,7 +161,7 @@ pub(crate) fn execute<T: Element>(
                 // writes to the result (or its buffer).
                 unsafe { gemm::run(g, gemm_bases, gemm_accum, threads, kernel) };
                 if let Some((loops, buffer)) = result_copy {
-                    observe(Event::Copied(loops.points()));
+                    observe(Event::Copied(loops.points()))?;
                     let copy = Bases {
                         a: buffer.cast_const(),
                         b: None,
@@ -172,7 +172,7 @@ pub(crate) fn execute<T: Element>(
                 }
             }
         }
-        observe(Event::End);
+        observe(Event::End)?;
     }
     Ok(())
 }
