@@ -128,7 +128,9 @@ def workloads():
 # variables already in its environment.
 
 
-def worker(spec):
+def make_operands(spec):
+    """The workload's operands, as every worker makes them: seeded
+    standard-normal floats, integers in [-100, 100)."""
     import numpy as np
 
     rng = np.random.default_rng(spec["seed"])
@@ -139,27 +141,15 @@ def worker(spec):
             return rng.integers(-100, 100, size=shape, dtype=np.int64)
         return rng.standard_normal(shape, dtype=np.dtype(dtype))
 
-    ops = [make(tuple(s)) for s in spec["shapes"]]
-    subscripts = spec["subscripts"]
-    method = spec["method"]
-    if method == "einsum":
-        def call():
-            return np.einsum(subscripts, *ops, optimize=False)
-    elif method == "einsum_opt":
-        def call():
-            return np.einsum(subscripts, *ops, optimize=True)
-    elif method == "opt_einsum":
-        import opt_einsum
+    return [make(tuple(s)) for s in spec["shapes"]]
 
-        def call():
-            return opt_einsum.contract(subscripts, *ops)
-    elif method == "matmul":
-        a, b = ops
 
-        def call():
-            return a @ b
-    else:
-        raise SystemExit(f"unknown method {method}")
+def measure(call, spec):
+    """Times `call` as every worker does (followed by np.ascontiguousarray
+    where the workload's result is a view), emitting ready, the first call's
+    time, then the median of the repeats, as JSON lines."""
+    import numpy as np
+
     fn = call
     if spec["view"]:
         def fn():
@@ -185,6 +175,33 @@ def worker(spec):
             fn()
         runs.append((time.perf_counter() - start) / number)
     emit(seconds=statistics.median(runs), repeats=repeats, number=number, first=first)
+
+
+def worker(spec):
+    import numpy as np
+
+    ops = make_operands(spec)
+    subscripts = spec["subscripts"]
+    method = spec["method"]
+    if method == "einsum":
+        def call():
+            return np.einsum(subscripts, *ops, optimize=False)
+    elif method == "einsum_opt":
+        def call():
+            return np.einsum(subscripts, *ops, optimize=True)
+    elif method == "opt_einsum":
+        import opt_einsum
+
+        def call():
+            return opt_einsum.contract(subscripts, *ops)
+    elif method == "matmul":
+        a, b = ops
+
+        def call():
+            return a @ b
+    else:
+        raise SystemExit(f"unknown method {method}")
+    measure(call, spec)
 
 
 def info_worker():
@@ -245,12 +262,13 @@ def ensure_venv():
     subprocess.run(check, check=True)
 
 
-def run_worker(spec, threads, call_limit):
-    """One measurement in a fresh venv process; None if a call overran."""
+def run_worker(spec, threads, call_limit, python=VENV_PYTHON, script=None):
+    """One measurement in a fresh process of `python` running `script`'s
+    worker (this file's by default); None if a call overran."""
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
-    cmd = [VENV_PYTHON, os.path.abspath(__file__), "--worker", json.dumps(spec)]
+    cmd = [python, os.path.abspath(script or __file__), "--worker", json.dumps(spec)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
     lines = queue.Queue()
 
