@@ -32,7 +32,21 @@ pub(crate) struct Expression {
     /// The compiled expression: plans per operand shapes and fitted
     /// programs per strides, cached; threads are set per call.
     einsum: Arc<Einsum>,
+    /// order='K' result layouts by plan and operand byte strides, newest
+    /// last (a loop over arrays of one layout works it out once).
+    layouts: Mutex<Vec<KLayout>>,
 }
+
+/// One cached order='K' layout: the plan, its operands' byte strides (all
+/// operands' in a row: a plan fixes each operand's rank) and the order.
+struct KLayout {
+    plan: Arc<einsum::Plan>,
+    strides: SmallVec<[isize; 8]>,
+    order: SmallVec<[usize; 8]>,
+}
+
+/// Layouts an expression keeps.
+const LAYOUTS: usize = 8;
 
 /// The memory order of a new result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,10 +79,10 @@ impl Layout {
 /// from the fastest-varying axis moves an axis outward when, in the first
 /// operand where both have non-zero strides, its stride is larger. Returns
 /// the output's dimensions outermost first.
-fn k_order(plan: &einsum::Plan, strides: &[&[isize]]) -> Vec<usize> {
+fn k_order(plan: &einsum::Plan, strides: &[&[isize]]) -> SmallVec<[usize; 8]> {
     let bound = plan.bound();
     let output = bound.output();
-    let mut summed: Vec<_> = bound
+    let mut summed: SmallVec<[_; 8]> = bound
         .operands()
         .iter()
         .flat_map(|dims| dims.iter().map(|d| d.axis))
@@ -76,34 +90,29 @@ fn k_order(plan: &einsum::Plan, strides: &[&[isize]]) -> Vec<usize> {
         .collect();
     summed.sort_by_key(|&a| (bound.axis(a).name, a));
     summed.dedup();
-    let axes: Vec<_> = output.iter().copied().chain(summed).collect();
+    let axes: SmallVec<[_; 16]> = output.iter().copied().chain(summed).collect();
     // Per iterator axis, each operand's byte stride along it (diagonals
-    // add up; a dimension of extent 1 contributes nothing).
-    let table: Vec<Vec<isize>> = axes
-        .iter()
-        .map(|&axis| {
-            bound
-                .operands()
-                .iter()
-                .zip(strides)
-                .map(|(dims, st)| {
-                    dims.iter()
-                        .zip(st.iter())
-                        .filter(|(d, _)| d.axis == axis && d.extent != 1)
-                        .map(|(_, s)| *s)
-                        .sum()
-                })
-                .collect()
-        })
-        .collect();
+    // add up; a dimension of extent 1 contributes nothing), row by row.
+    let m = strides.len();
+    let mut table: SmallVec<[isize; 64]> = SmallVec::from_elem(0, axes.len() * m);
+    for (k, (dims, st)) in bound.operands().iter().zip(strides).enumerate() {
+        for (d, &s) in dims.iter().zip(st.iter()) {
+            if d.extent != 1
+                && let Some(i) = axes.iter().position(|&a| a == d.axis)
+            {
+                table[i * m + k] += s;
+            }
+        }
+    }
+    let row = |i: usize| &table[i * m..(i + 1) * m];
     let n = axes.len();
-    let mut perm: Vec<usize> = (0..n).rev().collect(); // fastest first
+    let mut perm: SmallVec<[usize; 16]> = (0..n).rev().collect(); // fastest first
     for i0 in 1..n {
         let j0 = perm[i0];
         let mut pos = i0;
         for i1 in (0..i0).rev() {
             let (mut ambiguous, mut swap) = (true, false);
-            for (&s0, &s1) in table[j0].iter().zip(&table[perm[i1]]) {
+            for (&s0, &s1) in row(j0).iter().zip(row(perm[i1])) {
                 if s0 != 0 && s1 != 0 {
                     if s1.unsigned_abs() <= s0.unsigned_abs() {
                         swap = false;
@@ -207,8 +216,33 @@ impl Expression {
         Ok(Expression {
             subscripts: subscripts.to_owned(),
             einsum: Arc::new(Einsum::from_expr(expr, options)),
+            layouts: Mutex::new(Vec::new()),
             spec,
         })
+    }
+
+    /// [`k_order`] for `plan` and these byte strides, from the cache when it
+    /// has them.
+    fn k_layout(&self, plan: &Arc<einsum::Plan>, strides: &[&[isize]]) -> SmallVec<[usize; 8]> {
+        let flat = || strides.iter().flat_map(|s| s.iter().copied());
+        let mut layouts = self.layouts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(hit) = layouts
+            .iter()
+            .rev()
+            .find(|l| Arc::ptr_eq(&l.plan, plan) && l.strides.iter().copied().eq(flat()))
+        {
+            return hit.order.clone();
+        }
+        let order = k_order(plan, strides);
+        if layouts.len() == LAYOUTS {
+            layouts.remove(0);
+        }
+        layouts.push(KLayout {
+            plan: plan.clone(),
+            strides: flat().collect(),
+            order: order.clone(),
+        });
+        order
     }
 
     /// The plan for `shapes`: from the cache, or made with the GIL released.
@@ -351,7 +385,7 @@ impl<'py> WithElem for Run<'_, 'py> {
                 Layout::K => {
                     let strides: SmallVec<[&[isize]; 4]> =
                         typed.iter().map(|a| a.strides()).collect();
-                    k_order(&plan, &strides)
+                    self.expression.k_layout(&plan, &strides)
                 }
             };
             let n = order.len();
@@ -878,7 +912,7 @@ mod tests {
         // C-contiguous float64 operands (byte strides).
         let strides: [&[isize]; 2] = [&[32, 8], &[40, 8]];
         // numpy lays 'ij,jk->ik' out in C order and 'ij,jk->ki' in F order.
-        assert_eq!(k_order(&plan("ij,jk->ik"), &strides), vec![0, 1]);
-        assert_eq!(k_order(&plan("ij,jk->ki"), &strides), vec![1, 0]);
+        assert_eq!(k_order(&plan("ij,jk->ik"), &strides).as_slice(), [0, 1]);
+        assert_eq!(k_order(&plan("ij,jk->ki"), &strides).as_slice(), [1, 0]);
     }
 }

@@ -177,33 +177,38 @@ unsafe fn serial<T: Element>(
         unsafe { transpose(kept, x, inner, bases.a, bases.out, accum) };
         return;
     }
-    // Accumulate: zero the result if it is replaced and anything is summed,
-    // then add rows along the innermost result dimension.
-    let assign = accum == Accum::Replace && summed.is_empty();
-    if accum == Accum::Replace && !summed.is_empty() {
-        // SAFETY: the caller's contract covers the result's offsets.
-        unsafe { fill_zero(kept, bases.out) };
-    }
+    // Accumulate: rows along the innermost result dimension, the summed
+    // dimensions outermost. A replaced result is assigned by the first
+    // summed point (every result row is written once there) and added to
+    // by the rest, so it is never zeroed first.
     let (inner, outer_kept) = match kept.split_last() {
         Some((inner, rest)) => (*inner, rest),
         None => (Dim::ONE, &[][..]),
     };
-    let mut outer: smallvec::SmallVec<[Dim; 8]> = smallvec::SmallVec::from_slice(summed);
-    outer.extend_from_slice(outer_kept);
-    for_each_offset(&outer, |oa, ob, oo| {
-        // SAFETY: offsets within the caller's contract; the row stays inside
-        // the result's innermost dimension.
-        unsafe {
-            row(
-                bases.out.offset(oo),
-                inner.out,
-                bases.a.offset(oa),
-                inner.a,
-                bases.b.map(|b| (b.offset(ob), inner.b)),
-                inner.extent,
-                assign,
-            )
-        };
+    let rows = |sa: isize, sb: isize, assign: bool| {
+        for_each_offset(outer_kept, |oa, ob, oo| {
+            // SAFETY: offsets within the caller's contract (a summed point's
+            // offsets plus a result row's); the row stays inside the
+            // result's innermost dimension.
+            unsafe {
+                row(
+                    bases.out.offset(oo),
+                    inner.out,
+                    bases.a.offset(sa + oa),
+                    inner.a,
+                    bases.b.map(|b| (b.offset(sb + ob), inner.b)),
+                    inner.extent,
+                    assign,
+                )
+            };
+        });
+    };
+    let mut first = accum == Accum::Replace;
+    // `run` returned early for an empty summed dimension, so the first
+    // summed point exists.
+    for_each_offset(summed, |sa, sb, _| {
+        rows(sa, sb, first);
+        first = false;
     });
 }
 
