@@ -1,10 +1,23 @@
 //! Inner sums: pairwise accumulation, as numpy's sum loops do, so sums over
 //! long axes stay accurate (error growing with log n, not n).
+//!
+//! The halving is scalar control code; the blocks of at most [`BLOCK`]
+//! elements at its leaves are the loops that move the data, in the version
+//! for this CPU's vector instructions ([`super::isa`]).
 
+use super::isa::{self, versions};
 use crate::element::Element;
 
 /// Elements summed by eight accumulators before halving kicks in.
 const BLOCK: usize = 128;
+
+/// A dot leaf: `dot_block` in one instruction set's version.
+type DotLeaf<T> = unsafe fn(*const T, isize, *const T, isize, usize) -> T;
+/// A sum leaf: `sum_block` in one instruction set's version.
+type SumLeaf<T> = unsafe fn(*const T, isize, usize) -> T;
+
+versions!(dot_leaf, dot_block, DotLeaf<T>, (a: *const T, sa: isize, b: *const T, sb: isize, n: usize) -> T);
+versions!(sum_leaf, sum_block, SumLeaf<T>, (a: *const T, sa: isize, n: usize) -> T);
 
 /// `sum(a[i*sa] * b[i*sb] for i < n)`, pairwise.
 ///
@@ -18,19 +31,47 @@ pub(crate) unsafe fn dot<T: Element>(
     sb: isize,
     n: usize,
 ) -> T {
+    // SAFETY: the caller's contract; the leaf is this CPU's version.
+    unsafe { dot_tree(a, sa, b, sb, n, dot_leaf::<T>(isa::detected())) }
+}
+
+/// [`dot`] with its blocks summed by `leaf`.
+///
+/// # Safety
+/// As [`dot`], and `leaf` runs on this CPU.
+unsafe fn dot_tree<T: Element>(
+    a: *const T,
+    sa: isize,
+    b: *const T,
+    sb: isize,
+    n: usize,
+    leaf: DotLeaf<T>,
+) -> T {
     if n > BLOCK {
         let half = (n / 2) & !7;
         // SAFETY: both halves index within the caller's `n` elements.
         return unsafe {
-            dot(a, sa, b, sb, half).add(dot(
+            dot_tree(a, sa, b, sb, half, leaf).add(dot_tree(
                 a.offset(sa * half as isize),
                 sa,
                 b.offset(sb * half as isize),
                 sb,
                 n - half,
+                leaf,
             ))
         };
     }
+    // SAFETY: the caller's contract, for at most `BLOCK` elements.
+    unsafe { leaf(a, sa, b, sb, n) }
+}
+
+/// The sum of `a[i*sa] * b[i*sb]` over `n <= BLOCK` elements, by eight
+/// accumulators.
+///
+/// # Safety
+/// As [`dot`].
+#[inline(always)]
+unsafe fn dot_block<T: Element>(a: *const T, sa: isize, b: *const T, sb: isize, n: usize) -> T {
     let mut acc = [T::ZERO; 8];
     if sa == 1 && sb == 1 {
         // SAFETY: with unit strides the caller's contract makes these slices.
@@ -77,11 +118,37 @@ pub(crate) unsafe fn dot<T: Element>(
 /// # Safety
 /// Every `a.offset(i * sa)` for `i < n` must be a valid element.
 pub(crate) unsafe fn sum<T: Element>(a: *const T, sa: isize, n: usize) -> T {
+    // SAFETY: the caller's contract; the leaf is this CPU's version.
+    unsafe { sum_tree(a, sa, n, sum_leaf::<T>(isa::detected())) }
+}
+
+/// [`sum`] with its blocks summed by `leaf`.
+///
+/// # Safety
+/// As [`sum`], and `leaf` runs on this CPU.
+unsafe fn sum_tree<T: Element>(a: *const T, sa: isize, n: usize, leaf: SumLeaf<T>) -> T {
     if n > BLOCK {
         let half = (n / 2) & !7;
         // SAFETY: both halves index within the caller's `n` elements.
-        return unsafe { sum(a, sa, half).add(sum(a.offset(sa * half as isize), sa, n - half)) };
+        return unsafe {
+            sum_tree(a, sa, half, leaf).add(sum_tree(
+                a.offset(sa * half as isize),
+                sa,
+                n - half,
+                leaf,
+            ))
+        };
     }
+    // SAFETY: the caller's contract, for at most `BLOCK` elements.
+    unsafe { leaf(a, sa, n) }
+}
+
+/// The sum of `a[i*sa]` over `n <= BLOCK` elements, by eight accumulators.
+///
+/// # Safety
+/// As [`sum`].
+#[inline(always)]
+unsafe fn sum_block<T: Element>(a: *const T, sa: isize, n: usize) -> T {
     let mut acc = [T::ZERO; 8];
     if sa == 1 {
         // SAFETY: with a unit stride the caller's contract makes this a slice.
@@ -113,6 +180,7 @@ pub(crate) unsafe fn sum<T: Element>(a: *const T, sa: isize, n: usize) -> T {
     combine(acc)
 }
 
+#[inline(always)]
 fn combine<T: Element>(acc: [T; 8]) -> T {
     let a = acc[0].add(acc[1]).add(acc[2].add(acc[3]));
     let b = acc[4].add(acc[5]).add(acc[6].add(acc[7]));
@@ -122,6 +190,35 @@ fn combine<T: Element>(acc: [T; 8]) -> T {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_version_gives_the_same_bits() {
+        // The AVX2 leaves against the baseline ones (where the CPU has
+        // AVX2; on others both are the baseline): floats of mixed signs and
+        // magnitudes, unit, wide and negative strides, ragged lengths.
+        let xs: Vec<f64> = (0..3000)
+            .map(|i| ((i * 37 % 101) as f64 - 50.0) * 1.37e-3 + (i as f64).sin())
+            .collect();
+        let ys: Vec<f32> = (0..3000)
+            .map(|i| ((i * 53 % 97) as f32 - 48.0) * 0.731)
+            .collect();
+        let best = isa::best();
+        for n in [0, 1, 7, 8, 9, 127, 128, 129, 1000, 1499] {
+            for (start, stride) in [(0usize, 1isize), (0, 2), (2999, -2), (5, 1)] {
+                // SAFETY: `n <= 1499` steps of at most 2 from `start` stay in 3000.
+                unsafe {
+                    let a = xs.as_ptr().add(start);
+                    let b = ys.as_ptr().add(start);
+                    let dots = [isa::Isa::Baseline, best]
+                        .map(|v| dot_tree(a, stride, a, stride, n, dot_leaf::<f64>(v)).to_bits());
+                    assert_eq!(dots[0], dots[1], "dot n={n} stride={stride}");
+                    let sums = [isa::Isa::Baseline, best]
+                        .map(|v| sum_tree(b, stride, n, sum_leaf::<f32>(v)).to_bits());
+                    assert_eq!(sums[0], sums[1], "sum n={n} stride={stride}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn sums_match_naive_sums_exactly_on_integers() {

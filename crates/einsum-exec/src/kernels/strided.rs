@@ -19,6 +19,7 @@ use rayon::prelude::*;
 
 use einsum_plan::fit::{Loops, Order, TILE};
 
+use super::isa::{self, versions};
 use super::reduce::{dot, sum};
 use super::{Dim, Shared, for_each_offset};
 use crate::element::Element;
@@ -185,11 +186,13 @@ unsafe fn serial<T: Element>(
         Some((inner, rest)) => (*inner, rest),
         None => (Dim::ONE, &[][..]),
     };
+    let row = row_version::<T>(isa::detected());
     let rows = |sa: isize, sb: isize, assign: bool| {
         for_each_offset(outer_kept, |oa, ob, oo| {
             // SAFETY: offsets within the caller's contract (a summed point's
             // offsets plus a result row's); the row stays inside the
-            // result's innermost dimension.
+            // result's innermost dimension; `row` is the version
+            // `isa::detected` chose for this CPU.
             unsafe {
                 row(
                     bases.out.offset(oo),
@@ -235,11 +238,17 @@ unsafe fn reduce_all<T: Element>(dims: &[Dim], a: *const T, b: Option<*const T>)
     total
 }
 
+/// A row update: `row` in one instruction set's version.
+type RowFn<T> = unsafe fn(*mut T, isize, *const T, isize, Option<(*const T, isize)>, usize, bool);
+
+versions!(row_version, row, RowFn<T>, (out: *mut T, so: isize, a: *const T, sa: isize, b: Option<(*const T, isize)>, n: usize, assign: bool) -> ());
+
 /// `out[i] = a[i] * b[i]` (`assign`) or `out[i] += a[i] * b[i]`, over `n`.
 ///
 /// # Safety
 /// The `n` strided elements from each pointer are valid; `out`'s are
 /// writable and distinct.
+#[inline(always)]
 unsafe fn row<T: Element>(
     out: *mut T,
     so: isize,
