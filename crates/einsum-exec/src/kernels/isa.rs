@@ -6,7 +6,7 @@
 //! and row updates (the leaves of [`super::reduce`] and
 //! [`super::strided`]'s rows) are compiled a second time with AVX2 and FMA
 //! enabled; [`detected`] picks that version when the CPU has both. Both are
-//! the same source with the same order of operations (eight explicit
+//! the same source with the same order of operations (the same explicit
 //! accumulators), so they give the same bits; only the vector width differs.
 //! `EINSUM_ISA=baseline` in the environment forces the baseline loops (to
 //! compare the two; the test suite runs both).

@@ -1,15 +1,16 @@
 //! Inner sums: pairwise accumulation, as numpy's sum loops do, so sums over
 //! long axes stay accurate (error growing with log n, not n).
 //!
-//! The halving is scalar control code; the blocks of at most [`BLOCK`]
+//! The halving is scalar control code; the blocks of at most [`PER_LANE`] x lanes
 //! elements at its leaves are the loops that move the data, in the version
 //! for this CPU's vector instructions ([`super::isa`]).
 
 use super::isa::{self, versions};
-use crate::element::Element;
+use crate::element::{Element, MAX_LANES};
 
-/// Elements summed by eight accumulators before halving kicks in.
-const BLOCK: usize = 128;
+/// Elements summed by one leaf's accumulators before halving kicks in, per
+/// accumulator.
+const PER_LANE: usize = 16;
 
 /// A dot leaf: `dot_block` in one instruction set's version.
 type DotLeaf<T> = unsafe fn(*const T, isize, *const T, isize, usize) -> T;
@@ -47,8 +48,8 @@ unsafe fn dot_tree<T: Element>(
     n: usize,
     leaf: DotLeaf<T>,
 ) -> T {
-    if n > BLOCK {
-        let half = (n / 2) & !7;
+    if n > PER_LANE * T::LANES {
+        let half = (n / 2) & !(T::LANES - 1);
         // SAFETY: both halves index within the caller's `n` elements.
         return unsafe {
             dot_tree(a, sa, b, sb, half, leaf).add(dot_tree(
@@ -61,18 +62,19 @@ unsafe fn dot_tree<T: Element>(
             ))
         };
     }
-    // SAFETY: the caller's contract, for at most `BLOCK` elements.
+    // SAFETY: the caller's contract, for at most `PER_LANE * T::LANES` elements.
     unsafe { leaf(a, sa, b, sb, n) }
 }
 
-/// The sum of `a[i*sa] * b[i*sb]` over `n <= BLOCK` elements, by eight
+/// The sum of `a[i*sa] * b[i*sb]` over a leaf's elements, by `T::LANES`
 /// accumulators.
 ///
 /// # Safety
 /// As [`dot`].
 #[inline(always)]
 unsafe fn dot_block<T: Element>(a: *const T, sa: isize, b: *const T, sb: isize, n: usize) -> T {
-    let mut acc = [T::ZERO; 8];
+    let lanes = T::LANES;
+    let mut acc = [T::ZERO; MAX_LANES];
     if sa == 1 && sb == 1 {
         // SAFETY: with unit strides the caller's contract makes these slices.
         let (xs, ys) = unsafe {
@@ -81,10 +83,10 @@ unsafe fn dot_block<T: Element>(a: *const T, sa: isize, b: *const T, sb: isize, 
                 std::slice::from_raw_parts(b, n),
             )
         };
-        let mut xc = xs.chunks_exact(8);
-        let mut yc = ys.chunks_exact(8);
+        let mut xc = xs.chunks_exact(lanes);
+        let mut yc = ys.chunks_exact(lanes);
         for (x, y) in (&mut xc).zip(&mut yc) {
-            for l in 0..8 {
+            for l in 0..lanes {
                 acc[l] = acc[l].add(x[l].mul(y[l]));
             }
         }
@@ -92,17 +94,17 @@ unsafe fn dot_block<T: Element>(a: *const T, sa: isize, b: *const T, sb: isize, 
             acc[l] = acc[l].add(x.mul(*y));
         }
     } else {
-        // Eight independent loads per round, so many cache misses are in
-        // flight at once (a diagonal touches a new line, or page, each time).
+        // Independent loads per round, so many cache misses are in flight
+        // at once (a diagonal touches a new line, or page, each time).
         let mut i = 0;
-        while i + 8 <= n {
-            for (l, slot) in acc.iter_mut().enumerate() {
+        while i + lanes <= n {
+            for (l, slot) in acc.iter_mut().take(lanes).enumerate() {
                 let k = (i + l) as isize;
                 // SAFETY: `i + l < n`, per the caller's contract.
                 let (x, y) = unsafe { (*a.offset(sa * k), *b.offset(sb * k)) };
                 *slot = slot.add(x.mul(y));
             }
-            i += 8;
+            i += lanes;
         }
         for (l, k) in (i..n).enumerate() {
             // SAFETY: `k < n`, per the caller's contract.
@@ -110,7 +112,7 @@ unsafe fn dot_block<T: Element>(a: *const T, sa: isize, b: *const T, sb: isize, 
             acc[l] = acc[l].add(x.mul(y));
         }
     }
-    combine(acc)
+    combine(acc, lanes)
 }
 
 /// `sum(a[i*sa] for i < n)`, pairwise.
@@ -127,8 +129,8 @@ pub(crate) unsafe fn sum<T: Element>(a: *const T, sa: isize, n: usize) -> T {
 /// # Safety
 /// As [`sum`], and `leaf` runs on this CPU.
 unsafe fn sum_tree<T: Element>(a: *const T, sa: isize, n: usize, leaf: SumLeaf<T>) -> T {
-    if n > BLOCK {
-        let half = (n / 2) & !7;
+    if n > PER_LANE * T::LANES {
+        let half = (n / 2) & !(T::LANES - 1);
         // SAFETY: both halves index within the caller's `n` elements.
         return unsafe {
             sum_tree(a, sa, half, leaf).add(sum_tree(
@@ -139,23 +141,24 @@ unsafe fn sum_tree<T: Element>(a: *const T, sa: isize, n: usize, leaf: SumLeaf<T
             ))
         };
     }
-    // SAFETY: the caller's contract, for at most `BLOCK` elements.
+    // SAFETY: the caller's contract, for at most `PER_LANE * T::LANES` elements.
     unsafe { leaf(a, sa, n) }
 }
 
-/// The sum of `a[i*sa]` over `n <= BLOCK` elements, by eight accumulators.
+/// The sum of `a[i*sa]` over a leaf's elements, by `T::LANES` accumulators.
 ///
 /// # Safety
 /// As [`sum`].
 #[inline(always)]
 unsafe fn sum_block<T: Element>(a: *const T, sa: isize, n: usize) -> T {
-    let mut acc = [T::ZERO; 8];
+    let lanes = T::LANES;
+    let mut acc = [T::ZERO; MAX_LANES];
     if sa == 1 {
         // SAFETY: with a unit stride the caller's contract makes this a slice.
         let xs = unsafe { std::slice::from_raw_parts(a, n) };
-        let mut xc = xs.chunks_exact(8);
+        let mut xc = xs.chunks_exact(lanes);
         for x in &mut xc {
-            for l in 0..8 {
+            for l in 0..lanes {
                 acc[l] = acc[l].add(x[l]);
             }
         }
@@ -163,28 +166,35 @@ unsafe fn sum_block<T: Element>(a: *const T, sa: isize, n: usize) -> T {
             acc[l] = acc[l].add(*x);
         }
     } else {
-        // As in `dot`: eight independent loads per round.
+        // As in `dot_block`: independent loads per round.
         let mut i = 0;
-        while i + 8 <= n {
-            for (l, slot) in acc.iter_mut().enumerate() {
+        while i + lanes <= n {
+            for (l, slot) in acc.iter_mut().take(lanes).enumerate() {
                 // SAFETY: `i + l < n`, per the caller's contract.
                 *slot = slot.add(unsafe { *a.offset(sa * (i + l) as isize) });
             }
-            i += 8;
+            i += lanes;
         }
         for (l, k) in (i..n).enumerate() {
             // SAFETY: `k < n`, per the caller's contract.
             acc[l] = acc[l].add(unsafe { *a.offset(sa * k as isize) });
         }
     }
-    combine(acc)
+    combine(acc, lanes)
 }
 
+/// The first `lanes` accumulators (a power of two) added pairwise: each
+/// with the one `lanes / 2` further, then halving again.
 #[inline(always)]
-fn combine<T: Element>(acc: [T; 8]) -> T {
-    let a = acc[0].add(acc[1]).add(acc[2].add(acc[3]));
-    let b = acc[4].add(acc[5]).add(acc[6].add(acc[7]));
-    a.add(b)
+fn combine<T: Element>(mut acc: [T; MAX_LANES], lanes: usize) -> T {
+    let mut width = lanes;
+    while width > 1 {
+        width /= 2;
+        for l in 0..width {
+            acc[l] = acc[l].add(acc[l + width]);
+        }
+    }
+    acc[0]
 }
 
 #[cfg(test)]
