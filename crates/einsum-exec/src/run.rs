@@ -505,6 +505,59 @@ mod tests {
         check("aijb,jk->aikb", &[&[2, 3, 8, 3], &[8, 8]], every); // M split
         check("ij,jk,kl->il", &[&[2, 3], &[3, 4], &[4, 2]], every); // temporaries
         check("ij,jk->ik", &[&[2, 0], &[0, 3]], every); // empty sum
+        check("ij,j->i", &[&[5, 4], &[4]], GemmPolicy::Never);
+        check("ji,j->i", &[&[5, 4], &[5]], GemmPolicy::Never); // two rows added at a time
+        check("ji,ji->i", &[&[5, 4], &[5, 4]], GemmPolicy::Never);
+        check("ij->j", &[&[5, 4]], every);
+    }
+
+    /// Floats whose sums round: the result's bits must not depend on how
+    /// many threads split it, or on which results are paired.
+    #[test]
+    #[cfg_attr(miri, ignore)] // 90,000 points: too slow under Miri
+    fn the_same_bits_on_one_thread_and_two() {
+        for (text, shapes) in [
+            ("ij,j->i", [&[301usize, 300][..], &[300][..]]),
+            ("ji,j->i", [&[300, 301][..], &[300][..]]),
+            ("ij,ij->i", [&[301, 300][..], &[301, 300][..]]),
+            ("ji,ji->i", [&[300, 301][..], &[300, 301][..]]),
+        ] {
+            let plan = Arc::new(plan(text, &shapes, GemmPolicy::Never));
+            let data: Vec<Vec<f64>> = shapes
+                .iter()
+                .map(|s| {
+                    let n: usize = s.iter().product();
+                    (0..n)
+                        .map(|i| ((i * 7919 % 1013) as f64 - 506.0) * 1.37e-3 + (i as f64).sin())
+                        .collect()
+                })
+                .collect();
+            let views: Vec<StridedView<'_, f64>> = data
+                .iter()
+                .zip(&shapes)
+                .map(|(d, s)| StridedView::new(d, 0, s.to_vec(), c_strides(s)).unwrap())
+                .collect();
+            let out_shape = plan.output_shape();
+            let results: Vec<Vec<u64>> = [Par::Seq, Par::Rayon(2)]
+                .into_iter()
+                .map(|par| {
+                    let mut got = vec![0.0; out_shape.iter().product()];
+                    let mut out =
+                        StridedViewMut::new(&mut got, 0, out_shape.clone(), c_strides(&out_shape))
+                            .unwrap();
+                    run(
+                        &plan,
+                        &views,
+                        &mut out,
+                        &RunOptions::new().par(par),
+                        &mut Workspace::new(),
+                    )
+                    .unwrap();
+                    got.iter().map(|x| x.to_bits()).collect()
+                })
+                .collect();
+            assert_eq!(results[0], results[1], "{text}");
+        }
     }
 
     #[test]

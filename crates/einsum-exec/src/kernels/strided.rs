@@ -209,10 +209,166 @@ unsafe fn serial<T: Element>(
     let mut first = accum == Accum::Replace;
     // `run` returned early for an empty summed dimension, so the first
     // summed point exists.
-    for_each_offset(summed, |sa, sb, _| {
-        rows(sa, sb, first);
-        first = false;
+    let Some((pair_dim, outer_summed)) = summed.split_last() else {
+        rows(0, 0, first);
+        return;
+    };
+    // Neighbouring summed points along the innermost summed loop are added
+    // two at a time (each result element takes them in the same order, so
+    // the same bits; half the passes over the result, two input streams).
+    let row2 = row2_version::<T>(isa::detected());
+    let rows2 = |sa: isize, sb: isize, assign: bool| {
+        for_each_offset(outer_kept, |oa, ob, oo| {
+            let a0 = bases.a.wrapping_offset(sa + oa);
+            let b = bases.b.map(|b| {
+                let b0 = b.wrapping_offset(sb + ob);
+                ([b0, b0.wrapping_offset(pair_dim.b)], inner.b)
+            });
+            // SAFETY: as for `rows`, at two neighbouring summed points, both
+            // within the caller's contract (`rows2` is only called with a
+            // next point); `row2` is the version `isa::detected` chose.
+            unsafe {
+                row2(
+                    bases.out.offset(oo),
+                    inner.out,
+                    [a0, a0.wrapping_offset(pair_dim.a)],
+                    inner.a,
+                    b,
+                    inner.extent,
+                    assign,
+                )
+            };
+        });
+    };
+    for_each_offset(outer_summed, |sa, sb, _| {
+        let mut j = 0;
+        while j + 2 <= pair_dim.extent {
+            let jj = j as isize;
+            rows2(sa + pair_dim.a * jj, sb + pair_dim.b * jj, first);
+            first = false;
+            j += 2;
+        }
+        if j < pair_dim.extent {
+            let jj = j as isize;
+            rows(sa + pair_dim.a * jj, sb + pair_dim.b * jj, first);
+            first = false;
+        }
     });
+}
+
+/// Two row updates in one pass: `row2` in one instruction set's version.
+type Row2Fn<T> =
+    unsafe fn(*mut T, isize, [*const T; 2], isize, Option<([*const T; 2], isize)>, usize, bool);
+
+versions!(row2_version, row2, Row2Fn<T>, (out: *mut T, so: isize, a: [*const T; 2], sa: isize, b: Option<([*const T; 2], isize)>, n: usize, assign: bool) -> ());
+
+/// `row(out, a[0], b[0])` then `row(out, a[1], b[1])` (the second adding),
+/// in one pass over `out`: each element takes the same two operations in
+/// the same order.
+///
+/// # Safety
+/// As [`row`], for both inputs.
+#[inline(always)]
+unsafe fn row2<T: Element>(
+    out: *mut T,
+    so: isize,
+    a: [*const T; 2],
+    sa: isize,
+    b: Option<([*const T; 2], isize)>,
+    n: usize,
+    assign: bool,
+) {
+    let first = |o: T, v: T| if assign { v } else { o.add(v) };
+    match b {
+        Some((b, 0)) if so == 1 && sa == 1 => {
+            // Two rows scaled by two scalars (a matrix-vector product whose
+            // summed axis leads).
+            // SAFETY: unit strides: the caller's contract makes these
+            // slices; the result is exclusive; `b`'s are one element each.
+            let (o, x0, x1, y0, y1) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(out, n),
+                    std::slice::from_raw_parts(a[0], n),
+                    std::slice::from_raw_parts(a[1], n),
+                    *b[0],
+                    *b[1],
+                )
+            };
+            if assign {
+                for ((o, x0), x1) in o.iter_mut().zip(x0).zip(x1) {
+                    *o = x0.mul(y0).add(x1.mul(y1));
+                }
+            } else {
+                for ((o, x0), x1) in o.iter_mut().zip(x0).zip(x1) {
+                    *o = o.add(x0.mul(y0)).add(x1.mul(y1));
+                }
+            }
+        }
+        Some((b, 1)) if so == 1 && sa == 1 => {
+            // SAFETY: unit strides, as above.
+            let (o, x0, x1, y0, y1) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(out, n),
+                    std::slice::from_raw_parts(a[0], n),
+                    std::slice::from_raw_parts(a[1], n),
+                    std::slice::from_raw_parts(b[0], n),
+                    std::slice::from_raw_parts(b[1], n),
+                )
+            };
+            for i in 0..n {
+                o[i] = first(o[i], x0[i].mul(y0[i])).add(x1[i].mul(y1[i]));
+            }
+        }
+        Some((b, 1)) if so == 1 && sa == 0 => {
+            // SAFETY: as above; `a`'s are one element each.
+            let (o, x0, x1, y0, y1) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(out, n),
+                    *a[0],
+                    *a[1],
+                    std::slice::from_raw_parts(b[0], n),
+                    std::slice::from_raw_parts(b[1], n),
+                )
+            };
+            for i in 0..n {
+                o[i] = first(o[i], x0.mul(y0[i])).add(x1.mul(y1[i]));
+            }
+        }
+        None if so == 1 && sa == 1 => {
+            // Two rows added (a sum over the leading axis).
+            // SAFETY: unit strides, as above.
+            let (o, x0, x1) = unsafe {
+                (
+                    std::slice::from_raw_parts_mut(out, n),
+                    std::slice::from_raw_parts(a[0], n),
+                    std::slice::from_raw_parts(a[1], n),
+                )
+            };
+            for i in 0..n {
+                o[i] = first(o[i], x0[i]).add(x1[i]);
+            }
+        }
+        Some((b, sb)) => {
+            for i in 0..n as isize {
+                // SAFETY: `i < n`, per the caller's contract.
+                unsafe {
+                    let o = out.offset(so * i);
+                    let v0 = (*a[0].offset(sa * i)).mul(*b[0].offset(sb * i));
+                    let v1 = (*a[1].offset(sa * i)).mul(*b[1].offset(sb * i));
+                    *o = first(*o, v0).add(v1);
+                }
+            }
+        }
+        None => {
+            for i in 0..n as isize {
+                // SAFETY: `i < n`, per the caller's contract.
+                unsafe {
+                    let o = out.offset(so * i);
+                    *o = first(*o, *a[0].offset(sa * i)).add(*a[1].offset(sa * i));
+                }
+            }
+        }
+    }
 }
 
 /// The sum over `dims` of `a * b` (or of `a`).
