@@ -119,7 +119,7 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
     let text = bound.expr().text();
     let out_indices: Vec<usize> = output.iter().map(|a| a.index()).collect();
     let resolved = order::resolve(&options.optimize, n);
-    let found = order::find(
+    let tree = order::find(
         &search_inputs,
         &out_indices,
         &sizes,
@@ -128,27 +128,31 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
         &resolved,
     )
     .map_err(|e| order_error(e, options.memory_limit, &resolved, text))?;
-    let ssa = &found.ssa;
+    let root = tree.root();
+    let children = |node: usize| tree.children(node).expect("a contraction has two children");
 
-    // Values in SSA numbering: the operands (after any sum of their own
-    // axes), then each pair's result. `sets[v]` holds v's axes in the order
-    // the pairs meet them (a pair's: its left's, then its right's), which
-    // is the order a K group takes when neither side's memory is fixed.
-    let mut sets: Vec<Vec<AxisId>> = search_inputs
-        .iter()
-        .map(|s| s.iter().map(|&i| AxisId::new(i)).collect())
-        .collect();
-    for (&(a, b), result) in ssa.iter().zip(&found.results) {
+    // Every node's axes: an operand's after any sum of its own, a
+    // contraction's in the order its children meet them (its left's, then
+    // its right's), which is the order a K group takes when neither side's
+    // memory is fixed. Nodes are numbered as in SSA form: the operands,
+    // then the contractions in the order they run.
+    let mut sets: Vec<Vec<AxisId>> = vec![Vec::new(); tree.nodes()];
+    for (set, input) in sets.iter_mut().zip(&search_inputs) {
+        *set = input.iter().map(|&i| AxisId::new(i)).collect();
+    }
+    for node in tree.post_order() {
+        let (a, b) = children(node);
+        let result = tree.axes(node);
         let mut axes: Vec<AxisId> = Vec::with_capacity(result.len());
         for &axis in sets[a].iter().chain(&sets[b]) {
             if result.contains(&axis.index()) && !axes.contains(&axis) {
                 axes.push(axis);
             }
         }
-        sets.push(axes);
+        sets[node] = axes;
     }
-    // Every value but the result is read by exactly one pair, so its
-    // layout is its reader's choice: from the last pair back (each result's
+    // Every node but the root is read by exactly one contraction, so its
+    // layout is its reader's choice: from the root down (each result's
     // layout known before its producer is reached), each pair puts its
     // left input first (the one holding the result's first free axis, so
     // the result is row-major in GEMM's m, n), and lays out each input it
@@ -157,16 +161,16 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
     // other input (when that is an operand, whose memory is fixed), K last
     // in the left input and first in the right. A GEMM then reads each
     // group as one stride.
-    let in_workspace = |v: usize| v >= n || presum[v].is_some();
+    let in_workspace = |v: usize| v >= tree.leaves() || presum[v].is_some();
     let mut layouts: Vec<Option<Vec<AxisId>>> = vec![None; sets.len()];
-    let mut pairs: Vec<(usize, usize, Vec<AxisId>, Kernel)> = Vec::with_capacity(ssa.len());
-    for (s, &(a, b)) in ssa.iter().enumerate().rev() {
-        let out = if s + 1 == ssa.len() {
+    let mut pairs: Vec<(usize, usize, usize, Vec<AxisId>, Kernel)> =
+        Vec::with_capacity(tree.post_order().len());
+    for node in tree.post_order().rev() {
+        let (a, b) = children(node);
+        let out = if node == root {
             output.to_vec()
         } else {
-            layouts[n + s]
-                .clone()
-                .unwrap_or_else(|| sets[n + s].clone())
+            layouts[node].clone().unwrap_or_else(|| sets[node].clone())
         };
         let first_free = out
             .iter()
@@ -204,15 +208,16 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
             layouts[v] = Some(layout);
         }
         let kernel = kernel::pairwise(left, right, &out, size);
-        pairs.push((l, r, out, kernel));
+        pairs.push((node, l, r, out, kernel));
     }
     pairs.reverse();
 
-    // The steps, in execution order, each emitted once with its layout.
-    let mut current: Vec<Arg> = Vec::with_capacity(sets.len());
+    // The steps, in execution order, each emitted once with its layout;
+    // `current[v]` is how a step reads node `v`.
+    let mut current: Vec<Option<Arg>> = vec![None; sets.len()];
     for (k, pre) in presum.iter().enumerate() {
         let Some((kept, summed)) = pre else {
-            current.push(raw(k));
+            current[k] = Some(raw(k));
             continue;
         };
         let layout = layouts[k].clone().unwrap_or_else(|| kept.clone());
@@ -231,24 +236,29 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
             },
             product(&effective[k], size),
         );
-        current.push(builder.arg(t));
+        current[k] = Some(builder.arg(t));
     }
-    for (s, (l, r, out_axes, kernel)) in pairs.into_iter().enumerate() {
+    let read = |current: &[Option<Arg>], v: usize| {
+        current[v]
+            .clone()
+            .expect("a node is computed before it is read")
+    };
+    for (node, l, r, out_axes, kernel) in pairs {
         let union: Vec<AxisId> = {
             let mut u = sets[l].clone();
             u.extend(sets[r].iter().filter(|x| !sets[l].contains(x)));
             u
         };
-        let sums = union.len() != sets[n + s].len();
+        let sums = union.len() != sets[node].len();
         let flops = pair_flops_exact(product(&union, size), sums);
-        let out = if s + 1 == ssa.len() {
+        let out = if node == root {
             Dest::Output
         } else {
             Dest::Temp(builder.temp(out_axes.clone()))
         };
         builder.push(
             Step {
-                args: vec![current[l].clone(), current[r].clone()],
+                args: vec![read(&current, l), read(&current, r)],
                 out,
                 out_axes,
                 kernel,
@@ -259,10 +269,10 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
         );
         // The last step writes the output, which nothing reads.
         if let Dest::Temp(t) = out {
-            current.push(builder.arg(t));
+            current[node] = Some(builder.arg(t));
         }
     }
-    let path = Path::from_ssa(n, ssa);
+    let path = Path::from_ssa(tree.leaves(), &tree.path());
     Ok(builder.finish(bound, path, options, Some(resolved)))
 }
 

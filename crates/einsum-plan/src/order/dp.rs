@@ -48,18 +48,16 @@ pub(crate) fn search<const W: usize>(search: &Search<'_, W>) -> Option<SsaPath> 
         components(search, &holders)
     };
     let only = components.len() == 1;
-    let mut trees = Vec::with_capacity(components.len());
-    for &g in &components {
-        trees.push(solve(search, &holders, g, only, outer)?);
-    }
-
-    // Emit each component's tree, then join the components smallest first.
+    // Each component's best order, then the components joined smallest
+    // first.
     let mut path = SsaPath::new();
     let mut next = n;
-    let mut roots: Vec<(usize, AxisSet<W>)> = trees
-        .iter()
-        .map(|(tree, set)| (emit(tree, &mut path, &mut next), *set))
-        .collect();
+    let mut roots: Vec<(usize, AxisSet<W>)> = Vec::with_capacity(components.len());
+    for &g in &components {
+        roots.push(solve(
+            search, &holders, g, only, outer, &mut path, &mut next,
+        )?);
+    }
     while roots.len() > 1 {
         roots.sort_by_key(|&(id, set)| (set.size(search.sizes), id));
         let (a, sa) = roots.remove(0);
@@ -74,25 +72,6 @@ pub(crate) fn search<const W: usize>(search: &Search<'_, W>) -> Option<SsaPath> 
         next += 1;
     }
     Some(path)
-}
-
-/// A contraction tree: an operand, or the contraction of two trees.
-enum Tree {
-    Leaf(usize),
-    Node(Box<Tree>, Box<Tree>),
-}
-
-fn emit(tree: &Tree, path: &mut SsaPath, next: &mut usize) -> usize {
-    match tree {
-        Tree::Leaf(t) => *t,
-        Tree::Node(a, b) => {
-            let a = emit(a, path, next);
-            let b = emit(b, path, next);
-            path.push((a, b));
-            *next += 1;
-            *next - 1
-        }
-    }
 }
 
 /// Components of operands connected through summed (non-output) axes, as
@@ -128,17 +107,20 @@ struct Entry<const W: usize> {
     split: Option<(u128, u128)>,
 }
 
-/// The best tree for component `g` and the axes of its result.
+/// The best order for component `g`, appended to `path` (whose next id is
+/// `next`): the id of its result and its axes.
 fn solve<const W: usize>(
     search: &Search<'_, W>,
     holders: &[u128],
     g: u128,
     only: bool,
     outer: bool,
-) -> Option<(Tree, AxisSet<W>)> {
+    path: &mut SsaPath,
+    next: &mut usize,
+) -> Option<(usize, AxisSet<W>)> {
     let members: Vec<usize> = (0..128).filter(|&t| g >> t & 1 == 1).collect();
     if members.len() == 1 {
-        return Some((Tree::Leaf(members[0]), search.inputs[members[0]]));
+        return Some((members[0], search.inputs[members[0]]));
     }
     let component_axes = members.iter().fold(AxisSet::<W>::default(), |acc, &t| {
         acc.union(&search.inputs[t])
@@ -250,7 +232,7 @@ fn solve<const W: usize>(
         }
         if let Some(entry) = levels[members.len()].1.get(&g) {
             let set = entry.set;
-            return Some((build(&levels, g), set));
+            return Some((emit(&levels, g, path, next), set));
         }
         if !capped || cap == Cost::MAX {
             return None;
@@ -265,11 +247,24 @@ fn solve<const W: usize>(
     }
 }
 
-fn build<const W: usize>(levels: &[(Vec<u128>, HashMap<u128, Entry<W>>)], s: u128) -> Tree {
+/// Appends the best order of subset `s` to `path`, its splits' orders
+/// first (left before right); returns the id of its result.
+fn emit<const W: usize>(
+    levels: &[(Vec<u128>, HashMap<u128, Entry<W>>)],
+    s: u128,
+    path: &mut SsaPath,
+    next: &mut usize,
+) -> usize {
     let entry = &levels[s.count_ones() as usize].1[&s];
     match entry.split {
-        None => Tree::Leaf(s.trailing_zeros() as usize),
-        Some((a, b)) => Tree::Node(Box::new(build(levels, a)), Box::new(build(levels, b))),
+        None => s.trailing_zeros() as usize,
+        Some((a, b)) => {
+            let a = emit(levels, a, path, next);
+            let b = emit(levels, b, path, next);
+            path.push((a, b));
+            *next += 1;
+            *next - 1
+        }
     }
 }
 

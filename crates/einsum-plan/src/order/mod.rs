@@ -1,13 +1,24 @@
 //! Contraction order: which two operands to contract at each step.
 //!
-//! Each optimizer is its own file and works on the same `Search`: the
-//! operands (after single-operand preprocessing) as axis sets, the output, the
-//! axis sizes, a memory limit and an objective. Every optimizer returns an
-//! `SsaPath`: pairs of tensor ids where `0..n` are the operands and each
-//! contraction creates the next id. [`Path`] converts to numpy's linear format.
+//! This file is the module's front: the choice of optimizer ([`Optimize`],
+//! what `Auto` picks, the operand limits of the exponential optimizers),
+//! `Search::run`, which dispatches on it, and `find`, which dispatches on
+//! the bitset width. Each optimizer is its own file and works on the same
+//! `Search` (`search.rs`): the operands (after single-operand
+//! preprocessing) as axis sets, the output, the axis sizes, a memory limit
+//! and an objective. Optimizers return an `SsaPath` (`path.rs`): pairs of
+//! tensor ids where `0..n` are the operands and each contraction creates
+//! the next id; [`Path`] converts to numpy's linear format.
+//!
+//! The order found leaves as a contraction tree (`tree.rs`), the one form
+//! the plan builder reads: a path becomes one by a single replay, and
+//! subtree reconfiguration (`reconfigure.rs`, its subset DP in
+//! `subsets.rs`), which rewrites trees in place, hands out the tree it
+//! kept.
 //!
 //! The search is generic over the bitset width `W` and dispatched on the
-//! number of axes, so small problems do their set algebra in one word.
+//! number of axes, so small problems do their set algebra in one word; the
+//! tree goes out as a `dyn ContractionTree`, so the builder is not generic.
 
 mod branch;
 mod dp;
@@ -15,13 +26,20 @@ mod greedy;
 mod naive;
 mod optimal;
 mod partition;
+mod path;
 mod random_greedy;
 mod reconfigure;
+mod search;
+mod subsets;
+mod tree;
 
-use std::cell::OnceCell;
+pub use path::Path;
+pub(crate) use path::SsaPath;
+pub(crate) use search::{Search, with_merged};
+pub(crate) use tree::{ContractionTree, Tree};
 
 use crate::axis_set::AxisSet;
-use crate::cost::{Cost, Objective, pair_flops};
+use crate::cost::{Cost, Objective};
 use crate::count::Count;
 
 /// How to choose the contraction order.
@@ -132,59 +150,6 @@ fn operand_limit(optimize: &Optimize) -> Option<usize> {
     }
 }
 
-/// A contraction order in single-static-assignment form: operand ids are
-/// `0..n`, the `k`-th pair creates id `n + k`.
-pub(crate) type SsaPath = Vec<(usize, usize)>;
-
-/// A contraction order in numpy's linear format.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Path(pub Vec<(usize, usize)>);
-
-impl Path {
-    /// Converts an SSA path over `n` operands to the linear format.
-    pub(crate) fn from_ssa(n: usize, ssa: &[(usize, usize)]) -> Path {
-        // Current list: ssa ids in list order.
-        let mut list: Vec<usize> = (0..n).collect();
-        let mut linear = Vec::with_capacity(ssa.len());
-        for (k, &(a, b)) in ssa.iter().enumerate() {
-            let pa = list.iter().position(|&x| x == a).unwrap_or(0);
-            let pb = list.iter().position(|&x| x == b).unwrap_or(0);
-            let (lo, hi) = (pa.min(pb), pa.max(pb));
-            linear.push((lo, hi));
-            list.remove(hi);
-            list.remove(lo);
-            list.push(n + k);
-        }
-        Path(linear)
-    }
-
-    /// Converts to SSA form over `n` operands, checking every pair.
-    pub(crate) fn to_ssa(&self, n: usize) -> Result<SsaPath, String> {
-        let mut list: Vec<usize> = (0..n).collect();
-        let mut ssa = Vec::with_capacity(self.0.len());
-        for (k, &(a, b)) in self.0.iter().enumerate() {
-            if a == b || a >= list.len() || b >= list.len() {
-                return Err(format!(
-                    "pair {k} ({a}, {b}) is not two distinct positions among {} operands",
-                    list.len()
-                ));
-            }
-            ssa.push((list[a], list[b]));
-            let (lo, hi) = (a.min(b), a.max(b));
-            list.remove(hi);
-            list.remove(lo);
-            list.push(n + k);
-        }
-        if list.len() > 1 {
-            return Err(format!(
-                "the path leaves {} operands uncontracted",
-                list.len()
-            ));
-        }
-        Ok(ssa)
-    }
-}
-
 /// Why no order could be found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum OrderError {
@@ -199,157 +164,14 @@ pub(crate) enum OrderError {
     OperandsTooMany { operands: usize, limit: usize },
 }
 
-/// The problem every optimizer solves.
-pub(crate) struct Search<'a, const W: usize> {
-    pub inputs: Vec<AxisSet<W>>,
-    pub output: AxisSet<W>,
-    pub sizes: &'a [usize],
-    /// Largest intermediate allowed, in elements (`Cost::MAX` for none).
-    /// The final result is the output and is not an intermediate.
-    pub limit: Cost,
-    pub objective: Objective,
-    /// The left-to-right order and its score, once computed: every greedy
-    /// run compares itself with it, and random greedy and reconfigure run
-    /// greedy many times over the same problem.
-    naive: OnceCell<Option<(SsaPath, Cost)>>,
-}
-
-/// One candidate pairwise contraction.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Pair<const W: usize> {
-    pub result: AxisSet<W>,
-    pub flops: Cost,
-    pub size: Cost,
-}
-
-impl<'a, const W: usize> Search<'a, W> {
-    pub(crate) fn new(
-        inputs: Vec<AxisSet<W>>,
-        output: AxisSet<W>,
-        sizes: &'a [usize],
-        limit: Cost,
-        objective: Objective,
-    ) -> Self {
-        Search {
-            inputs,
-            output,
-            sizes,
-            limit,
-            objective,
-            naive: OnceCell::new(),
-        }
-    }
-
-    /// The left-to-right order within the limit, with its score (see
-    /// `naive::scored`), computed once.
-    pub(crate) fn naive(&self) -> Option<&(SsaPath, Cost)> {
-        self.naive.get_or_init(|| naive::scored(self)).as_ref()
-    }
-
-    /// Contracts `a` with `b`, keeping the axes in `keep` (the output and the
-    /// axes of every other live tensor).
-    #[inline]
-    pub(crate) fn pair(&self, a: &AxisSet<W>, b: &AxisSet<W>, keep: &AxisSet<W>) -> Pair<W> {
-        let union = a.union(b);
-        let result = union.intersection(keep);
-        let sums = result != union;
-        Pair {
-            result,
-            flops: pair_flops(union.size(self.sizes), sums),
-            size: result.size(self.sizes),
-        }
-    }
-
-    /// The score of `path` under the objective, and its largest intermediate;
-    /// `None` if the path is not a complete order.
-    pub(crate) fn score(&self, path: &[(usize, usize)]) -> Option<(Cost, Cost)> {
-        let mut score = Cost::ZERO;
-        let mut largest = Cost::ZERO;
-        let left = self.replay(path, |step, _, _, pair| {
-            let last = step + 1 == path.len();
-            if !last {
-                largest = largest.max(pair.size);
-            }
-            score =
-                self.objective
-                    .add(score, pair.flops, if last { Cost::ZERO } else { pair.size });
-        })?;
-        (left == 1).then_some((score, largest))
-    }
-
-    /// The exact element count of `path`'s largest intermediate (the output
-    /// is not one), for error messages; `None` if the path is incomplete.
-    fn largest_count(&self, path: &[(usize, usize)]) -> Option<Count> {
-        let mut largest = Count::ZERO;
-        let left = self.replay(path, |step, _, _, pair| {
-            if step + 1 < path.len() {
-                largest = largest.clone().max(pair.result.count(self.sizes));
-            }
-        })?;
-        (left == 1).then_some(largest)
-    }
-
-    /// Replays `path`, calling `visit(step, a, b, pair)` with each
-    /// contraction it makes; returns how many tensors are left, or `None` if
-    /// a pair names a tensor that does not exist or is already contracted.
-    /// Linear in the path: each axis keeps a count of the live tensors
-    /// holding it.
-    pub(crate) fn replay(
-        &self,
-        path: &[(usize, usize)],
-        mut visit: impl FnMut(usize, usize, usize, &Pair<W>),
-    ) -> Option<usize> {
-        let mut live: Vec<Option<AxisSet<W>>> = self.inputs.iter().copied().map(Some).collect();
-        let mut holders = vec![0u32; self.sizes.len()];
-        for set in &self.inputs {
-            for axis in set.iter() {
-                holders[axis] += 1;
-            }
-        }
-        for (step, &(a, b)) in path.iter().enumerate() {
-            if a == b {
-                return None;
-            }
-            let sa = live.get(a).copied().flatten()?;
-            let sb = live.get(b).copied().flatten()?;
-            live[a] = None;
-            live[b] = None;
-            let mut keep = self.output;
-            for axis in sa.union(&sb).iter() {
-                let own = u32::from(sa.contains(axis)) + u32::from(sb.contains(axis));
-                if holders[axis] > own {
-                    keep.insert(axis);
-                }
-            }
-            let pair = self.pair(&sa, &sb, &keep);
-            for axis in sa.iter().chain(sb.iter()) {
-                holders[axis] -= 1;
-            }
-            for axis in pair.result.iter() {
-                holders[axis] += 1;
-            }
-            visit(step, a, b, &pair);
-            live.push(Some(pair.result));
-        }
-        Some(live.iter().flatten().count())
-    }
-
-    /// The same problem under another objective.
-    pub(crate) fn with_objective(&self, objective: Objective) -> Search<'a, W> {
-        Search::new(
-            self.inputs.clone(),
-            self.output,
-            self.sizes,
-            self.limit,
-            objective,
-        )
-    }
-
-    /// Runs the optimizer.
-    fn run(&self, optimize: &Optimize) -> Result<SsaPath, OrderError> {
+impl<const W: usize> Search<'_, W> {
+    /// Runs the optimizer; its order as a tree.
+    pub(crate) fn run(&self, optimize: &Optimize) -> Result<Tree<W>, OrderError> {
         let n = self.inputs.len();
         if n <= 1 {
-            return Ok(Vec::new());
+            // Nothing to contract: the one operand is the tree.
+            return Tree::new(self, &[])
+                .ok_or_else(|| OrderError::PathInvalid("there are no operands".into()));
         }
         if let Some(limit) = operand_limit(optimize)
             && n > limit
@@ -367,7 +189,11 @@ impl<'a, const W: usize> Search<'a, W> {
                 trials,
                 subtree,
                 seed,
-            } => reconfigure::search(self, *trials, *subtree, *seed),
+            } => {
+                // Reconfigure's own tree, as it is.
+                return reconfigure::search(self, *trials, *subtree, *seed)
+                    .ok_or_else(|| self.nothing_fits());
+            }
             Optimize::Naive => naive::search(self),
             Optimize::Path(path) => {
                 let ssa = path.to_ssa(n).map_err(OrderError::PathInvalid)?;
@@ -382,9 +208,15 @@ impl<'a, const W: usize> Search<'a, W> {
                 Some(ssa)
             }
         };
-        path.ok_or_else(|| OrderError::MemoryLimit {
+        let path = path.ok_or_else(|| self.nothing_fits())?;
+        Ok(Tree::new(self, &path).expect("optimizers return complete orders"))
+    }
+
+    /// The error when no order fits the memory limit.
+    fn nothing_fits(&self) -> OrderError {
+        OrderError::MemoryLimit {
             needed: self.smallest_peak(),
-        })
+        }
     }
 
     /// The smallest largest-intermediate any order reaches, by the `Size`
@@ -413,28 +245,6 @@ pub(crate) fn resolve(optimize: &Optimize, n: usize) -> Optimize {
         Optimize::Auto => auto_choice(n),
         other => other.clone(),
     }
-}
-
-/// The backtracking step of the exhaustive searches: replaces `live[i]` and
-/// `live[j]` (`i < j`) by `merged` while `f` explores from there, then puts
-/// them back where they were.
-pub(crate) fn with_merged<T: Copy, R>(
-    live: &mut Vec<T>,
-    i: usize,
-    j: usize,
-    merged: T,
-    f: impl FnOnce(&mut Vec<T>) -> R,
-) -> R {
-    debug_assert!(i < j);
-    let (a, b) = (live[i], live[j]);
-    live.remove(j);
-    live.remove(i);
-    live.push(merged);
-    let result = f(live);
-    live.pop();
-    live.insert(i, a);
-    live.insert(j, b);
-    result
 }
 
 /// Starting orders `Auto` improves on large networks: greedy and two
@@ -468,16 +278,8 @@ fn auto_choice(n: usize) -> Optimize {
     }
 }
 
-/// An order found: the pairs in SSA form and, per pair, the axes its result
-/// keeps (ascending), from the one replay the search already does.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Found {
-    pub ssa: SsaPath,
-    pub results: Vec<Vec<usize>>,
-}
-
 /// Finds an order for `inputs` (axis indices, each list without repeats)
-/// contracting to `output`.
+/// contracting to `output`, as its contraction tree.
 pub(crate) fn find(
     inputs: &[Vec<usize>],
     output: &[usize],
@@ -485,7 +287,7 @@ pub(crate) fn find(
     limit: Option<usize>,
     objective: Objective,
     optimize: &Optimize,
-) -> Result<Found, OrderError> {
+) -> Result<Box<dyn ContractionTree>, OrderError> {
     let limit = limit.map_or(Cost::MAX, |l| Cost::new(l as u128));
     fn go<const W: usize>(
         inputs: &[Vec<usize>],
@@ -494,7 +296,7 @@ pub(crate) fn find(
         limit: Cost,
         objective: Objective,
         optimize: &Optimize,
-    ) -> Result<Found, OrderError> {
+    ) -> Result<Box<dyn ContractionTree>, OrderError> {
         let search = Search::<W>::new(
             inputs
                 .iter()
@@ -505,12 +307,7 @@ pub(crate) fn find(
             limit,
             objective,
         );
-        let ssa = search.run(optimize)?;
-        let mut results = Vec::with_capacity(ssa.len());
-        search.replay(&ssa, |_, _, _, pair| {
-            results.push(pair.result.iter().collect())
-        });
-        Ok(Found { ssa, results })
+        Ok(Box::new(search.run(optimize)?))
     }
     match sizes.len().div_ceil(64) {
         0 | 1 => go::<1>(inputs, output, sizes, limit, objective, optimize),
@@ -645,7 +442,7 @@ pub(crate) mod tests {
         let (inputs, output, sizes) = problem(text, sizes);
         let path = find(&inputs, &output, &sizes, None, Objective::Flops, optimize)
             .unwrap()
-            .ssa;
+            .path();
         let search = search_of(&inputs, &output, &sizes, None);
         search.score(&path).expect("complete path").0
     }
@@ -687,7 +484,7 @@ pub(crate) mod tests {
         ] {
             let started = std::time::Instant::now();
             assert_eq!(
-                search.run(&optimize),
+                search.run(&optimize).map(|tree| tree.path()),
                 Err(OrderError::OperandsTooMany { operands: n, limit }),
                 "{optimize:?}"
             );
@@ -701,22 +498,11 @@ pub(crate) mod tests {
         ] {
             let ring: Vec<Vec<usize>> = (0..limit).map(|i| vec![i, (i + 1) % limit]).collect();
             let sizes = vec![2; limit];
-            let path = find(&ring, &[], &sizes, None, Objective::Flops, &optimize).map(|f| f.ssa);
+            let path = find(&ring, &[], &sizes, None, Objective::Flops, &optimize);
             assert!(path.is_ok(), "{optimize:?}");
         }
         // Width 1 is polynomial: no limit.
         assert!(search.run(&Optimize::Branch(1)).is_ok());
-    }
-
-    #[test]
-    fn linear_and_ssa_formats_convert_both_ways() {
-        let ssa = vec![(1, 2), (0, 3)];
-        let linear = Path::from_ssa(3, &ssa);
-        assert_eq!(linear, Path(vec![(1, 2), (0, 1)]));
-        assert_eq!(linear.to_ssa(3).unwrap(), ssa);
-        assert!(Path(vec![(0, 0)]).to_ssa(2).is_err());
-        assert!(Path(vec![(0, 1)]).to_ssa(3).is_err());
-        assert!(Path(vec![(0, 5)]).to_ssa(3).is_err());
     }
 
     #[test]

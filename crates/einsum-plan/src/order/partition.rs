@@ -288,8 +288,8 @@ fn bisect<const W: usize>(
 mod tests {
     use super::*;
     use crate::cost::Cost;
-    use crate::order::Optimize;
     use crate::order::tests::search_of;
+    use crate::order::{ContractionTree, Optimize};
 
     /// An `l x l` square lattice with bonds of size `bond`, operands in a
     /// scrambled order, closed (scalar output).
@@ -332,7 +332,7 @@ mod tests {
         // On a 6x6 lattice of bond 4 the cuts of a bisection are 6 bonds
         // wide where greedy's fronts grow ragged.
         assert!(best < greedy, "bisection {best} vs greedy {greedy}");
-        let reconfigured = search.run(&Optimize::Auto).unwrap();
+        let reconfigured = search.run(&Optimize::Auto).unwrap().path();
         assert!(search.score(&reconfigured).unwrap().0 <= best.min(greedy));
     }
 

@@ -74,7 +74,7 @@ proptest! {
         let search = search_of(&inputs, &output, &sizes, limit);
         let best = brute_force(&search);
         let cost = |optimize: &Optimize| -> Option<Cost> {
-            let path = search.run(optimize).ok()?;
+            let path = search.run(optimize).ok()?.path();
             let (score, largest) = search.score(&path).expect("complete path");
             assert!(largest <= search.limit, "{optimize:?} broke the memory limit");
             Some(score)

@@ -18,35 +18,37 @@
 use std::collections::BinaryHeap;
 
 use super::random_greedy::{self, SplitMix64};
+use super::subsets::{LocalSizes, MAX_SUBTREE, Scratch, Subsets, connected, global};
+use super::tree::{Node, Tree};
 use super::{Search, SsaPath, dp, greedy, partition};
 use crate::axis_set::AxisSet;
 use crate::cost::{Cost, Objective, pair_flops};
-
-/// Largest frontier re-solved: `3^k` subset splits each time.
-pub(crate) const MAX_SUBTREE: usize = 10;
 
 /// Frontiers of this many tensors or more, short of the whole network, skip
 /// subsets that share no axis when the frontier as a whole is connected.
 const SPARSE_FRONTIER: usize = 6;
 
-/// Starting orders, each improved; the cheapest. The first start is plain
-/// greedy, then two bisection orders for each random greedy run (see
-/// [`Optimize::Reconfigure`](super::Optimize::Reconfigure)). `None` when
-/// every order needs an intermediate above the memory limit.
+/// Starting orders, each improved; the cheapest, as its tree. The first
+/// start is plain greedy, then two bisection orders for each random greedy
+/// run (see [`Optimize::Reconfigure`](super::Optimize::Reconfigure)).
+/// `None` when every order needs an intermediate above the memory limit.
 pub(crate) fn search<const W: usize>(
     search: &Search<'_, W>,
     trials: usize,
     subtree: usize,
     seed: u64,
-) -> Option<SsaPath> {
-    let mut best: Option<(Cost, SsaPath)> = None;
-    let consider = |best: &mut Option<(Cost, SsaPath)>, path: SsaPath| {
+) -> Option<Tree<W>> {
+    let mut best: Option<Tree<W>> = None;
+    let consider = |best: &mut Option<Tree<W>>, path: SsaPath| {
         let attempts = ATTEMPTS_PER_OPERAND * search.inputs.len();
-        let Some((score, path)) = improve_all_sizes(search, &path, subtree, attempts) else {
+        let Some(start) = Tree::new(search, &path) else {
             return;
         };
-        if best.as_ref().is_none_or(|(s, _)| score < *s) {
-            *best = Some((score, path));
+        let Some(tree) = improve_all_sizes(search, &start, subtree, attempts) else {
+            return;
+        };
+        if best.as_ref().is_none_or(|b| tree.total < b.total) {
+            *best = Some(tree);
         }
     };
     let mut rng = SplitMix64(seed);
@@ -74,11 +76,12 @@ pub(crate) fn search<const W: usize>(
             consider(&mut best, path);
         }
     }
-    best.map(|(_, path)| path)
+    best
 }
 
-/// The cheapest of `path` improved with subtrees of each size from
-/// `subtree` down to 3, and its score.
+/// The cheapest of `start` improved with subtrees of each size from
+/// `subtree` down to 3, renumbered to run depth first (its score is its
+/// `total`); `None` when none is within the memory limit.
 ///
 /// Each size is a local search of its own, and from the same start a
 /// larger size can settle in a costlier local minimum than a smaller one
@@ -96,14 +99,14 @@ pub(crate) fn search<const W: usize>(
 /// When one subproblem holds every operand, its exact DP settles it alone.
 fn improve_all_sizes<const W: usize>(
     search: &Search<'_, W>,
-    path: &SsaPath,
+    start: &Tree<W>,
     subtree: usize,
     attempts: usize,
-) -> Option<(Cost, SsaPath)> {
+) -> Option<Tree<W>> {
     let n = search.inputs.len();
     if n <= subtree.min(MAX_SUBTREE)
-        && let Some(whole) = solve_whole(search, path)
-        && whole.0.exact().is_some_and(|c| c < EXACT_IN_FLOATS)
+        && let Some(whole) = solve_whole(search, start)
+        && whole.total.exact().is_some_and(|c| c < EXACT_IN_FLOATS)
     {
         // One subproblem holds every operand: its subset DP is the optimum
         // over all orders, which no smaller subtree can beat; when the
@@ -111,17 +114,16 @@ fn improve_all_sizes<const W: usize>(
         // by construction (beyond, every size is tried as below).
         return Some(whole);
     }
-    let mut best: Option<(Cost, SsaPath)> = None;
+    let mut best: Option<Tree<W>> = None;
     // A frontier never holds more tensors than there are operands, so the
     // sizes beyond that search exactly as that size does.
     let largest = subtree.min(n).clamp(3, MAX_SUBTREE);
     for k in (3..=largest).rev() {
-        let improved = improve(search, path, k, attempts);
-        let Some((score, largest)) = search.score(&improved) else {
-            continue;
-        };
-        if largest <= search.limit && best.as_ref().is_none_or(|(b, _)| score < *b) {
-            best = Some((score, improved));
+        let improved = improve(search, start, k, attempts);
+        if improved.largest() <= search.limit
+            && best.as_ref().is_none_or(|b| improved.total < b.total)
+        {
+            best = Some(improved);
         }
     }
     best
@@ -131,14 +133,13 @@ fn improve_all_sizes<const W: usize>(
 const EXACT_IN_FLOATS: u128 = 1 << 52;
 
 /// The best order of all, by the subset DP over every operand at once,
-/// with its score; `None` when the DP cannot take the network (more than
-/// 128 axes) or nothing fits the memory limit.
-fn solve_whole<const W: usize>(search: &Search<'_, W>, path: &SsaPath) -> Option<(Cost, SsaPath)> {
+/// renumbered to run depth first; `None` when the DP cannot take the
+/// network (more than 128 axes) or nothing fits the memory limit.
+fn solve_whole<const W: usize>(search: &Search<'_, W>, start: &Tree<W>) -> Option<Tree<W>> {
     let n = search.inputs.len();
-    let path = if n < 3 {
-        // One contraction or none: nothing to choose.
-        path.clone()
-    } else {
+    let mut tree = start.clone();
+    // With one contraction or none there is nothing to choose.
+    if n >= 3 {
         let axes = search
             .inputs
             .iter()
@@ -146,14 +147,12 @@ fn solve_whole<const W: usize>(search: &Search<'_, W>, path: &SsaPath) -> Option
         if axes.iter().count() > 128 {
             return None;
         }
-        let mut tree = Tree::new(search, path)?;
         // The frontier grows to every operand; `None` when the order was
         // already the cheapest.
         let _ = tree.reconfigure(search, tree.root, n, &mut Scratch::default());
-        tree.path()
-    };
-    let (score, largest) = search.score(&path)?;
-    (largest <= search.limit).then_some((score, path))
+        tree.renumber(search);
+    }
+    (tree.largest() <= search.limit).then_some(tree)
 }
 
 /// Up to this many operands an order search whose starts all break the
@@ -183,31 +182,18 @@ fn worth_trying(objective: Objective, part: Cost, total: Cost) -> bool {
     }
 }
 
-/// A node of the contraction tree: an operand (no children) or a contraction.
-#[derive(Clone, Copy)]
-struct Node<const W: usize> {
-    set: AxisSet<W>,
-    children: Option<(usize, usize)>,
-    /// This contraction's FLOPs and its result's element count (0 and the
-    /// operand's size for operands).
-    flops: Cost,
-    size: Cost,
-}
-
-/// `path` improved by re-solving subtrees of up to `subtree` leaves, most
+/// `start` improved by re-solving subtrees of up to `subtree` leaves, most
 /// expensive first, until no subtree improves or `attempts` subproblems
-/// have been solved. Never worse than `path`, and within the memory limit
-/// if `path` is. Deterministic.
-pub(crate) fn improve<const W: usize>(
+/// have been solved; renumbered to run depth first. Never worse than
+/// `start`, and within the memory limit if `start` is. Deterministic.
+fn improve<const W: usize>(
     search: &Search<'_, W>,
-    path: &SsaPath,
+    start: &Tree<W>,
     subtree: usize,
     attempts: usize,
-) -> SsaPath {
+) -> Tree<W> {
     let subtree = subtree.clamp(3, MAX_SUBTREE);
-    let Some(mut tree) = Tree::new(search, path) else {
-        return path.clone();
-    };
+    let mut tree = start.clone();
     let mut scratch = Scratch::default();
     // Every contraction is tried once, most expensive first; a rewrite
     // queues the contractions it rewrote and the ancestors whose subtree it
@@ -248,275 +234,16 @@ pub(crate) fn improve<const W: usize>(
             }
         }
     }
-    tree.path()
+    tree.renumber(search);
+    tree
 }
 
-struct Tree<const W: usize> {
-    nodes: Vec<Node<W>>,
-    /// The score of the whole order, kept up to date.
-    total: Cost,
-    /// Each node's parent; `None` for the root.
-    parent: Vec<Option<usize>>,
-    operands: usize,
-    root: usize,
-}
-
-/// Buffers reused across subproblems. Axis sets of the subproblem are
-/// bitmasks over `axes`, its axes in increasing order.
-#[derive(Default)]
-struct Scratch {
-    frontier: Vec<usize>,
-    inside: Vec<usize>,
-    axes: Vec<usize>,
-    union: Vec<u128>,
-    result: Vec<u128>,
-    score: Vec<f64>,
-    split: Vec<usize>,
-    /// Each subset's result size, in the DP's domain.
-    points: Vec<f64>,
-    /// Each axis's size, in the DP's domain.
-    value: Vec<f64>,
-}
-
-/// How the subset DP computes with its `f64`s: the values themselves, or
-/// their base-2 logarithms for subproblems whose values could pass
-/// `f64::MAX` (a subproblem over more than about 2^1000 index points),
-/// where plain floats would make every score infinite and the subtree
-/// could never improve. Both order as the values do; the DP is written
-/// once over this trait and monomorphised, so the common case pays nothing.
-trait Domain {
-    /// The representation of `size`.
-    fn of(size: f64) -> f64;
-    /// Of 0 and 1.
-    const ZERO: f64;
-    const ONE: f64;
-    fn mul(a: f64, b: f64) -> f64;
-    fn div(a: f64, b: f64) -> f64;
-    fn sum(a: f64, b: f64) -> f64;
-    /// `k * a`, for a small constant `k` given as `log2(k)`.
-    fn scale(a: f64, k: f64, log2_k: f64) -> f64;
-
-    /// `Objective::join`.
-    fn join(objective: Objective, a: f64, b: f64) -> f64 {
-        match objective {
-            Objective::Flops | Objective::Combined => Self::sum(a, b),
-            Objective::Size => a.max(b),
-        }
-    }
-
-    /// `Objective::add`.
-    fn add(objective: Objective, score: f64, flops: f64, size: f64) -> f64 {
-        match objective {
-            Objective::Flops => Self::sum(score, flops),
-            Objective::Size => score.max(size),
-            Objective::Combined => Self::sum(Self::sum(score, flops), Self::scale(size, 64.0, 6.0)),
-        }
-    }
-}
-
-/// Values as they are: fast, for every subproblem that fits.
-struct Plain;
-
-impl Domain for Plain {
-    const ZERO: f64 = 0.0;
-    const ONE: f64 = 1.0;
-
-    fn of(size: f64) -> f64 {
-        size
-    }
-    fn mul(a: f64, b: f64) -> f64 {
-        a * b
-    }
-    fn div(a: f64, b: f64) -> f64 {
-        a / b
-    }
-    fn sum(a: f64, b: f64) -> f64 {
-        a + b
-    }
-    fn scale(a: f64, k: f64, _: f64) -> f64 {
-        k * a
-    }
-}
-
-/// Base-2 logarithms of the values.
-struct Log2;
-
-impl Domain for Log2 {
-    const ZERO: f64 = f64::NEG_INFINITY;
-    const ONE: f64 = 0.0;
-
-    fn of(size: f64) -> f64 {
-        size.log2()
-    }
-    fn mul(a: f64, b: f64) -> f64 {
-        a + b
-    }
-    fn div(a: f64, b: f64) -> f64 {
-        a - b
-    }
-    fn sum(a: f64, b: f64) -> f64 {
-        let (hi, lo) = if a >= b { (a, b) } else { (b, a) };
-        if lo == f64::NEG_INFINITY || hi == f64::INFINITY {
-            return hi;
-        }
-        hi + (lo - hi).exp2().ln_1p() * std::f64::consts::LOG2_E
-    }
-    fn scale(a: f64, _: f64, log2_k: f64) -> f64 {
-        a + log2_k
-    }
-}
-
-/// A subproblem whose index points number below `2^PLAIN_BITS` scores in
-/// plain floats: its largest score is below `2^(PLAIN_BITS + 12)` (a few
-/// steps of twice the points plus 64 times a size), far from `f64::MAX`.
-const PLAIN_BITS: f64 = 960.0;
-
-/// Whether the frontier tensors in `mask` are connected through shared
-/// axes, given each one's `neighbours`.
-fn connected(mask: usize, neighbours: &[u32; MAX_SUBTREE]) -> bool {
-    let mask = mask as u32;
-    let mut reach = mask & mask.wrapping_neg();
-    loop {
-        let grown = bits(u128::from(reach)).fold(reach, |acc, i| acc | neighbours[i]) & mask;
-        if grown == reach {
-            return reach == mask;
-        }
-        reach = grown;
-    }
-}
-
-/// The global axis set of a local mask over `axes`.
-fn global<const W: usize>(mask: u128, axes: &[usize]) -> AxisSet<W> {
-    AxisSet::from_indices(
-        (0..axes.len())
-            .filter(|i| mask >> i & 1 == 1)
-            .map(|i| axes[i]),
-    )
-}
-
-/// The sizes of the subproblem's axes, for products over local masks.
-struct LocalSizes {
-    sizes: Vec<usize>,
-}
-
-impl LocalSizes {
-    fn new(sizes: impl Iterator<Item = usize>) -> Self {
-        LocalSizes {
-            sizes: sizes.collect(),
-        }
-    }
-
-    /// The product of the sizes in `mask`, as `AxisSet::size`.
-    fn of(&self, mask: u128) -> Cost {
-        Cost::product(bits(mask).map(|i| self.sizes[i]))
-    }
-
-    /// The log2 of the product of all the sizes.
-    fn log2_all(&self) -> f64 {
-        Cost::product(self.sizes.iter().copied()).log2()
-    }
-}
-
-/// The indices of the set bits of `mask`, lowest first.
-fn bits(mut mask: u128) -> impl Iterator<Item = usize> {
-    std::iter::from_fn(move || {
-        (mask != 0).then(|| {
-            let i = mask.trailing_zeros() as usize;
-            mask &= mask - 1;
-            i
-        })
-    })
-}
-
+// What reconfigure does to a tree: re-solve one subtree and rewrite it.
 impl<const W: usize> Tree<W> {
-    /// The tree of a complete `path`; `None` if it is not one.
-    fn new(search: &Search<'_, W>, path: &SsaPath) -> Option<Self> {
-        let n = search.inputs.len();
-        let mut nodes: Vec<Node<W>> = search
-            .inputs
-            .iter()
-            .map(|&set| Node {
-                set,
-                children: None,
-                flops: Cost::ZERO,
-                size: set.size(search.sizes),
-            })
-            .collect();
-        let left = search.replay(path, |_, a, b, pair| {
-            nodes.push(Node {
-                set: pair.result,
-                children: Some((a, b)),
-                flops: pair.flops,
-                size: pair.size,
-            });
-        })?;
-        if left != 1 {
-            return None;
-        }
-        let mut parent = vec![None; nodes.len()];
-        for (node, n) in nodes.iter().enumerate() {
-            if let Some((a, b)) = n.children {
-                parent[a] = Some(node);
-                parent[b] = Some(node);
-            }
-        }
-        let mut tree = Tree {
-            root: nodes.len() - 1,
-            total: Cost::ZERO,
-            parent,
-            nodes,
-            operands: n,
-        };
-        tree.total = tree.score(search);
-        Some(tree)
-    }
-
-    /// The score of the whole order.
-    fn score(&self, search: &Search<'_, W>) -> Cost {
-        self.internal().fold(Cost::ZERO, |acc, n| {
-            let node = &self.nodes[n];
-            let size = if n == self.root {
-                Cost::ZERO
-            } else {
-                node.size
-            };
-            search.objective.add(acc, node.flops, size)
-        })
-    }
-
-    fn internal(&self) -> impl Iterator<Item = usize> + '_ {
-        self.operands..self.nodes.len()
-    }
-
-    /// The path in SSA form: children before parents, left before right.
-    fn path(&self) -> SsaPath {
-        let mut path = SsaPath::with_capacity(self.operands.saturating_sub(1));
-        let mut id = vec![usize::MAX; self.nodes.len()];
-        for (t, slot) in id.iter_mut().enumerate().take(self.operands) {
-            *slot = t;
-        }
-        let mut next = self.operands;
-        // Iterative post-order from the root.
-        let mut stack = vec![(self.root, false)];
-        while let Some((node, expanded)) = stack.pop() {
-            let Some((a, b)) = self.nodes[node].children else {
-                continue;
-            };
-            if expanded {
-                path.push((id[a], id[b]));
-                id[node] = next;
-                next += 1;
-            } else {
-                stack.push((node, true));
-                stack.push((b, false));
-                stack.push((a, false));
-            }
-        }
-        path
-    }
-
     /// Re-solves the subtree under `root` cut at up to `k` leaves; on an
     /// improvement rewrites it in place and returns the rewritten nodes.
+    /// A rewrite reuses the subtree's slots in any order: the tree needs a
+    /// [`renumber`](Tree::renumber) before it is handed out.
     fn reconfigure(
         &mut self,
         search: &Search<'_, W>,
@@ -630,11 +357,7 @@ impl<const W: usize> Tree<W> {
         };
         // Scores in floating point, for speed; the winner is re-scored
         // exactly below before it may replace anything.
-        if sizes.log2_all() < PLAIN_BITS {
-            dp.solve::<Plain>(s);
-        } else {
-            dp.solve::<Log2>(s);
-        }
+        dp.solve(s);
         // `old` scored the root's size by the same rule, so the two compare.
         if s.score[full] == f64::INFINITY || self.exact(search, full, is_root, &sizes, s) >= old {
             return None;
@@ -718,110 +441,16 @@ impl<const W: usize> Tree<W> {
     }
 }
 
-/// The subset DP of one subproblem, given the frontier's result sets in
-/// the scratch buffers.
-struct Subsets<'a> {
-    objective: Objective,
-    limit: Cost,
-    /// Whether the subproblem's root is the whole order's (its result is
-    /// the output, not an intermediate).
-    is_root: bool,
-    /// Whether subsets that are not connected are skipped.
-    sparse: bool,
-    neighbours: &'a [u32; MAX_SUBTREE],
-    sizes: &'a LocalSizes,
-}
-
-impl Subsets<'_> {
-    /// Fills `s.score` and `s.split` for every subset of the frontier.
-    fn solve<D: Domain>(&self, s: &mut Scratch) {
-        let objective = self.objective;
-        let full = s.result.len() - 1;
-        s.value.clear();
-        s.value
-            .extend(self.sizes.sizes.iter().map(|&v| D::of(v as f64)));
-        s.score.clear();
-        s.score.extend((0..=full).map(|mask| {
-            if mask.count_ones() == 1 {
-                D::ZERO
-            } else {
-                f64::INFINITY
-            }
-        }));
-        s.split.clear();
-        s.split.resize(full + 1, 0);
-        s.points.clear();
-        s.points.extend(
-            s.result
-                .iter()
-                .map(|&r| bits(r).fold(D::ONE, |acc, i| D::mul(acc, s.value[i]))),
-        );
-        for mask in 1..=full {
-            if mask.count_ones() < 2 || (self.sparse && !connected(mask, self.neighbours)) {
-                continue;
-            }
-            let last = mask == full;
-            if !last && self.limit != Cost::MAX && self.sizes.of(s.result[mask]) > self.limit {
-                continue;
-            }
-            let written = if last && self.is_root {
-                D::ZERO
-            } else {
-                s.points[mask]
-            };
-            let result = s.result[mask];
-            let low = mask & mask.wrapping_neg();
-            let rest = mask ^ low;
-            let mut best = f64::INFINITY;
-            let mut split = 0;
-            // Submasks `a` holding the lowest bit: each split once.
-            let mut sub = rest;
-            loop {
-                let a = sub | low;
-                let b = mask ^ a;
-                if b != 0 {
-                    let joined = D::join(objective, s.score[a], s.score[b]);
-                    // A step costs at least its larger operand's size.
-                    let floor = s.points[a].max(s.points[b]);
-                    if D::add(objective, joined, floor, written) < best {
-                        let both = s.result[a] | s.result[b];
-                        // |A ∪ B| = |A| |B| / |A ∩ B|: the shared axes are
-                        // few, so this beats a product over all of them.
-                        let mut shared = s.result[a] & s.result[b];
-                        let mut common = D::ONE;
-                        while shared != 0 {
-                            common = D::mul(common, s.value[shared.trailing_zeros() as usize]);
-                            shared &= shared - 1;
-                        }
-                        let points = D::div(D::mul(s.points[a], s.points[b]), common);
-                        let flops = if result != both {
-                            D::scale(points, 2.0, 1.0)
-                        } else {
-                            points
-                        };
-                        let score = D::add(objective, joined, flops, written);
-                        if score < best {
-                            best = score;
-                            split = a;
-                        }
-                    }
-                }
-                if sub == 0 {
-                    break;
-                }
-                sub = (sub - 1) & rest;
-            }
-            s.score[mask] = best;
-            s.split[mask] = split;
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::order::Optimize;
     use crate::order::tests::{exact_flops, problem, random_regular, search_of};
+    use crate::order::{ContractionTree, Optimize};
+
+    /// The tree of `path`, which must be complete.
+    fn tree_of<const W: usize>(search: &Search<'_, W>, path: &SsaPath) -> Tree<W> {
+        Tree::new(search, path).expect("a complete order")
+    }
 
     #[test]
     fn small_subtrees_improve_a_poor_order_locally() {
@@ -836,7 +465,7 @@ mod tests {
         let (before, _) = search.score(&naive).unwrap();
         let mut last = before;
         for subtree in 3..=8 {
-            let path = improve(&search, &naive, subtree, 1000);
+            let path = improve(&search, &tree_of(&search, &naive), subtree, 1000).path();
             let (after, _) = search.score(&path).expect("a complete order");
             assert!(after <= last, "subtree {subtree}: {after} > {last}");
             last = after;
@@ -866,7 +495,9 @@ mod tests {
         let search = search_of(&inputs, &[], &sizes, None);
         // Opposite operands first: outer products, a poor start.
         let poor = vec![(0, 4), (1, 5), (2, 6), (3, 7), (8, 9), (10, 11), (12, 13)];
-        let (_, improved) = solve_whole(&search, &poor).unwrap();
+        let improved = solve_whole(&search, &tree_of(&search, &poor))
+            .unwrap()
+            .path();
         let optimal = super::super::optimal::search(&search).unwrap();
         let [poor, improved, optimal] =
             [&poor, &improved, &optimal].map(|p| exact_flops(&search, p));
@@ -888,11 +519,11 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        let start = greedy::search(&search, None).unwrap();
+        let start = tree_of(&search, &greedy::search(&search, None).unwrap());
         let alone: Vec<Cost> = (3..=10)
             .map(|k| {
                 search
-                    .score(&improve(&search, &start, k, 8 * 24))
+                    .score(&improve(&search, &start, k, 8 * 24).path())
                     .unwrap()
                     .0
             })
@@ -906,7 +537,7 @@ mod tests {
             let costs: Vec<Cost> = (3..=10)
                 .map(|k| {
                     search
-                        .score(&super::search(&search, trials, k, 0).unwrap())
+                        .score(&super::search(&search, trials, k, 0).unwrap().path())
                         .unwrap()
                         .0
                 })
@@ -943,21 +574,64 @@ mod tests {
                 seed: 0,
             },
         ] {
-            let path = search.run(&optimize).expect("an order within the limit");
+            let path = search
+                .run(&optimize)
+                .expect("an order within the limit")
+                .path();
             let (score, largest) = search.score(&path).unwrap();
             assert!(largest <= Cost::new(53), "{optimize:?}");
             assert_eq!(score, dp.0, "{optimize:?}");
         }
     }
 
+    /// `tree` is what replaying its own path gives: the same children,
+    /// axes, costs, parents and score, node for node.
+    fn assert_replays<const W: usize>(search: &Search<'_, W>, tree: &Tree<W>) {
+        let replayed = tree_of(search, &tree.path());
+        assert_eq!(tree.root, replayed.root);
+        assert_eq!(tree.parent, replayed.parent);
+        assert_eq!(tree.total, replayed.total);
+        for (a, b) in tree.nodes.iter().zip(&replayed.nodes) {
+            assert_eq!(
+                (a.set, a.children, a.flops, a.size),
+                (b.set, b.children, b.flops, b.size)
+            );
+        }
+        assert_eq!(tree.nodes.len(), replayed.nodes.len());
+    }
+
     #[test]
-    fn local_sizes_multiply_without_saturating() {
-        let sizes = LocalSizes::new((1..=20).map(|i| i % 3 + 2));
-        let mask: u128 = (1 << 0) | (1 << 9) | (1 << 19);
-        assert_eq!(sizes.of(mask), Cost::new(3 * 3 * 4));
-        assert_eq!(sizes.of(0), Cost::new(1));
-        let huge = LocalSizes::new(std::iter::repeat_n(usize::MAX, 40));
-        assert!(huge.of((1 << 40) - 1) > huge.of((1 << 39) - 1));
-        assert!((huge.log2_all() - 40.0 * 64.0).abs() < 1e-6);
+    fn rewritten_trees_are_what_their_paths_replay_to() {
+        // Handed out without a replay, a rewritten tree must hold exactly
+        // what a replay of its path would: the plan is built from it.
+        for seed in 0..6 {
+            let (inputs, sizes) =
+                random_regular(18, 3, seed, |rng| 2 + (rng.next_u64() % 5) as usize);
+            // Half of the operands' first axes in the output.
+            let output: Vec<usize> = inputs.iter().step_by(2).map(|a| a[0]).collect();
+            let search = search_of(&inputs, &output, &sizes, None);
+            let start = tree_of(&search, &greedy::search(&search, None).unwrap());
+            for k in [3, 6, 10] {
+                assert_replays(&search, &improve(&search, &start, k, 8 * 18));
+            }
+            assert_replays(&search, &super::search(&search, 3, 8, seed).unwrap());
+        }
+        // The whole network in one subproblem, in logarithms.
+        let (n, shared) = (8, 6);
+        let inputs: Vec<Vec<usize>> = (0..n)
+            .map(|k| {
+                let prev = (k + n - 1) % n;
+                (0..shared)
+                    .flat_map(|i| [shared * prev + i, shared * k + i])
+                    .collect()
+            })
+            .collect();
+        let sizes = vec![1usize << 62; shared * n];
+        let search = search_of(&inputs, &[], &sizes, None);
+        let poor = vec![(0, 4), (1, 5), (2, 6), (3, 7), (8, 9), (10, 11), (12, 13)];
+        assert_replays(
+            &search,
+            &solve_whole(&search, &tree_of(&search, &poor)).unwrap(),
+        );
     }
 }
