@@ -58,6 +58,7 @@ mod element;
 mod error;
 #[allow(unsafe_code)] // the kernels dereference the checked views' pointers
 mod kernels;
+pub mod limits;
 #[allow(unsafe_code)] // madvise (a hint that never touches the data), zeroed allocation, sysinfo
 mod memory;
 mod par;

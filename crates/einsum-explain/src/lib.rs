@@ -1,6 +1,7 @@
 //! The parts of the `einsum-explain` command line tool that stand on their
 //! own: arrays of the six element types ([`dtype`]), numpy's `.npy` files
-//! ([`npy`]) and the plan reports in text, JSON and Graphviz ([`render`]).
+//! ([`npy`]), the plan reports in text, JSON and Graphviz ([`render`]) and
+//! the machine limits `--analyze` compares runs with ([`limits`]).
 //!
 //! They are a library so that the fuzz targets (`fuzz/fuzz_targets/npy.rs`)
 //! can drive the `.npy` reader on arbitrary bytes and the Python package
@@ -34,5 +35,6 @@
 #![forbid(unsafe_code)]
 
 pub mod dtype;
+pub mod limits;
 pub mod npy;
 pub mod render;

@@ -18,7 +18,7 @@ use ndarray::{ArrayD, IxDyn};
 
 use einsum_explain::dtype::{Array, DType};
 use einsum_explain::npy;
-use einsum_explain::render::{self, Analysis, ElementType};
+use einsum_explain::render::{self, Analysis, ElementType, Roof};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -79,7 +79,10 @@ struct Args {
     /// Run the plan and write the result here (every operand must be a .npy file).
     #[arg(short = 'o', long, value_name = "FILE.npy")]
     output: Option<PathBuf>,
-    /// Run the plan and report measured time per step next to the prediction.
+    /// Run the plan and report measured time per step next to the
+    /// prediction, and as a fraction of this machine's limits (FMA peak,
+    /// memory bandwidth: measured on first use, cached in
+    /// ~/.cache/einsum/limits.json, or $XDG_CACHE_HOME or $EINSUM_LIMITS_CACHE).
     #[arg(long)]
     analyze: bool,
     /// With --analyze: timed runs after one warm-up (median and minimum reported).
@@ -222,6 +225,16 @@ fn explain(args: &Args) -> Result<String> {
             npy::write(path, &result)?;
         }
         if args.analyze {
+            let mut measured = measured;
+            let limits = einsum_explain::limits::Limits::cached()?;
+            measured.roof = limits.for_threads(threads).map(|at| Roof {
+                peak_gflops: match dtype {
+                    DType::F32 | DType::C64 => Some(at.fma_f32),
+                    DType::F64 | DType::C128 => Some(at.fma_f64),
+                    DType::I32 | DType::I64 => None,
+                },
+                bandwidth_gbs: at.read,
+            });
             analysis = Some(measured);
         }
     }
@@ -422,6 +435,7 @@ fn execute_typed<T: Element>(
         threads,
         copied: Vec::new(),
         workspace: 0,
+        roof: None,
     };
     // The first run is the result (and, when timing, the warm-up).
     for i in 0..=repeat {

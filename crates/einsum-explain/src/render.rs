@@ -24,6 +24,44 @@ pub struct Analysis {
     pub copied: Vec<usize>,
     /// Elements of workspace the runs allocated.
     pub workspace: usize,
+    /// The machine's limits for this element type and thread count, when
+    /// known: each step's rate is then also a fraction of them.
+    pub roof: Option<Roof>,
+}
+
+/// The machine's limits a step's rate is compared with (a roofline).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Roof {
+    /// GFLOP/s of fused multiply-adds for the element type (none for
+    /// integers: their steps are compared with the bandwidth alone).
+    pub peak_gflops: Option<f64>,
+    /// GB/s of reading memory.
+    pub bandwidth_gbs: f64,
+}
+
+impl Roof {
+    /// The fraction of the roofline a step reached: its GFLOP/s over the
+    /// lower of the FMA peak and what the bandwidth can feed at its
+    /// arithmetic intensity, or for a step without arithmetic (or of
+    /// integers), its GB/s over the bandwidth.
+    pub fn fraction(&self, flops: u128, bytes: u128, seconds: f64) -> Option<f64> {
+        if seconds <= 0.0 || bytes == 0 && flops == 0 {
+            return None;
+        }
+        let gflops = flops as f64 / seconds / 1e9;
+        let gbs = bytes as f64 / seconds / 1e9;
+        match self.peak_gflops {
+            Some(peak) if flops > 0 => {
+                let fed = if bytes > 0 {
+                    self.bandwidth_gbs * flops as f64 / bytes as f64
+                } else {
+                    f64::INFINITY
+                };
+                Some(gflops / peak.min(fed))
+            }
+            _ => (bytes > 0).then(|| gbs / self.bandwidth_gbs),
+        }
+    }
 }
 
 /// The element type a report is for: numpy's name and its size in bytes.
@@ -114,17 +152,26 @@ pub fn text(
     let mut in_cache = false;
     let _ = writeln!(
         out,
-        "{:>5} {:>12} {:>12} {:>10} {:>10}",
-        "step", "median", "min", "GFLOP/s", "GB/s"
+        "{:>5} {:>12} {:>12} {:>10} {:>10}{}",
+        "step",
+        "median",
+        "min",
+        "GFLOP/s",
+        "GB/s",
+        if a.roof.is_some() { "   roof" } else { "" }
     );
     for (i, (step, times)) in plan.steps().iter().zip(&a.steps).enumerate() {
         let m = median(times);
         let bytes = elements_moved(plan, step).saturating_mul(elem_size as u128);
         let fits = cache.is_some_and(|c| bytes <= c as u128);
         in_cache |= fits;
+        let roof = a
+            .roof
+            .and_then(|r| r.fraction(step.flops, bytes, m))
+            .map_or(String::new(), |f| format!(" {:>5.0}%", f * 100.0));
         let _ = writeln!(
             out,
-            "{i:>5} {:>12} {:>12} {:>10.2} {:>10.2}{}",
+            "{i:>5} {:>12} {:>12} {:>10.2} {:>10.2}{roof}{}",
             human(m),
             human(minimum(times)),
             per_second(step.flops, m),
@@ -141,6 +188,19 @@ pub fn text(
         human(minimum(&a.totals)),
         per_second(plan.optimized_flops(), m)
     );
+    if let Some(roof) = a.roof {
+        let _ = writeln!(
+            out,
+            "roof: the step's rate as a fraction of this machine's limit at {} thread{} \
+             ({}{:.1} GB/s read; measured once, cached in {})",
+            a.threads,
+            if a.threads == 1 { "" } else { "s" },
+            roof.peak_gflops
+                .map_or(String::new(), |p| format!("FMA peak {p:.1} GFLOP/s, ")),
+            roof.bandwidth_gbs,
+            crate::limits::cache_path().map_or("no file".to_owned(), |p| p.display().to_string())
+        );
+    }
     if let (true, Some(c)) = (in_cache, cache) {
         let _ = writeln!(
             out,
@@ -196,6 +256,7 @@ pub fn json(
                     "min_seconds": minimum(times),
                     "gflops_per_second": per_second(step.flops, m),
                     "gbytes_per_second": per_second(elements_moved(plan, step).saturating_mul(elem_size as u128), m),
+                    "roof_fraction": a.roof.and_then(|r| r.fraction(step.flops, elements_moved(plan, step).saturating_mul(elem_size as u128), m)),
                 })
             })
             .collect();
@@ -205,6 +266,7 @@ pub fn json(
                 "repeat": a.repeat,
                 "threads": a.threads,
                 "workspace_elements": a.workspace,
+                "limits": a.roof.map(|r| json!({"fma_peak_gflops": r.peak_gflops, "read_gbytes_per_second": r.bandwidth_gbs})),
                 "median_seconds": median(&a.totals),
                 "min_seconds": minimum(&a.totals),
                 "steps": steps,

@@ -4,9 +4,35 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The machine limits the tests' `--analyze` runs compare with: fixed
+/// figures for this machine's CPU (so no test measures, and none writes
+/// the user's cache), in a file of their own.
+fn limits_cache() -> PathBuf {
+    use einsum_explain::limits::{AtThreads, Limits, cpu_model};
+    static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let at = AtThreads {
+            fma_f32: 64.0,
+            fma_f64: 32.0,
+            read: 16.0,
+            copy: 12.0,
+        };
+        let limits = Limits {
+            cpu: cpu_model(),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            at: [(1, at)].into_iter().collect(),
+        };
+        let path = temp_dir("limits").join("limits.json");
+        std::fs::write(&path, limits.to_json()).expect("limits cache");
+        path
+    })
+    .clone()
+}
+
 fn explain(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_einsum-explain"))
         .args(args)
+        .env("EINSUM_LIMITS_CACHE", limits_cache())
         .output()
         .expect("the binary runs")
 }
@@ -244,6 +270,24 @@ fn analyze_reports_the_promised_json_keys() {
     let steps = analyze["steps"].as_array().expect("steps");
     assert_eq!(steps.len(), value["steps"].as_array().expect("steps").len());
     assert!(steps.iter().all(|s| s["median_seconds"].as_f64().is_some()));
+    // The roofline: the cached limits (see `limits_cache`), each step's
+    // fraction of the lower of the FMA peak and what the bandwidth feeds.
+    assert_eq!(analyze["limits"]["fma_peak_gflops"], 32.0);
+    assert_eq!(analyze["limits"]["read_gbytes_per_second"], 16.0);
+    for (step, measured) in value["steps"].as_array().expect("steps").iter().zip(steps) {
+        let seconds = measured["median_seconds"].as_f64().expect("seconds");
+        let flops = step["flops"].as_f64().expect("flops");
+        let gflops = flops / seconds / 1e9;
+        let gbs = measured["gbytes_per_second"].as_f64().expect("GB/s");
+        let bytes_per_flop = gbs / gflops;
+        let roof = 32.0f64.min(16.0 / bytes_per_flop);
+        let want = gflops / roof;
+        let got = measured["roof_fraction"].as_f64().expect("fraction");
+        assert!(
+            (got - want).abs() <= 1e-9 * want.max(1.0),
+            "{got} vs {want}"
+        );
+    }
     for step in value["steps"].as_array().expect("steps") {
         for key in ["subscripts", "kernel", "flops", "output_shape"] {
             assert!(step.get(key).is_some(), "step {key} missing");

@@ -10,7 +10,7 @@ use einsum::exec::{
     Allocation, Par, Program, RunOptions, StridedView, StridedViewMut, Workspace, target,
 };
 use einsum::plan::fit::{Fitted, c_order_strides, fit};
-use einsum_explain::render::{self, Analysis, ElementType};
+use einsum_explain::render::{self, Analysis, ElementType, Roof};
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -162,7 +162,22 @@ impl WithElem for Explain<'_, '_> {
                     .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
                 let views: Vec<ArrayViewD<'_, T>> = guards.iter().map(|g| g.as_array()).collect();
                 let (plan, fitted, par) = (&plan, &fitted, self.par);
-                Some(py.detach(|| guarded(|| analyze(plan, fitted, &views, par, repeat)))?)
+                let mut analysis =
+                    py.detach(|| guarded(|| analyze(plan, fitted, &views, par, repeat)))?;
+                // The roofline: this machine's limits, measured on first use
+                // and cached (einsum_explain::limits says where).
+                let limits = py
+                    .detach(einsum_explain::limits::Limits::cached)
+                    .map_err(|e| PyRuntimeError::new_err(format!("{e:#}")))?;
+                analysis.roof = limits.for_threads(analysis.threads).map(|at| Roof {
+                    peak_gflops: match self.name {
+                        "float32" | "complex64" => Some(at.fma_f32),
+                        "float64" | "complex128" => Some(at.fma_f64),
+                        _ => None,
+                    },
+                    bandwidth_gbs: at.read,
+                });
+                Some(analysis)
             }
         };
         let element = ElementType {

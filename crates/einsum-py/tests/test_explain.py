@@ -58,6 +58,10 @@ def test_analyze_times_every_step():
     assert analyze["repeat"] == 3 and analyze["threads"] == 1
     assert len(analyze["steps"]) == 2
     assert all(s["median_seconds"] > 0 for s in analyze["steps"])
+    # The roofline, against the fixed limits conftest.py caches.
+    assert analyze["limits"] == {"fma_peak_gflops": 32.0, "read_gbytes_per_second": 16.0}
+    assert all(s["roof_fraction"] > 0 for s in analyze["steps"])
+    assert "roof" in str(e) and "FMA peak 32.0 GFLOP/s, 16.0 GB/s read" in str(e)
     # Shapes get random data when analyzed.
     shaped = einsumc.explain("ij,jk->ik", (8, 9), (9, 10), analyze=True, repeat=1, dtype="float32")
     assert shaped.to_dict()["dtype"] == "float32"

@@ -8,6 +8,7 @@
 
 pub(crate) mod gemm;
 pub(crate) mod isa;
+pub(crate) mod peak;
 pub(crate) mod reduce;
 pub(crate) mod strided;
 
