@@ -99,17 +99,14 @@ pub(crate) fn strategy(spec: &Bound<'_, PyAny>, operands: usize) -> PyResult<Str
     if spec.is_none() {
         return Ok(plain(Optimize::Auto));
     }
-    if let Ok(flag) = spec.cast::<PyBool>() {
-        // numpy's meanings: True is its greedy search (opt_einsum's True,
-        // "auto", is mapped by the Python layer before it gets here).
-        // False is "one contraction, no order": our executor always runs
-        // pairwise steps, so it runs the order auto picks (einsum_path
-        // reports False as numpy does).
-        return Ok(plain(if flag.is_true() {
-            Optimize::Greedy
-        } else {
-            Optimize::Auto
-        }));
+    if spec.cast::<PyBool>().is_ok() {
+        // To compute, either bool runs the order our `auto` picks (exact up
+        // to 16 operands, and cached per shapes, so cheap): numpy's True
+        // asks for an optimized order and its greedy one is often costlier
+        // (chain5: 2x); False is "one contraction, no order", and our
+        // executor always runs pairwise steps. einsum_path reports both as
+        // numpy does (the Python layer asks for greedy there).
+        return Ok(plain(Optimize::Auto));
     }
     if let Ok(name) = spec.cast::<PyString>() {
         return Ok(plain(by_name(name.to_str()?, operands)?));

@@ -196,8 +196,10 @@ def einsum_path(*operands, optimize="greedy", einsum_call=False):
     n = len(arrays)
     explicit = isinstance(optimize, (list, tuple)) and optimize and optimize[0] == "einsum_path"
     spec = _optimize_spec(optimize, n)
-    if optimize is False:
-        spec = True
+    if optimize is True or optimize is False:
+        # numpy's True is its greedy search; the path reported for False
+        # is numpy's single contraction (below), planned here by greedy.
+        spec = "greedy"
     expression = _compiled(subscripts, spec)
     try:
         info = expression.plan_info(shapes)
