@@ -563,20 +563,7 @@ impl Expression {
     /// transpose, a diagonal, a pass-through: numpy returns a view), the
     /// output position of each of its dimensions; otherwise `None`.
     fn view_axes(&self, py: Python<'_>, shape: Vec<usize>) -> PyResult<Option<Vec<usize>>> {
-        let plan = self.plan(py, &[shape])?;
-        let bound = plan.bound();
-        let output = bound.output();
-        let Some(dims) = bound.operands().first() else {
-            return Ok(None);
-        };
-        let positions: Option<Vec<usize>> = dims
-            .iter()
-            .map(|d| output.iter().position(|&a| a == d.axis))
-            .collect();
-        Ok(positions.filter(|p| {
-            // Every output axis comes from the operand (nothing broadcast in).
-            (0..output.len()).all(|k| p.contains(&k))
-        }))
+        Ok(view_positions(&*self.plan(py, &[shape])?))
     }
 
     fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
@@ -696,6 +683,61 @@ fn same_dtype_arrays<'py>(
     Some(arrays)
 }
 
+/// For a one-operand plan whose every output axis comes from the operand
+/// (a transpose, a diagonal, a pass-through: numpy returns a view), the
+/// output position of each of the operand's dimensions; otherwise `None`.
+fn view_positions(plan: &einsum::Plan) -> Option<Vec<usize>> {
+    let bound = plan.bound();
+    let output = bound.output();
+    let [dims] = bound.operands() else {
+        return None;
+    };
+    let positions: Option<Vec<usize>> = dims
+        .iter()
+        .map(|d| output.iter().position(|&a| a == d.axis))
+        .collect();
+    // Every output axis comes from the operand (nothing broadcast in).
+    positions.filter(|p| (0..output.len()).all(|k| p.contains(&k)))
+}
+
+/// `array` viewed with its dimension k at output position `positions[k]`,
+/// repeated positions taken as diagonals: the view numpy's einsum returns,
+/// writeable when `array` is.
+fn view_of<'py>(
+    array: &Bound<'py, PyUntypedArray>,
+    positions: &[usize],
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = array.py();
+    let mut labels = positions.to_vec();
+    let mut view = array.clone().into_any();
+    while let Some((i, j)) = (0..labels.len())
+        .flat_map(|i| (i + 1..labels.len()).map(move |j| (i, j)))
+        .find(|&(i, j)| labels[i] == labels[j])
+    {
+        view = view.call_method1(intern!(py, "diagonal"), (0, i, j))?;
+        let label = labels[i];
+        labels.remove(j);
+        labels.remove(i);
+        labels.push(label);
+    }
+    let mut axes: Vec<usize> = (0..labels.len()).collect();
+    axes.sort_by_key(|&k| labels[k]);
+    if axes.iter().enumerate().any(|(i, &a)| i != a) {
+        view = view.call_method1(intern!(py, "transpose"), (axes,))?;
+    }
+    let writeable = intern!(py, "writeable");
+    let flags = intern!(py, "flags");
+    if array.getattr(flags)?.getattr(writeable)?.is_truthy()?
+        && !view.getattr(flags)?.getattr(writeable)?.is_truthy()?
+    {
+        view.getattr(flags)?.setattr(writeable, true)?;
+    }
+    if labels.is_empty() {
+        return view.get_item(PyTuple::empty(py));
+    }
+    Ok(view)
+}
+
 /// numpy returns a scalar for a 0-d result.
 fn unwrap_0d<'py>(result: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     let array = result.cast::<PyUntypedArray>()?;
@@ -713,8 +755,8 @@ fn unwrap_0d<'py>(result: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
 /// and opt_einsum's forms: a bool, an optimizer name, an explicit path
 /// `['einsum_path', (0, 1), ...]` or `(name, memory_limit)`.
 ///
-/// The common call (a subscripts string and two or more numpy arrays of
-/// one supported dtype, no `out`/`dtype`, default `order` and `casting`,
+/// The common call (a subscripts string and numpy arrays of one supported
+/// dtype (one array: as a view where numpy returns one), no `out`/`dtype`, default `order` and `casting`,
 /// `optimize` a bool, a name or None) runs here without a Python frame;
 /// every other call goes to the Python layer (`einsumc._numpy._einsum`),
 /// which decides it in numpy's words.
@@ -737,7 +779,7 @@ pub(crate) fn numpy_einsum<'py>(
         && dtype.is_none()
         && default_str(order.as_ref(), "K")
         && default_str(casting.as_ref(), "safe")
-        && operands.len() >= 3
+        && operands.len() >= 2
         && spec.cast::<PyList>().is_err()
         && spec.cast::<PyTuple>().is_err();
     if common
@@ -747,6 +789,12 @@ pub(crate) fn numpy_einsum<'py>(
         let text = subscripts.to_str()?;
         let strategy = strategy(&spec, terms(text))?;
         let expression = lookup(py, text, strategy, spec)?;
+        if let [array] = arrays.as_slice() {
+            let plan = expression.get().plan(py, &[array.shape()])?;
+            if let Some(positions) = view_positions(&plan) {
+                return view_of(array, &positions);
+            }
+        }
         let result =
             expression
                 .get()
