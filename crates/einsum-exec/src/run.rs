@@ -41,6 +41,11 @@ impl RunOptions {
         self.accum = accum;
         self
     }
+
+    /// How many threads a run with these options may use at most.
+    pub fn threads(&self) -> usize {
+        self.par.threads()
+    }
 }
 
 /// Runs `plan` on `inputs`, writing (or adding) the result into `out`.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
-use einsum::exec::{Element, Par, Program, RunOptions, StridedView, StridedViewMut, Workspace};
+use einsum::exec::{Element, Par, Program, RunOptions, StridedView};
 use einsum::plan::fit::Fitted;
 use einsum::plan::{Optimize, Plan, PlanOptions};
 use ndarray::{ArrayD, IxDyn};
@@ -425,31 +425,8 @@ fn execute_typed<T: Element>(
     } else {
         Par::Seq
     });
-    let mut workspace = Workspace::new();
     // The fit the report prints is the one that runs.
     let program = Program::from_fitted(Arc::new(plan.clone()), fitted.clone())?;
-    let mut analysis = Analysis {
-        repeat,
-        totals: Vec::new(),
-        steps: vec![Vec::new(); plan.steps().len()],
-        threads,
-        copied: Vec::new(),
-        workspace: 0,
-        roof: None,
-    };
-    // The first run is the result (and, when timing, the warm-up).
-    for i in 0..=repeat {
-        let mut view = StridedViewMut::try_from(out.view_mut())?;
-        let profile = program.run_profiled(&inputs, &mut view, &options, &mut workspace)?;
-        if i == 0 {
-            analysis.copied = profile.copied;
-            analysis.workspace = workspace.len();
-        } else {
-            analysis.totals.push(profile.times.iter().sum());
-            for (step, t) in analysis.steps.iter_mut().zip(profile.times) {
-                step.push(t);
-            }
-        }
-    }
+    let analysis = render::time_runs(&program, &inputs, &mut out, &options, repeat)?;
     Ok((out, analysis))
 }

@@ -5,8 +5,12 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use einsum::exec::{
+    Element, ExecError, Program, RunOptions, StridedView, StridedViewMut, Workspace,
+};
 use einsum::plan::fit::{Fitted, Lowered};
 use einsum::plan::{Dest, Plan, Source, Step};
+use ndarray::ArrayD;
 use serde_json::json;
 
 /// Measured times: per step and in total, over the timed runs.
@@ -27,6 +31,42 @@ pub struct Analysis {
     /// The machine's limits for this element type and thread count, when
     /// known: each step's rate is then also a fraction of them.
     pub roof: Option<Roof>,
+}
+
+/// Runs `program` once (the result, and the warm-up), then `repeat` times
+/// timed step by step, into `out`: what `--analyze` and
+/// `einsumc.explain(analyze=True)` measure.
+///
+/// # Errors
+/// As [`Program::run_profiled`].
+pub fn time_runs<T: Element>(
+    program: &Program,
+    inputs: &[StridedView<'_, T>],
+    out: &mut ArrayD<T>,
+    run: &RunOptions,
+    repeat: usize,
+) -> Result<Analysis, ExecError> {
+    let mut workspace = Workspace::new();
+    let mut analysis = Analysis {
+        repeat,
+        steps: vec![Vec::new(); program.plan().steps().len()],
+        threads: run.threads(),
+        ..Analysis::default()
+    };
+    for i in 0..=repeat {
+        let mut view = StridedViewMut::try_from(out.view_mut())?;
+        let profile = program.run_profiled(inputs, &mut view, run, &mut workspace)?;
+        if i == 0 {
+            analysis.copied = profile.copied;
+            analysis.workspace = workspace.len();
+        } else {
+            analysis.totals.push(profile.times.iter().sum());
+            for (step, t) in analysis.steps.iter_mut().zip(profile.times) {
+                step.push(t);
+            }
+        }
+    }
+    Ok(analysis)
 }
 
 /// The machine's limits a step's rate is compared with (a roofline).

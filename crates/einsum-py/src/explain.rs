@@ -6,9 +6,7 @@
 
 use std::sync::Arc;
 
-use einsum::exec::{
-    Allocation, Par, Program, RunOptions, StridedView, StridedViewMut, Workspace, target,
-};
+use einsum::exec::{Allocation, Par, Program, RunOptions, StridedView, target};
 use einsum::plan::fit::{Fitted, c_order_strides, fit};
 use einsum_explain::render::{self, Analysis, ElementType, Roof};
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
@@ -205,7 +203,6 @@ fn analyze<T: einsum::Element>(
 ) -> PyResult<Analysis> {
     let err = |e: einsum::exec::ExecError| to_py(e.into());
     let run = RunOptions::new().par(par);
-    let threads = par.threads();
     let inputs: Vec<StridedView<'_, T>> =
         views.iter().map(|v| StridedView::from(v.clone())).collect();
     let shape = plan.output_shape();
@@ -218,27 +215,6 @@ fn analyze<T: einsum::Element>(
         })
     })?;
     let program = Program::from_fitted(plan.clone(), fitted.clone()).map_err(err)?;
-    let mut workspace = Workspace::new();
-    let mut analysis = Analysis {
-        repeat,
-        steps: vec![Vec::new(); plan.steps().len()],
-        threads,
-        ..Analysis::default()
-    };
-    for i in 0..=repeat {
-        let mut view = StridedViewMut::try_from(out.view_mut()).map_err(err)?;
-        let profile = program
-            .run_profiled(&inputs, &mut view, &run, &mut workspace)
-            .map_err(err)?;
-        if i == 0 {
-            analysis.copied = profile.copied;
-            analysis.workspace = workspace.len();
-        } else {
-            analysis.totals.push(profile.times.iter().sum());
-            for (step, t) in analysis.steps.iter_mut().zip(profile.times) {
-                step.push(t);
-            }
-        }
-    }
+    let analysis = render::time_runs(&program, &inputs, &mut out, &run, repeat).map_err(err)?;
     Ok(analysis)
 }
