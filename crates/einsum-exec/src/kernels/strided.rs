@@ -550,6 +550,33 @@ unsafe fn transpose<T: Element>(
                     oa + x0 as isize * dx.a + i0 as isize * di.a,
                     oo + x0 as isize * dx.out + i0 as isize * di.out,
                 );
+                if dx.a == 1 && di.out == 1 && accum == Accum::Replace {
+                    // The common case: the input contiguous along x and the
+                    // result along i, replaced: whole rows in, whole rows
+                    // out, no per-element branch.
+                    for i in 0..ni {
+                        // SAFETY: the `nx` elements from this row's start
+                        // are `x0..x0 + nx` along x, within the extent;
+                        // the other offsets are indices of the checked
+                        // shapes (`for_each_offset`).
+                        let src = unsafe {
+                            std::slice::from_raw_parts(a.offset(ta + i as isize * di.a), nx)
+                        };
+                        buf[i * TILE..i * TILE + nx].copy_from_slice(src);
+                    }
+                    for x in 0..nx {
+                        // SAFETY: as above, for the result's `ni` elements
+                        // along i; the result is exclusive and its distinct
+                        // indices are distinct elements.
+                        let dst = unsafe {
+                            std::slice::from_raw_parts_mut(out.offset(to + x as isize * dx.out), ni)
+                        };
+                        for (i, d) in dst.iter_mut().enumerate() {
+                            *d = buf[i * TILE + x];
+                        }
+                    }
+                    continue;
+                }
                 for i in 0..ni {
                     let row = ta + i as isize * di.a;
                     for x in 0..nx {
