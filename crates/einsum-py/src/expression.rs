@@ -559,11 +559,14 @@ impl Expression {
         Ok(self.plan(py, &shapes)?.output_shape())
     }
 
-    /// For one operand of `shape` whose every axis reaches the output (a
-    /// transpose, a diagonal, a pass-through: numpy returns a view), the
-    /// output position of each of its dimensions; otherwise `None`.
-    fn view_axes(&self, py: Python<'_>, shape: Vec<usize>) -> PyResult<Option<Vec<usize>>> {
-        Ok(view_positions(&*self.plan(py, &[shape])?))
+    /// For one operand whose every axis reaches the output (a transpose, a
+    /// diagonal, a pass-through), the view of it numpy's einsum returns (a
+    /// scalar for a 0-d result); otherwise `None`.
+    fn view<'py>(&self, array: &Bound<'py, PyUntypedArray>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let plan = self.plan(array.py(), &[array.shape()])?;
+        view_positions(&plan)
+            .map(|positions| view_of(array, &positions))
+            .transpose()
     }
 
     fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {

@@ -89,32 +89,6 @@ def _layout(order, arrays):
     return order
 
 
-def _view(a, positions):
-    """``a`` viewed with its dimension k at output position positions[k],
-    repeated positions taken as diagonals (numpy's einsum returns this view,
-    writeable when ``a`` is)."""
-    cur = list(positions)
-    v = a
-    while True:
-        pair = next(
-            ((i, j) for i in range(len(cur)) for j in range(i + 1, len(cur)) if cur[i] == cur[j]),
-            None,
-        )
-        if pair is None:
-            break
-        i, j = pair
-        v = v.diagonal(0, i, j)
-        label = cur[i]
-        del cur[j]
-        del cur[i]
-        cur.append(label)
-    axes = sorted(range(len(cur)), key=cur.__getitem__)
-    v = v.transpose(axes)
-    if a.flags.writeable and not v.flags.writeable:
-        v.flags.writeable = True
-    return v
-
-
 def _einsum(operands, out, dtype, order, casting, optimize, threads):
     subscripts, ops = _split(operands)
     if not isinstance(subscripts, str):
@@ -156,10 +130,9 @@ def _einsum(operands, out, dtype, order, casting, optimize, threads):
     arrays = [a if a.dtype == compute else a.astype(compute) for a in arrays]
 
     if out is None and len(arrays) == 1:
-        positions = expression.view_axes(arrays[0].shape)
-        if positions is not None:
-            v = _view(arrays[0], positions)
-            return v[()] if v.ndim == 0 else v
+        view = expression.view(arrays[0])
+        if view is not None:
+            return view
 
     if compute == _HALF:
         # float16: numpy's half loops widen each element to float32 and
