@@ -98,9 +98,24 @@ impl Options {
         self
     }
 
-    /// The largest temporary allowed, in elements.
+    /// The largest temporary allowed, in elements; a contraction that no
+    /// order fits is sliced (see [`Slicing`](einsum_plan::Slicing)).
     pub fn memory_limit(mut self, elements: Option<usize>) -> Self {
         self.plan = self.plan.memory_limit(elements);
+        self
+    }
+
+    /// The largest temporary allowed, in bytes of elements of type `T`.
+    pub fn memory_limit_bytes<T: Element>(mut self, bytes: Option<usize>) -> Self {
+        self.plan = self
+            .plan
+            .memory_limit_bytes(bytes, std::mem::size_of::<T>());
+        self
+    }
+
+    /// Whether a memory limit may be met by slicing (by default it may).
+    pub fn slicing(mut self, slicing: einsum_plan::Slicing) -> Self {
+        self.plan = self.plan.slicing(slicing);
         self
     }
 

@@ -82,7 +82,7 @@ pub use einsum_exec::{Accum, Element, GemmPolicy, Par, RunOptions};
 pub use einsum_macros::{einsum, einsum_into, try_einsum, try_einsum_into};
 #[doc(inline)] // the stage's own docs as a module here, so links to it resolve
 pub use einsum_plan as plan;
-pub use einsum_plan::{Optimize, Plan, PlanOptions};
+pub use einsum_plan::{Optimize, Plan, PlanOptions, Slices, Slicing};
 #[doc(inline)] // the stage's own docs as a module here, so links to it resolve
 pub use einsum_syntax as syntax;
 pub use error::Error;

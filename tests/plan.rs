@@ -130,7 +130,9 @@ fn memory_limit_errors_render() {
     let err = einsum::explain(
         "ij,jk,kl->il",
         &shapes,
-        &PlanOptions::new().memory_limit(Some(100)),
+        &PlanOptions::new()
+            .memory_limit(Some(100))
+            .slicing(einsum::Slicing::Never),
     )
     .unwrap_err();
     insta::assert_snapshot!("memory_limit", err.to_string());

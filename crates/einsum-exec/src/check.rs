@@ -14,6 +14,7 @@ use einsum_plan::Plan;
 use einsum_plan::fit::{Dest, FitStep, Fitted, Gemm, Loop, Loops, Lowered, Order, Source, Tensor};
 
 use crate::error::{ExecError, ProgramProblem};
+use crate::slices::SliceLayout;
 
 /// A fitted plan the executor has checked, with the shapes and strides it
 /// was checked for.
@@ -24,6 +25,8 @@ pub(crate) struct Checked {
     out_shape: Vec<usize>,
     /// Whether some step runs on GEMM.
     gemm: bool,
+    /// How a sliced plan's slices lie over the arrays (`None`: unsliced).
+    slices: Option<Box<SliceLayout>>,
 }
 
 /// Offsets `lo..=hi` a tensor holds (`None`: it holds nothing).
@@ -146,15 +149,26 @@ impl Place {
 }
 
 impl Checked {
-    /// Checks `fitted`, a fit of `plan`, before it may run.
+    /// Checks `fitted`, a fit of `plan`, before it may run; with the layout
+    /// of its slices when the plan is sliced.
     pub(crate) fn new(plan: &Plan, fitted: Fitted) -> Result<Checked, ExecError> {
-        let bound = plan.bound();
+        let slices = SliceLayout::new(plan, &fitted)?;
+        let mut checked = Checked::new_unsliced(plan, fitted)?;
+        checked.slices = slices.map(Box::new);
+        Ok(checked)
+    }
+
+    /// Checks `fitted` as the program of one slice (of the whole problem
+    /// when the plan is not sliced): the shapes it runs on are the step
+    /// problem's.
+    pub(crate) fn new_unsliced(plan: &Plan, fitted: Fitted) -> Result<Checked, ExecError> {
+        let bound = plan.step_bound();
         let input_shapes: Vec<Vec<usize>> = bound
             .operands()
             .iter()
             .map(|dims| dims.iter().map(|d| d.extent).collect())
             .collect();
-        let out_shape = plan.output_shape();
+        let out_shape = bound.output_shape();
         if fitted.input_strides().len() != input_shapes.len() {
             return Err(ExecError::OperandCountMismatch {
                 expected: input_shapes.len(),
@@ -190,7 +204,13 @@ impl Checked {
             input_shapes,
             out_shape,
             gemm,
+            slices: None,
         })
+    }
+
+    /// How its slices lie over the arrays, when the plan is sliced.
+    pub(crate) fn slices(&self) -> Option<&SliceLayout> {
+        self.slices.as_deref()
     }
 
     /// The fitted plan.

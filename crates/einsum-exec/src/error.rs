@@ -71,6 +71,12 @@ pub enum ExecError {
         /// The step that did not run.
         step: usize,
     },
+    /// A sliced plan has more slices than this machine's `usize` counts.
+    #[error("the plan has {slices} slices, more than this machine can count")]
+    SlicesTooMany {
+        /// How many slices, in decimal.
+        slices: String,
+    },
     /// Arrays passed to a program have other strides than it was fitted to.
     #[error("the arrays' strides are not those the program was fitted to")]
     StridesMismatch,

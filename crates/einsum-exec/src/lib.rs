@@ -63,6 +63,7 @@ pub mod limits;
 mod memory;
 mod par;
 mod run;
+mod slices;
 #[allow(unsafe_code)] // raw-parts constructors and Send/Sync for the views
 mod view;
 mod workspace;

@@ -12,6 +12,7 @@ use crate::element::{Element, target};
 use crate::error::ExecError;
 use crate::kernels::{self, Event};
 use crate::par::{Accum, Par};
+use crate::slices::SliceRun;
 use crate::view::{StridedView, StridedViewMut};
 use crate::workspace::Workspace;
 
@@ -62,7 +63,7 @@ pub fn run<T: Element>(
     workspace: &mut Workspace<T>,
 ) -> Result<(), ExecError> {
     let checked = check_for(plan, inputs, out)?;
-    run_checked(&checked, inputs, out, options, workspace, |_| Ok(()))
+    run_checked(&checked, inputs, out, options, workspace, true, |_| Ok(()))
 }
 
 /// What a profiled run measured, per step in plan order.
@@ -142,26 +143,33 @@ fn profiled<T: Element>(
     options: &RunOptions,
     workspace: &mut Workspace<T>,
 ) -> Result<Profile, ExecError> {
+    // Every slice of a sliced plan runs the same steps: each step's figures
+    // are summed over the slices.
     let steps = checked.fitted().steps().len();
     let mut profile = Profile {
-        times: Vec::with_capacity(steps),
-        copied: Vec::with_capacity(steps),
+        times: vec![Duration::ZERO; steps],
+        copied: vec![0; steps],
     };
     let mut started = None;
-    run_checked(checked, inputs, out, options, workspace, |event| {
+    let mut count = 0usize;
+    let mut current = 0usize;
+    run_checked(checked, inputs, out, options, workspace, false, |event| {
         match event {
             Event::Start => {
-                profile.copied.push(0);
+                current = count % steps.max(1);
+                count += 1;
                 started = Some(Instant::now());
             }
             Event::Copied(n) => {
-                if let Some(c) = profile.copied.last_mut() {
+                if let Some(c) = profile.copied.get_mut(current) {
                     *c += n;
                 }
             }
-            Event::End => profile
-                .times
-                .push(started.map_or(Duration::ZERO, |t| t.elapsed())),
+            Event::End => {
+                if let Some(t) = profile.times.get_mut(current) {
+                    *t += started.map_or(Duration::ZERO, |t| t.elapsed());
+                }
+            }
         }
         Ok(())
     })?;
@@ -174,10 +182,28 @@ fn run_checked<T: Element>(
     out: &mut StridedViewMut<'_, T>,
     options: &RunOptions,
     workspace: &mut Workspace<T>,
+    slices_at_once: bool,
     observe: impl FnMut(Event) -> Result<(), ExecError>,
 ) -> Result<(), ExecError> {
     if checked.fitted().target() != target::<T>() {
         return Err(ExecError::ElementMismatch { element: T::NAME });
+    }
+    let threads = options.par.threads();
+    if let Some(layout) = checked.slices() {
+        // Slices at once only when the observer needs no steps in order.
+        let lanes = if slices_at_once {
+            layout.lanes(threads, checked.fitted().workspace_elements())
+        } else {
+            1
+        };
+        let run = SliceRun {
+            program: checked,
+            layout,
+            inputs,
+            accum: options.accum,
+            threads,
+        };
+        return run.run(out, workspace, lanes, observe);
     }
     workspace.prepare(checked.fitted().buffers())?;
     kernels::execute(
@@ -186,7 +212,7 @@ fn run_checked<T: Element>(
         out,
         workspace.buffers_mut(),
         options.accum,
-        options.par.threads(),
+        threads,
         observe,
     )
 }
@@ -295,7 +321,9 @@ impl Program {
         options: &RunOptions,
         workspace: &mut Workspace<T>,
     ) -> Result<(), ExecError> {
-        run_checked(&self.checked, inputs, out, options, workspace, |_| Ok(()))
+        run_checked(&self.checked, inputs, out, options, workspace, true, |_| {
+            Ok(())
+        })
     }
 
     /// As [`Program::run`], asking `proceed(step)` before each step: when
@@ -315,15 +343,23 @@ impl Program {
         mut proceed: impl FnMut(usize) -> bool,
     ) -> Result<(), ExecError> {
         let mut step = 0;
-        run_checked(&self.checked, inputs, out, options, workspace, |event| {
-            if let Event::Start = event {
-                if !proceed(step) {
-                    return Err(ExecError::Interrupted { step });
+        run_checked(
+            &self.checked,
+            inputs,
+            out,
+            options,
+            workspace,
+            true,
+            |event| {
+                if let Event::Start = event {
+                    if !proceed(step) {
+                        return Err(ExecError::Interrupted { step });
+                    }
+                    step += 1;
                 }
-                step += 1;
-            }
-            Ok(())
-        })
+                Ok(())
+            },
+        )
     }
 
     /// As [`Program::run`], and returns what each step took.
@@ -424,7 +460,10 @@ mod tests {
     /// Runs `text` on small integer-valued data, in C order and with every
     /// operand reversed, and compares with the brute-force sum.
     fn check(text: &str, shapes: &[&[usize]], gemm: GemmPolicy) {
-        let plan = plan(text, shapes, gemm);
+        check_plan(text, shapes, plan(text, shapes, gemm));
+    }
+
+    fn check_plan(text: &str, shapes: &[&[usize]], plan: Plan) {
         let data: Vec<Vec<f64>> = shapes
             .iter()
             .enumerate()
@@ -514,6 +553,112 @@ mod tests {
         check("ji,j->i", &[&[5, 4], &[5]], GemmPolicy::Never); // two rows added at a time
         check("ji,ji->i", &[&[5, 4], &[5, 4]], GemmPolicy::Never);
         check("ij->j", &[&[5, 4]], every);
+    }
+
+    /// A sliced plan: the same sums, slice by slice, through windows of
+    /// the arrays (reversed ones too), summed or stacked.
+    fn check_sliced(text: &str, shapes: &[&[usize]], limit: usize) {
+        let expr = einsum_syntax::parse(text).unwrap().lower();
+        let bound = einsum_plan::bind(&expr, shapes).unwrap();
+        let options = PlanOptions::new()
+            .gemm(GemmPolicy::MinWork(0))
+            .memory_limit(Some(limit));
+        let plan = einsum_plan::plan(&bound, &options).unwrap();
+        assert!(plan.slices().is_some(), "{text} is sliced at {limit}");
+        assert!(plan.largest_temporary() <= limit, "{text}");
+        check_plan(text, shapes, plan);
+    }
+
+    #[test]
+    fn sliced_plans_match_a_brute_force_sum() {
+        // Summed axes sliced: the slices add into the result.
+        check_sliced("ij,jk,kl->il", &[&[2, 6], &[6, 5], &[5, 3]], 3);
+        // The result's axes sliced: the slices are stacked.
+        check_sliced("ij,jk,kl->ijl", &[&[4, 3], &[3, 5], &[5, 2]], 4);
+        // A broadcast operand, a diagonal and an axis only one operand has.
+        check_sliced("ij,jk,kk,k->i", &[&[3, 4], &[1, 5], &[5, 5], &[5]], 2);
+        check_sliced("ab,bc,cd,da->", &[&[3, 4], &[4, 5], &[5, 3], &[3, 3]], 4);
+    }
+
+    /// A sliced run whose slices run two at a time on two threads adds
+    /// them in the plan's order: the same bits as on one thread, summed
+    /// (partial sums) or stacked (blocks apart).
+    #[test]
+    #[cfg_attr(miri, ignore)] // thousands of slices: too slow under Miri
+    fn sliced_runs_give_the_same_bits_on_one_thread_and_two() {
+        // A ring: every order's first temporary is 32x32, over the limit;
+        // a slice's are 32 long, so two slices' workspaces fit at once.
+        let ring = [
+            &[32usize, 32][..],
+            &[32, 32][..],
+            &[32, 32][..],
+            &[32, 32][..],
+        ];
+        for (text, shapes, limit) in [("ab,bc,cd,da->", ring, 512), ("ab,bc,cd,da->a", ring, 512)] {
+            let expr = einsum_syntax::parse(text).unwrap().lower();
+            let bound = einsum_plan::bind(&expr, &shapes).unwrap();
+            let options = PlanOptions::new().memory_limit(Some(limit));
+            let plan = Arc::new(einsum_plan::plan(&bound, &options).unwrap());
+            assert!(plan.slices().is_some(), "{text}");
+            let data: Vec<Vec<f64>> = shapes
+                .iter()
+                .enumerate()
+                .map(|(k, s)| {
+                    let n: usize = s.iter().product();
+                    (0..n)
+                        .map(|i| ((i * 37 + k * 11) % 101) as f64 / 7.0 - 6.3)
+                        .collect()
+                })
+                .collect();
+            let views: Vec<StridedView<'_, f64>> = data
+                .iter()
+                .zip(&shapes)
+                .map(|(d, s)| StridedView::new(d, 0, s.to_vec(), c_strides(s)).unwrap())
+                .collect();
+            let out_shape = plan.output_shape();
+            let len: usize = out_shape.iter().product();
+            let mut results = Vec::new();
+            for par in [Par::Seq, Par::Rayon(2)] {
+                let mut got = vec![f64::NAN; len];
+                let mut out =
+                    StridedViewMut::new(&mut got, 0, out_shape.clone(), c_strides(&out_shape))
+                        .unwrap();
+                let program = Program::for_arrays(plan.clone(), &views, &out).unwrap();
+                let layout = program.checked.slices().unwrap();
+                let lanes = layout.lanes(par.threads(), program.fitted().workspace_elements());
+                assert_eq!(lanes, par.threads(), "{text}: slices run {lanes} at a time");
+                let mut workspace = Workspace::new();
+                program
+                    .run(
+                        &views,
+                        &mut out,
+                        &RunOptions::new().par(par),
+                        &mut workspace,
+                    )
+                    .unwrap();
+                results.push(got);
+            }
+            assert_eq!(results[0], results[1], "{text}");
+            let unsliced = einsum_plan::plan(&bound, &PlanOptions::new()).unwrap();
+            let mut want = vec![f64::NAN; len];
+            let mut out =
+                StridedViewMut::new(&mut want, 0, out_shape.clone(), c_strides(&out_shape))
+                    .unwrap();
+            run(
+                &unsliced,
+                &views,
+                &mut out,
+                &RunOptions::new(),
+                &mut Workspace::new(),
+            )
+            .unwrap();
+            for (g, w) in results[0].iter().zip(&want) {
+                assert!(
+                    (g - w).abs() <= 1e-9 * w.abs().max(1.0),
+                    "{text}: {g} against {w}"
+                );
+            }
+        }
     }
 
     /// Floats whose sums round: the result's bits must not depend on how

@@ -177,6 +177,47 @@ impl<'a, T> StridedView<'a, T> {
     pub(crate) fn ptr(&self) -> *const T {
         self.ptr
     }
+
+    /// The part of this view from index `start` with extents `shape`, the
+    /// same strides: what one slice of a sliced plan reads. Every index of
+    /// the window is an index of this view (checked), so it inherits this
+    /// view's guarantee that each lands in the data.
+    ///
+    /// # Panics
+    /// If `start` or `shape` is not one entry per dimension, or the window
+    /// leaves this view.
+    #[track_caller]
+    pub(crate) fn window(&self, start: &[usize], shape: &[usize]) -> StridedView<'a, T> {
+        StridedView {
+            ptr: self
+                .ptr
+                .wrapping_offset(window_offset(&self.shape, &self.strides, start, shape)),
+            shape: shape.into(),
+            strides: self.strides.clone(),
+            _data: PhantomData,
+        }
+    }
+}
+
+/// The element offset of index `start`, after checking that a window of
+/// `shape` from there lies inside a view of `extents` (an empty window
+/// anywhere up to the end).
+#[track_caller]
+fn window_offset(extents: &[usize], strides: &[isize], start: &[usize], shape: &[usize]) -> isize {
+    assert!(
+        start.len() == extents.len() && shape.len() == extents.len(),
+        "a window has one start and one extent per dimension"
+    );
+    let mut offset = 0isize;
+    for (((&e, &s), &at), &len) in extents.iter().zip(strides).zip(start).zip(shape) {
+        assert!(
+            at.checked_add(len).is_some_and(|end| end <= e) && (len == 0 || at < e),
+            "the window leaves the view"
+        );
+        // In range: `at < e`, and the view's offsets did not overflow.
+        offset += s * at as isize;
+    }
+    offset
 }
 
 impl<'a, T> StridedViewMut<'a, T> {
@@ -229,6 +270,66 @@ impl<'a, T> StridedViewMut<'a, T> {
 
     pub(crate) fn ptr(&mut self) -> *mut T {
         self.ptr
+    }
+
+    /// The part of this view from index `start` with extents `shape`, the
+    /// same strides, borrowed exclusively: see [`StridedView::window`].
+    ///
+    /// # Panics
+    /// As [`StridedView::window`].
+    #[track_caller]
+    pub(crate) fn window_mut(&mut self, start: &[usize], shape: &[usize]) -> StridedViewMut<'_, T> {
+        StridedViewMut {
+            ptr: self
+                .ptr
+                .wrapping_offset(window_offset(&self.shape, &self.strides, start, shape)),
+            shape: shape.into(),
+            strides: self.strides.clone(),
+            _data: PhantomData,
+        }
+    }
+
+    /// Several windows at once, each from one of `starts` with extents
+    /// `shape`, borrowed exclusively together: slices of a sliced plan that
+    /// run in parallel write their own blocks of the output.
+    ///
+    /// The windows are disjoint because this view maps distinct indices to
+    /// distinct elements (checked when it was made) and the windows hold
+    /// distinct indices: checked here, as every pair of windows differs by
+    /// at least its extent along some dimension.
+    ///
+    /// # Panics
+    /// As [`StridedView::window`], and if two windows share an index.
+    #[track_caller]
+    pub(crate) fn windows_mut(
+        &mut self,
+        starts: &[Vec<usize>],
+        shape: &[usize],
+    ) -> Vec<StridedViewMut<'_, T>> {
+        for (i, a) in starts.iter().enumerate() {
+            for b in &starts[i + 1..] {
+                let apart = a
+                    .iter()
+                    .zip(b)
+                    .zip(shape)
+                    .any(|((&x, &y), &len)| x.abs_diff(y) >= len);
+                assert!(apart, "windows overlap");
+            }
+        }
+        starts
+            .iter()
+            .map(|start| StridedViewMut {
+                ptr: self.ptr.wrapping_offset(window_offset(
+                    &self.shape,
+                    &self.strides,
+                    start,
+                    shape,
+                )),
+                shape: shape.into(),
+                strides: self.strides.clone(),
+                _data: PhantomData,
+            })
+            .collect()
     }
 }
 

@@ -18,6 +18,8 @@ use crate::memory::{Allocation, bytes_of, check_bytes, try_zeroed};
 #[derive(Debug, Default)]
 pub struct Workspace<T> {
     buffers: Vec<Vec<T>>,
+    /// The workspaces of a sliced run's lanes (slices running at once).
+    lanes: Vec<Workspace<T>>,
 }
 
 impl<T: Element> Workspace<T> {
@@ -25,7 +27,16 @@ impl<T: Element> Workspace<T> {
     pub fn new() -> Self {
         Workspace {
             buffers: Vec::new(),
+            lanes: Vec::new(),
         }
+    }
+
+    /// `n` workspaces for the lanes of a sliced run, kept for later runs.
+    pub(crate) fn lanes(&mut self, n: usize) -> &mut [Workspace<T>] {
+        if self.lanes.len() < n {
+            self.lanes.resize_with(n, Workspace::new);
+        }
+        &mut self.lanes[..n]
     }
 
     /// Grows buffer `i` to at least `lens[i]` elements, for every `i`.
@@ -72,9 +83,10 @@ impl<T: Element> Workspace<T> {
         &mut self.buffers
     }
 
-    /// Elements held, over all buffers.
+    /// Elements held, over all buffers (a sliced run's lanes' included).
     pub fn len(&self) -> usize {
-        self.buffers.iter().map(Vec::len).sum()
+        self.buffers.iter().map(Vec::len).sum::<usize>()
+            + self.lanes.iter().map(Workspace::len).sum::<usize>()
     }
 
     /// Whether it holds nothing.

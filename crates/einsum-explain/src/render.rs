@@ -322,12 +322,14 @@ pub fn json(
 /// step a node with its einsum, kernel and result shape.
 pub fn dot(plan: &Plan, fitted: &Fitted) -> String {
     let bound = plan.bound();
+    // Temporaries are one slice's when the plan is sliced.
+    let step_bound = plan.step_bound();
     let shape = |axes: &[einsum::plan::AxisId]| -> String {
         if axes.is_empty() {
             "scalar".into()
         } else {
             axes.iter()
-                .map(|&a| bound.axis(a).size.to_string())
+                .map(|&a| step_bound.axis(a).size.to_string())
                 .collect::<Vec<_>>()
                 .join("x")
         }
@@ -344,7 +346,15 @@ pub fn dot(plan: &Plan, fitted: &Fitted) -> String {
     let mut out = String::from(
         "digraph einsum {\n  rankdir=BT;\n  node [shape=box, fontname=\"monospace\"];\n",
     );
-    let _ = writeln!(out, "  label=\"{}\";", escape(&bound.expr().to_string()));
+    let label = match plan.slicing_summary() {
+        Some(slicing) => format!(
+            "{}\\nsliced: {}",
+            escape(&bound.expr().to_string()),
+            escape(&slicing)
+        ),
+        None => escape(&bound.expr().to_string()),
+    };
+    let _ = writeln!(out, "  label=\"{label}\";");
     for (k, dims) in bound.operands().iter().enumerate() {
         let term: String = dims.iter().map(|d| bound.axis(d.axis).name).collect();
         let extents: Vec<String> = dims.iter().map(|d| d.extent.to_string()).collect();

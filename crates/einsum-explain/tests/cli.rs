@@ -131,6 +131,7 @@ fn errors_go_to_stderr_with_status_2() {
             "100x100",
             "--memory-limit",
             "100",
+            "--no-slice",
         ],
         &["ij", "2x3", "--analyze", "--repeat", "0"],
     ];

@@ -357,6 +357,22 @@ impl Bound {
             .map(|&a| self.axes[a.index()].size)
             .collect()
     }
+
+    /// The problem one slice computes when `sliced` axes are each fixed to
+    /// one index: those axes have size 1, and so has every dimension over
+    /// them (the operands' and the output's).
+    pub(crate) fn sliced(&self, sliced: &[AxisId]) -> Bound {
+        let mut bound = self.clone();
+        for &a in sliced {
+            bound.axes[a.index()].size = 1;
+        }
+        for dims in &mut bound.operands {
+            for d in dims.iter_mut().filter(|d| sliced.contains(&d.axis)) {
+                d.extent = 1;
+            }
+        }
+        bound
+    }
 }
 
 #[cfg(test)]

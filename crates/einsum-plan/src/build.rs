@@ -9,7 +9,8 @@ use crate::error::{PlanError, PlanErrorKind};
 use crate::kernel::{self, Kernel};
 use crate::order::{self, Optimize, OrderError, Path};
 use crate::plan::{
-    Arg, Dest, LazyFit, OperandId, Plan, PlanOptions, Source, Step, TempId, optimize_name,
+    Arg, Dest, LazyFit, OperandId, Plan, PlanOptions, Slices, Slicing, Source, Step, TempId,
+    optimize_name,
 };
 
 /// Plans a bound problem.
@@ -50,18 +51,8 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
         }
     }
 
-    let mut builder = Builder {
-        axes,
-        steps: Vec::new(),
-        flops: Vec::new(),
-        temps: Vec::new(),
-    };
-    let raw = |k: usize| Arg {
-        source: Source::Operand(OperandId(k)),
-        dims: bound.operands()[k].clone(),
-    };
-
     if n == 1 {
+        let mut builder = Builder::new(axes);
         let summed: Vec<AxisId> = effective[0]
             .iter()
             .copied()
@@ -81,9 +72,13 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
         } else {
             product(&effective[0], size)
         };
+        let raw = Arg {
+            source: Source::Operand(OperandId(0)),
+            dims: bound.operands()[0].clone(),
+        };
         builder.push(
             Step {
-                args: vec![raw(0)],
+                args: vec![raw],
                 out: Dest::Output,
                 out_axes: output.to_vec(),
                 kernel,
@@ -92,7 +87,7 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
             },
             flops,
         );
-        return Ok(builder.finish(bound, Path(Vec::new()), options, None));
+        return Ok(builder.finish(bound, None, Path(Vec::new()), options, None));
     }
 
     // Axes only one operand holds are summed away first, in a step of their
@@ -119,15 +114,55 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
     let text = bound.expr().text();
     let out_indices: Vec<usize> = output.iter().map(|a| a.index()).collect();
     let resolved = order::resolve(&options.optimize, n);
-    let tree = order::find(
-        &search_inputs,
-        &out_indices,
-        &sizes,
-        options.memory_limit,
-        options.objective,
-        &resolved,
-    )
-    .map_err(|e| order_error(e, options.memory_limit, &resolved, text))?;
+    let failed = |e| order_error(e, options.memory_limit, &resolved, text);
+    let (tree, slices) = match (options.memory_limit, options.slicing) {
+        (Some(limit), Slicing::WhenNeeded) => {
+            let temp_inputs: Vec<bool> = presum.iter().map(Option::is_some).collect();
+            let problem = order::Problem {
+                inputs: &search_inputs,
+                output: &out_indices,
+                sizes: &sizes,
+                temp_inputs: &temp_inputs,
+                objective: options.objective,
+            };
+            let sliced = order::find_sliced(&problem, limit, &resolved).map_err(failed)?;
+            let slices = (!sliced.axes.is_empty()).then(|| {
+                let axes: Vec<AxisId> = sliced.axes.iter().map(|&a| AxisId::new(a)).collect();
+                Slices {
+                    bound: bound.sliced(&axes),
+                    count: Count::product(axes.iter().map(|&a| size(a))),
+                    axes,
+                    unsliced_flops: sliced.unsliced_flops,
+                    limit,
+                }
+            });
+            (sliced.tree, slices)
+        }
+        _ => {
+            let tree = order::find(
+                &search_inputs,
+                &out_indices,
+                &sizes,
+                options.memory_limit,
+                options.objective,
+                &resolved,
+            )
+            .map_err(failed)?;
+            (tree, None)
+        }
+    };
+    // From here on, the problem one slice computes (the whole problem when
+    // nothing is sliced): the steps are built over it.
+    let full = bound;
+    let step_bound = slices.as_ref().map(|s| s.bound.clone());
+    let bound = step_bound.as_ref().unwrap_or(full);
+    let axes = bound.axes();
+    let size = |a: AxisId| axes[a.index()].size;
+    let mut builder = Builder::new(axes);
+    let raw = |k: usize| Arg {
+        source: Source::Operand(OperandId(k)),
+        dims: bound.operands()[k].clone(),
+    };
     let root = tree.root();
     let children = |node: usize| tree.children(node).expect("a contraction has two children");
 
@@ -273,7 +308,7 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
         }
     }
     let path = Path::from_ssa(tree.leaves(), &tree.path());
-    Ok(builder.finish(bound, path, options, Some(resolved)))
+    Ok(builder.finish(full, slices, path, options, Some(resolved)))
 }
 
 /// Elements a step reads (each input through its distinct axes: a diagonal
@@ -338,7 +373,16 @@ struct Builder<'a> {
     temps: Vec<Vec<AxisId>>,
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
+    fn new(axes: &'a [Axis]) -> Self {
+        Builder {
+            axes,
+            steps: Vec::new(),
+            flops: Vec::new(),
+            temps: Vec::new(),
+        }
+    }
+
     /// Appends `step`, which does `flops` FLOPs.
     fn push(&mut self, mut step: Step, flops: Count) {
         step.flops = flops.saturating_u128();
@@ -365,9 +409,12 @@ impl Builder<'_> {
         }
     }
 
+    /// The plan of these steps for `bound`, the whole problem; the steps
+    /// compute one slice of it when it is sliced.
     fn finish(
         mut self,
         bound: &Bound,
+        slices: Option<Slices>,
         path: Path,
         options: &PlanOptions,
         resolved: Option<Optimize>,
@@ -377,18 +424,27 @@ impl Builder<'_> {
         for (step, moved) in self.steps.iter_mut().zip(&step_moved) {
             step.moved = moved.saturating_u128();
         }
+        // Per slice: the step's sizes.
         let size = |a: AxisId| self.axes[a.index()].size;
         let temp_len: Vec<Count> = self.temps.iter().map(|t| product(t, size)).collect();
         let largest_temporary = temp_len.iter().max().cloned().unwrap_or(Count::ZERO);
         let output_len = product(bound.output(), size);
         let largest_intermediate = largest_temporary.clone().max(output_len);
-        let all: Vec<AxisId> = (0..self.axes.len()).map(AxisId::new).collect();
+        // The whole problem's.
+        let full_size = |a: AxisId| bound.axis(a).size;
+        let all: Vec<AxisId> = (0..bound.axes().len()).map(AxisId::new).collect();
         let sums = all.iter().any(|a| !bound.output().contains(a));
-        let points = product(&all, size);
+        let points = product(&all, full_size);
+        let per_slice: Count = self.flops.iter().cloned().sum();
+        let optimized_flops = match &slices {
+            Some(s) => per_slice.mul(&s.count),
+            None => per_slice,
+        };
         Plan {
             bound: bound.clone(),
+            slices,
             naive_flops: naive_flops(points, bound.operands().len(), sums),
-            optimized_flops: self.flops.iter().cloned().sum(),
+            optimized_flops,
             steps: self.steps,
             temps: self.temps,
             gemm: options.gemm,
@@ -653,7 +709,8 @@ mod tests {
                 &bound,
                 &PlanOptions::new()
                     .optimize(optimize.clone())
-                    .memory_limit(Some(200)),
+                    .memory_limit(Some(200))
+                    .slicing(Slicing::Never),
             );
             match (&optimize, ok) {
                 (Optimize::Naive, Err(e)) => {
@@ -665,13 +722,15 @@ mod tests {
                 (_, Ok(p)) => assert!(p.largest_temporary() <= 200, "{optimize:?}"),
                 (_, Err(e)) => panic!("{optimize:?}: {e}"),
             }
-            let refused = plan(
-                &bound,
-                &PlanOptions::new()
-                    .optimize(optimize.clone())
-                    .memory_limit(Some(100)),
-            );
+            // Unsliced, no order fits 100; sliced, every one does.
+            let limited = PlanOptions::new()
+                .optimize(optimize.clone())
+                .memory_limit(Some(100));
+            let refused = plan(&bound, &limited.clone().slicing(Slicing::Never));
             assert!(refused.is_err(), "{optimize:?}");
+            let sliced = plan(&bound, &limited).unwrap_or_else(|e| panic!("{optimize:?}: {e}"));
+            assert!(sliced.slices().is_some(), "{optimize:?}");
+            assert!(sliced.largest_temporary() <= 100, "{optimize:?}");
         }
     }
 }

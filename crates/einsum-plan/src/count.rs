@@ -54,6 +54,28 @@ impl Count {
             .fold(Count::from(1u8), |acc, f| acc.times(f as u64))
     }
 
+    /// `self * other`.
+    #[must_use]
+    pub fn mul(&self, other: &Count) -> Count {
+        if let (Repr::Small(a), Repr::Small(b)) = (&self.0, &other.0)
+            && let Some(p) = a.checked_mul(*b)
+        {
+            return Count(Repr::Small(p));
+        }
+        let (a, b) = (self.limbs(), other.limbs());
+        let mut limbs = vec![0u64; a.len() + b.len()];
+        for (i, &x) in a.iter().enumerate() {
+            let mut carry = 0u128;
+            for (j, &y) in b.iter().enumerate() {
+                let t = u128::from(x) * u128::from(y) + u128::from(limbs[i + j]) + carry;
+                limbs[i + j] = t as u64;
+                carry = t >> 64;
+            }
+            limbs[i + b.len()] = carry as u64;
+        }
+        Count::from_limbs(limbs)
+    }
+
     /// `self * factor`.
     #[must_use]
     pub fn times(self, factor: u64) -> Count {
@@ -476,6 +498,15 @@ mod tests {
         let up = text.as_bytes()[4] >= b'5';
         let kept = head + u32::from(up);
         format!("{}.{:03}", kept / 1000, kept % 1000)
+    }
+
+    #[test]
+    fn products_of_counts_are_exact() {
+        let big = Count::product([1 << 60, 1 << 60, 3]);
+        let product = big.mul(&Count::product([1 << 62, 5]));
+        assert_eq!(product, Count::product([1 << 60, 1 << 60, 3, 1 << 62, 5]));
+        assert_eq!(Count::from(7u8).mul(&Count::from(6u8)), 42);
+        assert_eq!(Count::ZERO.mul(&big), 0);
     }
 
     #[test]

@@ -64,6 +64,6 @@ pub use error::{PlanError, PlanErrorKind};
 pub use fit::GemmPolicy;
 pub use kernel::{Kernel, Role, Side};
 pub use order::{Optimize, Path};
-pub use plan::{Arg, Dest, OperandId, Plan, PlanOptions, Source, Step, TempId};
+pub use plan::{Arg, Dest, OperandId, Plan, PlanOptions, Slices, Slicing, Source, Step, TempId};
 pub use report::FittedReport;
-pub use report::{CopyReport, PlanReport, StepReport};
+pub use report::{CopyReport, PlanReport, SlicingReport, StepReport};

@@ -15,6 +15,7 @@ use crate::order::{Optimize, Path};
 pub struct PlanOptions {
     pub(crate) optimize: Optimize,
     pub(crate) memory_limit: Option<usize>,
+    pub(crate) slicing: Slicing,
     pub(crate) objective: Objective,
     pub(crate) gemm: GemmPolicy,
 }
@@ -32,9 +33,22 @@ impl PlanOptions {
     }
 
     /// The largest temporary allowed, in elements (`None`: no limit). The
-    /// output is not a temporary and is never limited.
+    /// output is not a temporary and is never limited. When no order keeps
+    /// every temporary within it, the plan is sliced (see [`Slicing`]).
     pub fn memory_limit(mut self, elements: Option<usize>) -> Self {
         self.memory_limit = elements;
+        self
+    }
+
+    /// The memory limit in bytes, for elements of `element_bytes` bytes
+    /// each: `bytes / element_bytes` elements (`None`: no limit).
+    pub fn memory_limit_bytes(self, bytes: Option<usize>, element_bytes: usize) -> Self {
+        self.memory_limit(bytes.map(|b| b / element_bytes.max(1)))
+    }
+
+    /// Whether a memory limit may be met by slicing.
+    pub fn slicing(mut self, slicing: Slicing) -> Self {
+        self.slicing = slicing;
         self
     }
 
@@ -49,6 +63,103 @@ impl PlanOptions {
     pub fn gemm(mut self, gemm: GemmPolicy) -> Self {
         self.gemm = gemm;
         self
+    }
+}
+
+/// What a plan does when no order keeps every temporary within the memory
+/// limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Slicing {
+    /// Slice: fix some axes to one index at a time, so that each slice's
+    /// temporaries fit, and sum (or stack) the slices. The plan minimises
+    /// the slices' total FLOPs, and an order that fits unsliced competes on
+    /// the same total.
+    #[default]
+    WhenNeeded,
+    /// Never slice: find an order within the limit or fail with
+    /// [`MemoryLimitExceeded`](crate::PlanErrorKind::MemoryLimitExceeded)
+    /// (numpy's and opt_einsum's notion of a path under a limit).
+    Never,
+}
+
+/// How a plan is sliced: the axes fixed, one index at a time, in each
+/// slice. Every slice runs the plan's steps, over [`Slices::bound`]; the
+/// slices' results are summed over the sliced axes the output does not
+/// hold and stacked along those it does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Slices {
+    pub(crate) axes: Vec<AxisId>,
+    /// The problem one slice computes: the sliced axes at size 1.
+    pub(crate) bound: Bound,
+    /// How many slices: the product of the sliced axes' sizes.
+    pub(crate) count: Count,
+    pub(crate) unsliced_flops: Count,
+    /// The memory limit it was sliced for, in elements.
+    pub(crate) limit: usize,
+}
+
+/// Most partial sums a sliced run keeps (see [`Slices::groups`]).
+const SUM_GROUPS: usize = 16;
+
+impl Slices {
+    /// The sliced axes, ascending.
+    pub fn axes(&self) -> &[AxisId] {
+        &self.axes
+    }
+
+    /// The problem one slice computes: the sliced axes have size 1, and so
+    /// has every dimension over them.
+    pub fn bound(&self) -> &Bound {
+        &self.bound
+    }
+
+    /// How many slices (saturating at `u128::MAX`).
+    pub fn count(&self) -> u128 {
+        self.count.saturating_u128()
+    }
+
+    /// How many slices, exactly.
+    pub fn count_exact(&self) -> &Count {
+        &self.count
+    }
+
+    /// FLOPs of the cheapest order found with no limit (saturating): what
+    /// the slices' total is compared with.
+    pub fn unsliced_flops(&self) -> u128 {
+        self.unsliced_flops.saturating_u128()
+    }
+
+    /// The memory limit the plan was sliced for, in elements: it bounds
+    /// every temporary of every slice.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// In how many partial sums the slices are added when no sliced axis is
+    /// the output's: consecutive slices are summed into each (the first
+    /// into the result, the others into buffers of the result's size), and
+    /// the partial sums are then added into the result in order. Slices in
+    /// different partial sums may run at once. The grouping is the plan's,
+    /// so the result's bits do not depend on how many threads run it.
+    ///
+    /// 1 when the output holds a sliced axis (its blocks are written
+    /// apart, and each block's slices summed in order), when there are
+    /// fewer than two slices to sum, or when a buffer of the result's size
+    /// would not fit the limit.
+    pub fn groups(&self) -> usize {
+        let stacked = self.axes.iter().any(|a| self.bound.output().contains(a));
+        let out_len = Count::product(self.bound.output_shape());
+        if stacked || out_len > Count::from(self.limit) {
+            return 1;
+        }
+        self.count
+            .to_u128()
+            .map_or(SUM_GROUPS, |n| (n.min(SUM_GROUPS as u128)) as usize)
+    }
+
+    pub(crate) fn unsliced_count(&self) -> &Count {
+        &self.unsliced_flops
     }
 }
 
@@ -131,6 +242,8 @@ pub struct Step {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Plan {
     pub(crate) bound: Bound,
+    /// How it is sliced, when it is: then the steps compute one slice.
+    pub(crate) slices: Option<Slices>,
     pub(crate) steps: Vec<Step>,
     pub(crate) temps: Vec<Vec<AxisId>>,
     pub(crate) gemm: GemmPolicy,
@@ -171,6 +284,31 @@ impl Plan {
         &self.bound
     }
 
+    /// How the plan is sliced (`None`: it is not). A sliced plan's steps,
+    /// temporaries and per-step figures are those of one slice; its
+    /// headline figures (`optimized_flops`, `moved_elements`) are of all
+    /// slices, and its largest intermediate and temporary of one.
+    pub fn slices(&self) -> Option<&Slices> {
+        self.slices.as_ref()
+    }
+
+    /// The problem the steps compute: one slice's when the plan is sliced,
+    /// else the whole [`bound`](Plan::bound) problem.
+    pub fn step_bound(&self) -> &Bound {
+        self.slices.as_ref().map_or(&self.bound, |s| &s.bound)
+    }
+
+    /// `sliced FLOPs / unsliced FLOPs` of a sliced plan: what the slices
+    /// cost over the cheapest order found with no limit (1 unsliced).
+    pub fn slicing_overhead(&self) -> f64 {
+        match &self.slices {
+            Some(s) if s.unsliced_flops != Count::ZERO => {
+                self.optimized_flops.ratio(&s.unsliced_flops)
+            }
+            _ => 1.0,
+        }
+    }
+
     /// The steps, in execution order.
     pub fn steps(&self) -> &[Step] {
         &self.steps
@@ -205,18 +343,25 @@ impl Plan {
         self.moved_count().saturating_u128()
     }
 
+    /// Over all slices.
     pub(crate) fn moved_count(&self) -> Count {
-        self.step_moved.iter().cloned().sum()
+        let per_slice: Count = self.step_moved.iter().cloned().sum();
+        match &self.slices {
+            Some(s) => per_slice.mul(&s.count),
+            None => per_slice,
+        }
     }
 
     /// Elements of the largest result of any step, the output included:
-    /// numpy's "largest intermediate" (saturating at `usize::MAX`).
+    /// numpy's "largest intermediate" (saturating at `usize::MAX`); of one
+    /// slice when the plan is sliced.
     pub fn largest_intermediate(&self) -> usize {
         self.largest_intermediate.saturating_usize()
     }
 
     /// Elements of the largest temporary, the output not included (0 when
-    /// there is none): what the memory limit bounds (saturating).
+    /// there is none): what the memory limit bounds (saturating); of one
+    /// slice when the plan is sliced.
     pub fn largest_temporary(&self) -> usize {
         self.largest_temporary.saturating_usize()
     }
@@ -242,7 +387,7 @@ impl Plan {
                 operand_strides.iter().map(Vec::as_slice).collect();
             let out_strides = fit::c_strides(self.output_shape().into_iter());
             fit::fit_steps(
-                bound,
+                self.step_bound(),
                 &self.steps,
                 &self.temps,
                 self.gemm,

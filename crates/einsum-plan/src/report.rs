@@ -45,8 +45,32 @@ pub struct PlanReport {
     /// Elements all steps read and write (times the element size: bytes
     /// moved).
     pub moved_elements: Count,
+    /// How the plan is sliced (`None` when it is not): then the steps, the
+    /// largest intermediate and temporary and the workspace are one
+    /// slice's, and `optimized_flops` and `moved_elements` all slices'.
+    pub slicing: Option<SlicingReport>,
     /// The steps, in execution order.
     pub steps: Vec<StepReport>,
+}
+
+/// How a plan is sliced, in a [`PlanReport`].
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
+pub struct SlicingReport {
+    /// The sliced axes' names, in the plan's axis names.
+    pub axes: Vec<String>,
+    /// Their sizes.
+    pub sizes: Vec<usize>,
+    /// Which of them the output holds (stacked, not summed).
+    pub stacked: Vec<bool>,
+    /// How many slices.
+    pub slices: Count,
+    /// FLOPs of one slice.
+    pub flops_per_slice: Count,
+    /// FLOPs of the cheapest order found with no limit.
+    pub unsliced_flops: Count,
+    /// `optimized_flops / unsliced_flops`.
+    pub overhead: f64,
 }
 
 /// One step of a [`PlanReport`].
@@ -142,8 +166,12 @@ impl Plan {
     /// The report as data for `fitted`, a fit of this plan to some arrays.
     pub fn report_fitted(&self, fitted: &Fitted) -> PlanReport {
         let bound = self.bound();
-        let shape_of =
-            |axes: &[crate::AxisId]| axes.iter().map(|&a| bound.axis(a).size).collect::<Vec<_>>();
+        let step_bound = self.step_bound();
+        let shape_of = |axes: &[crate::AxisId]| {
+            axes.iter()
+                .map(|&a| step_bound.axis(a).size)
+                .collect::<Vec<_>>()
+        };
         let counts = self.counts(fitted);
         let steps = self
             .steps()
@@ -207,8 +235,51 @@ impl Plan {
             workspace_elements: counts.workspace.clone(),
             buffers: fitted.buffers().to_vec(),
             moved_elements: counts.moved,
+            slicing: self.slices().map(|s| SlicingReport {
+                axes: s
+                    .axes()
+                    .iter()
+                    .map(|&a| bound.axis(a).name.to_string())
+                    .collect(),
+                sizes: s.axes().iter().map(|&a| bound.axis(a).size).collect(),
+                stacked: s
+                    .axes()
+                    .iter()
+                    .map(|a| bound.output().contains(a))
+                    .collect(),
+                slices: s.count_exact().clone(),
+                flops_per_slice: counts.step_flops.iter().cloned().sum(),
+                unsliced_flops: s.unsliced_count().clone(),
+                overhead: self.slicing_overhead().min(f64::MAX),
+            }),
             steps,
         }
+    }
+
+    /// How the plan is sliced, in one line (`None` when it is not): the
+    /// sliced axes with their sizes, the number of slices and the overhead,
+    /// `j (64), k (32, stacked): 2048 slices, overhead 1.234x`.
+    pub fn slicing_summary(&self) -> Option<String> {
+        let s = self.slices()?;
+        let axes: Vec<String> = s
+            .axes()
+            .iter()
+            .map(|&a| {
+                let axis = self.bound.axis(a);
+                let stacked = if self.bound.output().contains(&a) {
+                    ", stacked"
+                } else {
+                    ""
+                };
+                format!("{} ({}{stacked})", axis.name, axis.size)
+            })
+            .collect();
+        Some(format!(
+            "{}: {} slices, overhead {:.3}x",
+            axes.join(", "),
+            s.count_exact(),
+            self.slicing_overhead()
+        ))
     }
 }
 
@@ -261,6 +332,12 @@ impl Plan {
         writeln!(f, "  Complete contraction:  {}", bound.expr())?;
         writeln!(f, "                Shapes:  {}", shapes.join(", "))?;
         writeln!(f, "             Optimizer:  {}", self.optimizer_name())?;
+        let per_slice = if let Some(slicing) = self.slicing_summary() {
+            writeln!(f, "                Sliced:  {slicing}")?;
+            " (per slice)"
+        } else {
+            ""
+        };
         writeln!(f, "         Naive scaling:  {naive_scaling}")?;
         writeln!(f, "     Optimized scaling:  {optimized_scaling}")?;
         writeln!(f, "      Naive FLOP count:  {}", self.naive_flops.sci())?;
@@ -269,12 +346,12 @@ impl Plan {
         let rule = "-".repeat(86);
         writeln!(
             f,
-            "  Largest intermediate:  {} elements",
+            "  Largest intermediate:  {} elements{per_slice}",
             self.largest_intermediate.sci()
         )?;
         writeln!(
             f,
-            "     Largest temporary:  {} elements",
+            "     Largest temporary:  {} elements{per_slice}",
             self.largest_temporary
         )?;
         writeln!(f, "        Elements moved:  {}", self.moved_count().sci())?;
@@ -285,14 +362,21 @@ impl Plan {
         };
         writeln!(
             f,
-            "             Workspace:  {} elements{buffers}",
+            "             Workspace:  {} elements{buffers}{per_slice}",
             fitted.workspace_count()
         )?;
         writeln!(f, "{rule}")?;
         writeln!(
             f,
             "{:>4}  {:<22} {:<38} {:>9}  result",
-            "step", "subscripts", "kernel", "flops"
+            "step",
+            "subscripts",
+            "kernel",
+            if per_slice.is_empty() {
+                "flops"
+            } else {
+                "flops/slice"
+            }
         )?;
         writeln!(f, "{rule}")?;
         for (i, step) in self.steps.iter().enumerate() {
@@ -301,11 +385,11 @@ impl Plan {
                 (Dest::Temp(t), Some(fit::Dest::Buffer(b))) => {
                     let shape: Vec<usize> = self.temps[t.0]
                         .iter()
-                        .map(|&a| bound.axis(a).size)
+                        .map(|&a| self.step_bound().axis(a).size)
                         .collect();
                     format!("{t} {} in {b}", shape_text(&shape))
                 }
-                _ => format!("out {}", shape_text(&self.output_shape())),
+                _ => format!("out {}", shape_text(&self.step_bound().output_shape())),
             };
             writeln!(
                 f,

@@ -210,9 +210,13 @@ fn terms(subscripts: &str) -> usize {
 impl Expression {
     fn compile(subscripts: &str, strategy: Strategy, spec: Py<PyAny>) -> PyResult<Expression> {
         let expr = einsum::parse(subscripts).map_err(to_py)?;
+        // numpy's and opt_einsum's memory limits choose a path or fail
+        // (the compatibility layer then falls back as they do): never a
+        // sliced plan, whose path would not be theirs.
         let options = Options::new()
             .optimize(strategy.optimize.clone())
-            .memory_limit(strategy.memory_limit);
+            .memory_limit(strategy.memory_limit)
+            .slicing(einsum::Slicing::Never);
         Ok(Expression {
             subscripts: subscripts.to_owned(),
             einsum: Arc::new(Einsum::from_expr(expr, options)),

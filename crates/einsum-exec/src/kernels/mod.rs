@@ -179,6 +179,45 @@ pub(crate) fn execute<T: Element>(
     Ok(())
 }
 
+/// `out += partial`, element by element: a partial sum of a sliced run
+/// added into the result.
+///
+/// # Panics
+/// If the shapes differ.
+pub(crate) fn add_into<T: Element>(out: &mut StridedViewMut<'_, T>, partial: &StridedView<'_, T>) {
+    assert_eq!(
+        out.shape(),
+        partial.shape(),
+        "a partial sum has the result's shape"
+    );
+    let dims: smallvec::SmallVec<[Dim; 8]> = out
+        .shape()
+        .iter()
+        .zip(out.strides())
+        .zip(partial.strides())
+        .map(|((&extent, &o), &p)| Dim {
+            extent,
+            a: p,
+            b: 0,
+            out: o,
+            ..Dim::ONE
+        })
+        .collect();
+    let (src, dst) = (partial.ptr(), out.ptr());
+    for_each_offset(&dims, |p, _, o| {
+        // SAFETY: both views were checked when made (or are windows of
+        // checked views): every index of their common shape lands in
+        // their data, and `for_each_offset` visits exactly those indices'
+        // offsets. `out` is exclusive and unaliased, and `partial` is
+        // another allocation (a sum buffer), so the read and the write
+        // never meet.
+        unsafe {
+            let at = dst.offset(o);
+            *at = (*at).add(*src.offset(p));
+        }
+    });
+}
+
 /// A pointer that may cross to rayon's threads.
 ///
 /// Threads either only read through it, or write through it to disjoint

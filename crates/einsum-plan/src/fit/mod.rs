@@ -340,8 +340,10 @@ pub fn fit(
             strides: out_strides.to_vec(),
         });
     }
+    // A sliced plan's steps run on slices of the arrays: the same strides,
+    // the sliced axes at extent 1.
     Ok(fit_steps(
-        bound,
+        plan.step_bound(),
         plan.steps(),
         plan.temps(),
         plan.gemm_policy(),

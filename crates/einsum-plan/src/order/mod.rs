@@ -30,12 +30,14 @@ mod path;
 mod random_greedy;
 mod reconfigure;
 mod search;
+mod slice;
 mod subsets;
 mod tree;
 
 pub use path::Path;
 pub(crate) use path::SsaPath;
 pub(crate) use search::{Search, with_merged};
+pub(crate) use slice::{Problem, find_sliced};
 pub(crate) use tree::{ContractionTree, Tree};
 
 use crate::axis_set::AxisSet;
