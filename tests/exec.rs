@@ -153,6 +153,9 @@ struct Config {
     gemm: GemmPolicy,
     options: RunOptions,
     out_reversed: bool,
+    /// A memory limit, in elements: tight ones slice every contraction
+    /// that has temporaries.
+    memory_limit: Option<usize>,
 }
 
 /// Each operand's data laid out as `layout` lays out its shape: (buffer,
@@ -200,9 +203,18 @@ fn check<T: Sample>(case: &ShapedCase, config: &Config) -> Result<(), String> {
         &case.shapes,
         &PlanOptions::new()
             .optimize(config.optimize.clone())
-            .gemm(config.gemm),
+            .gemm(config.gemm)
+            .memory_limit(config.memory_limit),
     )
     .map_err(|e| e.to_string())?;
+    if let Some(limit) = config.memory_limit
+        && plan.largest_temporary() > limit
+    {
+        return Err(format!(
+            "a temporary of {} elements over the limit of {limit}:\n{plan}",
+            plan.largest_temporary()
+        ));
+    }
     let buffers = operand_buffers::<T>(case, config.layout);
     let reference = reference::evaluate(&expr, &reference_operands(case, &buffers));
     let shape = reference.shape.clone();
@@ -449,6 +461,7 @@ fn configs(full: bool) -> Vec<Config> {
         gemm: GemmPolicy::Auto,
         options: RunOptions::new(),
         out_reversed: false,
+        memory_limit: None,
     };
     if !full {
         return LAYOUTS
@@ -480,6 +493,25 @@ fn configs(full: bool) -> Vec<Config> {
             ..base.clone()
         });
     }
+    // Sliced: every temporary at most 1 element (every axis a temporary
+    // holds is sliced), or 3; slices one at a time and two at once, into
+    // an output replaced or added to.
+    for &layout in &LAYOUTS {
+        for (limit, par) in [(1, Par::Seq), (1, Par::Rayon(2)), (3, Par::Rayon(2))] {
+            list.push(Config {
+                layout,
+                memory_limit: Some(limit),
+                options: RunOptions::new().par(par),
+                ..base.clone()
+            });
+        }
+    }
+    list.push(Config {
+        memory_limit: Some(2),
+        out_reversed: true,
+        options: RunOptions::new().accum(Accum::Add).par(Par::Rayon(2)),
+        ..base.clone()
+    });
     list.push(Config {
         options: RunOptions::new().accum(Accum::Add),
         ..base.clone()
@@ -647,6 +679,7 @@ proptest! {
         gemm in proptest::sample::select(strategies::GEMM_POLICIES.to_vec()),
         par in proptest::sample::select(strategies::PARS.to_vec()),
         optimize in proptest::sample::select(strategies::optimizers()),
+        memory_limit in proptest::sample::select(vec![None, Some(1), Some(4)]),
     ) {
         // Every generated case binds today; should binding ever refuse one
         // (as numpy would), it is skipped rather than compared.
@@ -659,6 +692,7 @@ proptest! {
             gemm,
             options: RunOptions::new().par(par),
             out_reversed: false,
+            memory_limit,
         };
         for result in [check::<f64>(&case, &config), check::<i64>(&case, &config)] {
             prop_assert!(result.is_ok(), "{}\n{:?}\n{}", corpus_line(&case), config, result.unwrap_err());
