@@ -361,6 +361,66 @@ impl Einsum {
         self.run_planned(plan.clone(), &inputs, out.into_dyn(), run, proceed)
     }
 
+    /// Runs slice `slice` of `plan` (a sliced plan for these operands'
+    /// shapes) alone, returning its result: the output's shape with extent
+    /// 1 along each sliced axis the output holds. Results of slices at the
+    /// same [`slice_position`](einsum_exec::slice_position) add up to that
+    /// part of the output: how a distributed run splits the work.
+    ///
+    /// ```
+    /// use einsum::{Einsum, Options};
+    /// use ndarray::Array2;
+    ///
+    /// let e = Einsum::with_options("ab,bc,cd,da->", Options::new().memory_limit(Some(8)))?;
+    /// let m = Array2::<f64>::from_elem((4, 4), 0.5);
+    /// let plan = e.plan(&[[4, 4]; 4])?;
+    /// let slices = plan.slices().expect("no order keeps every temporary within 8");
+    /// let mut total = 0.0;
+    /// for slice in 0..slices.count() as usize {
+    ///     total += e.run_slice(&plan, slice, &[&m, &m, &m, &m])?.sum();
+    /// }
+    /// assert_eq!(total, e.run(&[&m, &m, &m, &m])?.sum());
+    /// # Ok::<(), einsum::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// If the plan is not sliced or has no such slice, or is not the plan
+    /// for these operands' shapes.
+    pub fn run_slice<T: Element>(
+        &self,
+        plan: &Arc<Plan>,
+        slice: usize,
+        operands: &[&dyn Operand<T>],
+    ) -> Result<ArrayD<T>, Error> {
+        let inputs = strided(operands);
+        let shape = plan
+            .slices()
+            .map(|s| s.bound().output_shape())
+            .unwrap_or_else(|| plan.output_shape());
+        let mut result = zeros::<T>(&shape)?;
+        let mut out = StridedViewMut::try_from(result.view_mut())?;
+        let options = self.options.run.accum(einsum_exec::Accum::Replace);
+        match self.workspaces.try_lock() {
+            Ok(mut workspaces) => einsum_exec::run_slice(
+                plan,
+                slice,
+                &inputs,
+                &mut out,
+                &options,
+                workspaces.of::<T>(),
+            )?,
+            Err(_) => einsum_exec::run_slice(
+                plan,
+                slice,
+                &inputs,
+                &mut out,
+                &options,
+                &mut Workspace::new(),
+            )?,
+        }
+        Ok(result)
+    }
+
     fn plan_for<T>(&self, inputs: &[StridedView<'_, T>]) -> Result<Arc<Plan>, Error> {
         let shapes: SmallVec<[&[usize]; 4]> = inputs.iter().map(|v| v.shape()).collect();
         self.plan(&shapes)

@@ -77,6 +77,15 @@ pub enum ExecError {
         /// How many slices, in decimal.
         slices: String,
     },
+    /// A slice number past a sliced plan's slices (or a slice asked of a
+    /// plan that is not sliced: it has one slice, the whole).
+    #[error("slice {slice} of a plan of {slices} slices")]
+    SliceOutOfRange {
+        /// The slice asked for.
+        slice: usize,
+        /// How many there are.
+        slices: usize,
+    },
     /// Arrays passed to a program have other strides than it was fitted to.
     #[error("the arrays' strides are not those the program was fitted to")]
     StridesMismatch,

@@ -75,6 +75,6 @@ pub use memory::{
     Allocation, advise_huge_pages, bytes_of, check_bytes, check_shape, machine_bytes, try_zeroed,
 };
 pub use par::{Accum, Par};
-pub use run::{Profile, Program, RunOptions, run, run_profiled};
+pub use run::{Profile, Program, RunOptions, run, run_profiled, run_slice, slice_position};
 pub use view::{StridedView, StridedViewMut};
 pub use workspace::{Workspace, Workspaces, bytes_needed};

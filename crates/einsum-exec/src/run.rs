@@ -12,7 +12,7 @@ use crate::element::{Element, target};
 use crate::error::ExecError;
 use crate::kernels::{self, Event};
 use crate::par::{Accum, Par};
-use crate::slices::SliceRun;
+use crate::slices::{SliceLayout, SliceRun};
 use crate::view::{StridedView, StridedViewMut};
 use crate::workspace::Workspace;
 
@@ -66,6 +66,60 @@ pub fn run<T: Element>(
     run_checked(&checked, inputs, out, options, workspace, true, |_| Ok(()))
 }
 
+/// Runs slice `slice` of a sliced `plan` alone, writing (or adding) its
+/// result into `out`, whose shape is one slice's result:
+/// [`Slices::bound`](einsum_plan::Slices::bound)'s output shape (the
+/// output's, with extent 1 along each sliced axis the output holds). What
+/// a distributed run sends each worker; [`slice_position`] says where the
+/// result goes, and results of slices at the same position are summed.
+///
+/// # Errors
+/// If the plan is not sliced or `slice` is past its slices (there is then
+/// nothing to split: run the whole), and as [`run`].
+pub fn run_slice<T: Element>(
+    plan: &Plan,
+    slice: usize,
+    inputs: &[StridedView<'_, T>],
+    out: &mut StridedViewMut<'_, T>,
+    options: &RunOptions,
+    workspace: &mut Workspace<T>,
+) -> Result<(), ExecError> {
+    let Some(slices) = plan.slices() else {
+        return Err(ExecError::SliceOutOfRange { slice, slices: 1 });
+    };
+    check_inputs(plan, inputs)?;
+    let expected = slices.bound().output_shape();
+    if out.shape() != expected.as_slice() {
+        return Err(ExecError::OutputShapeMismatch {
+            expected,
+            got: out.shape().to_vec(),
+        });
+    }
+    let strides: SmallVec<[&[isize]; 4]> = inputs.iter().map(|v| v.strides()).collect();
+    let fitted = fit(plan, &strides, out.strides(), target::<T>()).map_err(fit_error)?;
+    let checked = Checked::new(plan, fitted)?;
+    let layout = checked
+        .slices()
+        .expect("a sliced plan's program has slices");
+    layout.run_one(
+        &checked,
+        slice,
+        inputs,
+        out,
+        options.accum,
+        options.par.threads(),
+        workspace,
+    )
+}
+
+/// Where slice `slice` of a sliced `plan` lies in the output: its start
+/// index per output dimension (0 but along the sliced axes the output
+/// holds); `None` when the plan is not sliced or has no such slice.
+pub fn slice_position(plan: &Plan, slice: usize) -> Option<Vec<usize>> {
+    let layout = SliceLayout::for_positions(plan)?;
+    (slice < layout.count()).then(|| layout.out_position(slice))
+}
+
 /// What a profiled run measured, per step in plan order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Profile {
@@ -108,6 +162,19 @@ fn check_shapes<T>(
     inputs: &[StridedView<'_, T>],
     out: &StridedViewMut<'_, T>,
 ) -> Result<(), ExecError> {
+    check_inputs(plan, inputs)?;
+    let expected = plan.output_shape();
+    if out.shape() != expected.as_slice() {
+        return Err(ExecError::OutputShapeMismatch {
+            expected,
+            got: out.shape().to_vec(),
+        });
+    }
+    Ok(())
+}
+
+/// The operands have the plan's count and shapes.
+fn check_inputs<T>(plan: &Plan, inputs: &[StridedView<'_, T>]) -> Result<(), ExecError> {
     let bound = plan.bound();
     if inputs.len() != bound.operands().len() {
         return Err(ExecError::OperandCountMismatch {
@@ -125,13 +192,6 @@ fn check_shapes<T>(
                 got: view.shape().to_vec(),
             });
         }
-    }
-    let expected = plan.output_shape();
-    if out.shape() != expected.as_slice() {
-        return Err(ExecError::OutputShapeMismatch {
-            expected,
-            got: out.shape().to_vec(),
-        });
     }
     Ok(())
 }

@@ -61,6 +61,27 @@ impl SliceLayout {
     /// The layout of `plan`'s slices for a fit of it; `None` when it is not
     /// sliced.
     pub(crate) fn new(plan: &Plan, fitted: &Fitted) -> Result<Option<SliceLayout>, ExecError> {
+        let Some(mut layout) = SliceLayout::unfitted(plan)? else {
+            return Ok(None);
+        };
+        if layout.groups > 1 {
+            let strides: Vec<&[isize]> = fitted.input_strides().iter().map(Vec::as_slice).collect();
+            let c_order = c_strides(&layout.out_shape);
+            let partial_fit =
+                fit(plan, &strides, &c_order, fitted.target()).expect("the fit's own strides fit");
+            layout.partial = Some(Box::new(Checked::new_unsliced(plan, partial_fit)?));
+        }
+        Ok(Some(layout))
+    }
+
+    /// The layout alone, for where slices go (`None`: not sliced, or more
+    /// slices than a `usize` counts).
+    pub(crate) fn for_positions(plan: &Plan) -> Option<SliceLayout> {
+        SliceLayout::unfitted(plan).ok().flatten()
+    }
+
+    /// The layout, with no program for partial sums yet.
+    fn unfitted(plan: &Plan) -> Result<Option<SliceLayout>, ExecError> {
         let Some(slices) = plan.slices() else {
             return Ok(None);
         };
@@ -104,15 +125,6 @@ impl SliceLayout {
             .collect();
         let out_shape = slices.bound().output_shape();
         let groups = slices.groups();
-        let partial = if groups > 1 {
-            let strides: Vec<&[isize]> = fitted.input_strides().iter().map(Vec::as_slice).collect();
-            let c_order = c_strides(&out_shape);
-            let partial_fit =
-                fit(plan, &strides, &c_order, fitted.target()).expect("the fit's own strides fit");
-            Some(Box::new(Checked::new_unsliced(plan, partial_fit)?))
-        } else {
-            None
-        };
         Ok(Some(SliceLayout {
             sizes,
             stacked,
@@ -125,7 +137,7 @@ impl SliceLayout {
             per_block,
             groups,
             limit: slices.limit(),
-            partial,
+            partial: None,
         }))
     }
 
@@ -146,6 +158,50 @@ impl SliceLayout {
         };
         let per_lane = workspace.saturating_add(partial).max(1);
         threads.min(units).min(self.limit / per_lane).max(1)
+    }
+
+    /// How many slices.
+    pub(crate) fn count(&self) -> usize {
+        self.blocks * self.per_block
+    }
+
+    /// Runs slice `slice` alone into `out` (one slice's result: the
+    /// output's shape with extent 1 along each stacked axis), with
+    /// `program`, which was fitted to `out`'s strides.
+    pub(crate) fn run_one<T: Element>(
+        &self,
+        program: &Checked,
+        slice: usize,
+        inputs: &[StridedView<'_, T>],
+        out: &mut StridedViewMut<'_, T>,
+        accum: Accum,
+        threads: usize,
+        workspace: &mut Workspace<T>,
+    ) -> Result<(), ExecError> {
+        if slice >= self.count() {
+            return Err(ExecError::SliceOutOfRange {
+                slice,
+                slices: self.count(),
+            });
+        }
+        let index = self.index(slice / self.per_block, slice % self.per_block);
+        let inputs = self.operands(inputs, &index);
+        workspace.prepare(program.fitted().buffers())?;
+        kernels::execute(
+            program,
+            &inputs,
+            out,
+            workspace.buffers_mut(),
+            accum,
+            threads,
+            |_| Ok(()),
+        )
+    }
+
+    /// Where slice `slice`'s result lies in the output: its start index
+    /// per output dimension (0 but along stacked axes).
+    pub(crate) fn out_position(&self, slice: usize) -> Vec<usize> {
+        self.out_start(&self.index(slice / self.per_block, slice % self.per_block))
     }
 
     /// Each sliced axis's index in slice `block`, `summed` (C order over
