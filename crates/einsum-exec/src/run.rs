@@ -106,8 +106,7 @@ pub fn run_slice<T: Element>(
         slice,
         inputs,
         out,
-        options.accum,
-        options.par.threads(),
+        (options.accum, options.par.threads()),
         workspace,
     )
 }

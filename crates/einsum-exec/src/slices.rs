@@ -174,8 +174,7 @@ impl SliceLayout {
         slice: usize,
         inputs: &[StridedView<'_, T>],
         out: &mut StridedViewMut<'_, T>,
-        accum: Accum,
-        threads: usize,
+        (accum, threads): (Accum, usize),
         workspace: &mut Workspace<T>,
     ) -> Result<(), ExecError> {
         if slice >= self.count() {
