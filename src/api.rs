@@ -392,6 +392,21 @@ impl Einsum {
         slice: usize,
         operands: &[&dyn Operand<T>],
     ) -> Result<ArrayD<T>, Error> {
+        self.run_slice_with(plan, slice, operands, self.options.run)
+    }
+
+    /// As [`run_slice`](Self::run_slice), with these run options (their
+    /// `accum` is ignored: the result is new).
+    ///
+    /// # Errors
+    /// As [`run_slice`](Self::run_slice).
+    pub fn run_slice_with<T: Element>(
+        &self,
+        plan: &Arc<Plan>,
+        slice: usize,
+        operands: &[&dyn Operand<T>],
+        run: RunOptions,
+    ) -> Result<ArrayD<T>, Error> {
         let inputs = strided(operands);
         let shape = plan
             .slices()
@@ -399,7 +414,7 @@ impl Einsum {
             .unwrap_or_else(|| plan.output_shape());
         let mut result = zeros::<T>(&shape)?;
         let mut out = StridedViewMut::try_from(result.view_mut())?;
-        let options = self.options.run.accum(einsum_exec::Accum::Replace);
+        let options = run.accum(einsum_exec::Accum::Replace);
         match self.workspaces.try_lock() {
             Ok(mut workspaces) => einsum_exec::run_slice(
                 plan,

@@ -211,12 +211,17 @@ impl Expression {
     fn compile(subscripts: &str, strategy: Strategy, spec: Py<PyAny>) -> PyResult<Expression> {
         let expr = einsum::parse(subscripts).map_err(to_py)?;
         // numpy's and opt_einsum's memory limits choose a path or fail
-        // (the compatibility layer then falls back as they do): never a
-        // sliced plan, whose path would not be theirs.
+        // (the compatibility layer then falls back as they do); ours
+        // (`memory_limit=` of `einsum` and `contract`) slice.
+        let slicing = if strategy.slicing {
+            einsum::Slicing::WhenNeeded
+        } else {
+            einsum::Slicing::Never
+        };
         let options = Options::new()
             .optimize(strategy.optimize.clone())
             .memory_limit(strategy.memory_limit)
-            .slicing(einsum::Slicing::Never);
+            .slicing(slicing);
         Ok(Expression {
             subscripts: subscripts.to_owned(),
             einsum: Arc::new(Einsum::from_expr(expr, options)),
@@ -450,6 +455,48 @@ impl<'py> WithElem for Run<'_, 'py> {
     }
 }
 
+/// One slice's run, generic over the element type the table chose.
+struct RunSlice<'a, 'py> {
+    py: Python<'py>,
+    expression: &'a Expression,
+    arrays: &'a [Bound<'py, PyUntypedArray>],
+    slice: usize,
+    par: Par,
+}
+
+impl<'py> WithElem for RunSlice<'_, 'py> {
+    type Out = PyResult<Bound<'py, PyAny>>;
+
+    fn call<T: einsum::Element + numpy::Element + Send + Sync>(self) -> Self::Out {
+        let py = self.py;
+        let typed = self
+            .arrays
+            .iter()
+            .map(|a| a.clone().cast_into::<PyArrayDyn<T>>())
+            .collect::<Result<SmallVec<[_; 4]>, _>>()?;
+        let guards = typed
+            .iter()
+            .map(|a| a.try_readonly())
+            .collect::<Result<SmallVec<[_; 4]>, _>>()
+            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        let views: SmallVec<[ArrayViewD<'_, T>; 4]> = guards.iter().map(|g| g.as_array()).collect();
+        let shapes: SmallVec<[&[usize]; 4]> = typed.iter().map(|a| a.shape()).collect();
+        let plan = self.expression.plan(py, &shapes)?;
+        let einsum = &*self.expression.einsum;
+        let (slice, par) = (self.slice, self.par);
+        let result = py.detach(|| {
+            guarded(|| {
+                let operands: SmallVec<[&dyn Operand<T>; 4]> =
+                    views.iter().map(|v| v as &dyn Operand<T>).collect();
+                einsum
+                    .run_slice_with(&plan, slice, &operands, RunOptions::new().par(par))
+                    .map_err(to_py)
+            })
+        })?;
+        Ok(PyArrayDyn::from_owned_array(py, result).into_any())
+    }
+}
+
 trait IntoDict<'py> {
     fn into_py_dict_bound(self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>>;
 }
@@ -556,6 +603,95 @@ impl Expression {
         info.set_item("steps", steps)?;
         info.set_item("report", plan.to_string())?;
         Ok(info)
+    }
+
+    /// How the plan for operands of `shapes` is sliced: `None`, or a dict
+    /// of `slices` (how many), `axes` (names), `sizes`, `stacked` (which
+    /// the output holds), `slice_shape` (one slice's result), `overhead`
+    /// (sliced FLOPs over unsliced), `limit` (elements) and `summary`.
+    fn slicing<'py>(
+        &self,
+        py: Python<'py>,
+        shapes: Vec<Vec<usize>>,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let plan = self.plan(py, &shapes)?;
+        let Some(slices) = plan.slices() else {
+            return Ok(None);
+        };
+        let bound = plan.bound();
+        let info = PyDict::new(py);
+        info.set_item("slices", slices.count())?;
+        let axes: Vec<String> = slices
+            .axes()
+            .iter()
+            .map(|&a| bound.axis(a).name.to_string())
+            .collect();
+        info.set_item("axes", axes)?;
+        let sizes: Vec<usize> = slices.axes().iter().map(|&a| bound.axis(a).size).collect();
+        info.set_item("sizes", sizes)?;
+        let stacked: Vec<bool> = slices
+            .axes()
+            .iter()
+            .map(|a| bound.output().contains(a))
+            .collect();
+        info.set_item("stacked", stacked)?;
+        info.set_item("slice_shape", slices.bound().output_shape())?;
+        info.set_item("overhead", plan.slicing_overhead())?;
+        info.set_item("limit", slices.limit())?;
+        info.set_item("summary", plan.slicing_summary())?;
+        Ok(Some(info))
+    }
+
+    /// Where slice `slice` of the plan for `shapes` lies in the output: its
+    /// start index per output dimension.
+    fn slice_position(
+        &self,
+        py: Python<'_>,
+        shapes: Vec<Vec<usize>>,
+        slice: usize,
+    ) -> PyResult<Vec<usize>> {
+        let plan = self.plan(py, &shapes)?;
+        einsum::exec::slice_position(&plan, slice).ok_or_else(|| {
+            let slices = plan.slices().map_or(1, |s| s.count());
+            PyValueError::new_err(format!("slice {slice} of a plan of {slices} slices"))
+        })
+    }
+
+    /// Runs slice `slice` alone on `operands` (numpy arrays of one
+    /// supported dtype), returning its result (see `slicing`'s
+    /// `slice_shape`), with the GIL released.
+    #[pyo3(signature = (operands, slice, threads=None))]
+    fn run_slice<'py>(
+        &self,
+        py: Python<'py>,
+        operands: &Bound<'py, PyTuple>,
+        slice: usize,
+        threads: Option<i64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let arrays = operands
+            .iter()
+            .map(|o| o.cast_into::<PyUntypedArray>().map_err(PyErr::from))
+            .collect::<PyResult<Vec<_>>>()?;
+        let Some(first) = arrays.first() else {
+            return Err(PyValueError::new_err("einsum needs at least one operand"));
+        };
+        let elem = elem_of(first)?;
+        let mut readables = Vec::with_capacity(arrays.len());
+        for array in arrays {
+            if elem_of(&array)? != elem {
+                return Err(PyValueError::new_err(
+                    "the operands of a slice have one dtype",
+                ));
+            }
+            readables.push(readable(array)?);
+        }
+        elem.with(RunSlice {
+            py,
+            expression: self,
+            arrays: &readables,
+            slice,
+            par: par(threads)?,
+        })
     }
 
     /// The result's shape for operands of `shapes` (plans them).
@@ -768,8 +904,8 @@ fn unwrap_0d<'py>(result: Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
 /// every other call goes to the Python layer (`einsumc._numpy._einsum`),
 /// which decides it in numpy's words.
 #[pyfunction(name = "einsum")]
-#[pyo3(signature = (*operands, out=None, dtype=None, order=None, casting=None, optimize=None, threads=None))]
-#[allow(clippy::too_many_arguments)] // numpy's signature
+#[pyo3(signature = (*operands, out=None, dtype=None, order=None, casting=None, optimize=None, threads=None, memory_limit=None))]
+#[allow(clippy::too_many_arguments)] // numpy's signature, and ours
 pub(crate) fn numpy_einsum<'py>(
     py: Python<'py>,
     operands: &Bound<'py, PyTuple>,
@@ -779,16 +915,28 @@ pub(crate) fn numpy_einsum<'py>(
     casting: Option<Bound<'py, PyAny>>,
     optimize: Option<Bound<'py, PyAny>>,
     threads: Option<i64>,
+    memory_limit: Option<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
     // numpy's default is optimize=True (its greedy search).
-    let spec = optimize.unwrap_or_else(|| pyo3::types::PyBool::new(py, true).to_owned().into_any());
+    let mut spec =
+        optimize.unwrap_or_else(|| pyo3::types::PyBool::new(py, true).to_owned().into_any());
+    let plain = spec.cast::<PyList>().is_err() && spec.cast::<PyTuple>().is_err();
     let common = out.is_none()
         && dtype.is_none()
         && default_str(order.as_ref(), "K")
         && default_str(casting.as_ref(), "safe")
         && operands.len() >= 2
-        && spec.cast::<PyList>().is_err()
-        && spec.cast::<PyTuple>().is_err();
+        && plain;
+    if let Some(limit) = memory_limit.filter(|l| !l.is_none()) {
+        // Ours: a limit met by slicing, whatever the order search.
+        if limit.extract::<i128>().is_err() {
+            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+                "memory_limit: expected an int (elements), got {}",
+                limit.get_type().name()?
+            )));
+        }
+        spec = PyTuple::new(py, [spec, limit, PyString::new(py, "slice").into_any()])?.into_any();
+    }
     if common
         && let Ok(subscripts) = operands.get_item(0)?.cast_into::<PyString>()
         && let Some(arrays) = same_dtype_arrays(operands.iter().skip(1))

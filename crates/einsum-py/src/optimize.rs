@@ -16,6 +16,9 @@ pub(crate) struct Strategy {
     pub optimize: Optimize,
     /// The largest temporary allowed, in elements.
     pub memory_limit: Option<usize>,
+    /// Whether the limit is met by slicing (ours) rather than by a path
+    /// within it or an error (numpy's and opt_einsum's).
+    pub slicing: bool,
 }
 
 /// The names [`by_name`] knows (`branch-N` for any width N as well).
@@ -89,13 +92,30 @@ pub(crate) fn by_name(name: &str, operands: usize) -> PyResult<Optimize> {
 
 /// `optimize=` as numpy and opt_einsum take it: a bool, a name, a path in
 /// numpy's linear format of pairs (`['einsum_path', (0, 1), ...]`, or the
-/// pairs alone), or `(name, memory_limit)`. Paths with entries other than
-/// pairs are turned into pairs by the Python layer before they get here.
+/// pairs alone), or `(name, memory_limit)`; and ours, `(spec,
+/// memory_limit, 'slice')`: any of those with a limit met by slicing.
+/// Paths with entries other than pairs are turned into pairs by the
+/// Python layer before they get here.
 pub(crate) fn strategy(spec: &Bound<'_, PyAny>, operands: usize) -> PyResult<Strategy> {
     let plain = |optimize| Strategy {
         optimize,
         memory_limit: None,
+        slicing: false,
     };
+    if let Ok(tuple) = spec.cast::<PyTuple>()
+        && tuple.len() == 3
+        && tuple
+            .get_item(2)?
+            .cast::<PyString>()
+            .is_ok_and(|s| s.to_str().ok() == Some("slice"))
+    {
+        let inner = strategy(&tuple.get_item(0)?, operands)?;
+        return Ok(Strategy {
+            memory_limit: limit_of(&tuple.get_item(1)?)?,
+            slicing: true,
+            ..inner
+        });
+    }
     if spec.is_none() {
         return Ok(plain(Optimize::Auto));
     }
@@ -115,21 +135,10 @@ pub(crate) fn strategy(spec: &Bound<'_, PyAny>, operands: usize) -> PyResult<Str
         && tuple.len() == 2
         && let Ok(name) = tuple.get_item(0)?.cast::<PyString>()
     {
-        let limit = tuple.get_item(1)?;
-        let memory_limit = if limit.is_none() {
-            None
-        } else {
-            let limit: i128 = limit.extract()?;
-            // opt_einsum: -1 (any negative) means no limit.
-            if limit < 0 {
-                None
-            } else {
-                Some(usize::try_from(limit).unwrap_or(usize::MAX))
-            }
-        };
         return Ok(Strategy {
             optimize: by_name(name.to_str()?, operands)?,
-            memory_limit,
+            memory_limit: limit_of(&tuple.get_item(1)?)?,
+            slicing: false,
         });
     }
     if spec.cast::<PyList>().is_ok() || spec.cast::<PyTuple>().is_ok() {
@@ -161,6 +170,16 @@ pub(crate) fn strategy(spec: &Bound<'_, PyAny>, operands: usize) -> PyResult<Str
         "optimize: expected a bool, an optimizer name, a path or (name, memory_limit), got {}",
         spec.get_type().name()?
     )))
+}
+
+/// A memory limit in elements: `None`, or an int (negative: none, as
+/// opt_einsum's -1).
+fn limit_of(limit: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
+    if limit.is_none() {
+        return Ok(None);
+    }
+    let limit: i128 = limit.extract()?;
+    Ok((limit >= 0).then(|| usize::try_from(limit).unwrap_or(usize::MAX)))
 }
 
 #[cfg(test)]

@@ -79,8 +79,12 @@ def test_dtypes_and_errors():
         einsumc.explain("i->", (3,), analyze=True, repeat=0)
     with pytest.raises(TypeError, match="longdouble|float128"):
         einsumc.explain("i->", np.ones(3, np.longdouble))
+    # numpy's limit, (name, limit): a path within it or an error; ours,
+    # memory_limit=, slices.
     with pytest.raises(einsumc.MemoryLimitError):
-        einsumc.explain("ij,jk,kl->il", (10, 100), (100, 100), (100, 10), memory_limit=5)
+        einsumc.explain("ij,jk,kl->il", (10, 100), (100, 100), (100, 10), optimize=("greedy", 5))
+    sliced = einsumc.explain("ij,jk,kl->il", (10, 100), (100, 100), (100, 10), memory_limit=5)
+    assert sliced.to_dict()["slicing"]["slices"] > 1
 
 
 def test_docstring_example():

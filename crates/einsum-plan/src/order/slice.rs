@@ -141,6 +141,38 @@ pub(crate) fn find_sliced(
             ));
         }
     }
+    // The best trial, with each sliced axis dropped in turn where an order
+    // re-planned for the rest fits: slices chosen for one order can be
+    // more than another order needs (a ring needs one cut, not the two its
+    // unsliced order's temporaries ask for).
+    if replan && let Some((total, sliced)) = best.as_mut() {
+        let mut improved = true;
+        while improved && !sliced.axes.is_empty() {
+            improved = false;
+            for x in sliced.axes.clone() {
+                let rest: Vec<usize> = sliced.axes.iter().copied().filter(|&a| a != x).collect();
+                let Ok(tree) = find(
+                    problem.inputs,
+                    problem.output,
+                    &sliced_sizes(problem.sizes, &rest),
+                    Some(limit),
+                    problem.objective,
+                    optimize,
+                ) else {
+                    continue;
+                };
+                let shape = Shape::of(&*tree, problem.temp_inputs);
+                let rest = shape.unslice(problem.sizes, log_limit, &rest);
+                let fits = shape.largest_log2_with(problem.sizes, &rest) <= log_limit + 1e-9;
+                let next = shape.total_log2(problem.sizes, &rest);
+                if fits && next < *total - 1e-9 {
+                    (*total, sliced.tree, sliced.axes) = (next, tree, rest);
+                    improved = true;
+                    break;
+                }
+            }
+        }
+    }
     // An order that fits without slicing competes on the same total.
     if let Ok(fits) = find(
         problem.inputs,

@@ -13,6 +13,15 @@ as float32 and rounded once, as numpy's half loops accumulate) (``SUPPORTED_DTYP
 raise ``TypeError``. Every call takes ``threads=`` (default: all cores, or
 what ``set_num_threads`` set for the process). ``explain`` shows the plan
 (einsum-explain's report), and with ``analyze=True`` times it step by step.
+
+``memory_limit=`` (ours, in elements) on ``einsum``, ``contract``,
+``contract_expression`` and ``explain`` bounds every temporary; a
+contraction that no order fits is sliced (some axes fixed one index at a
+time, the slices summed or stacked). numpy's ``optimize=(name, limit)`` and
+``contract_path(memory_limit=)`` keep their meaning: a path within the
+limit, or none. A compiled expression's slices (``num_slices``,
+``contract_slice``, ``slice_index``) run anywhere: ``einsumc.distributed``
+runs them on a Dask cluster.
 """
 
 from ._einsumc import Explanation, Expression, MemoryLimitError, get_num_threads, set_num_threads

@@ -265,9 +265,39 @@ def contract(*operands, out=None, dtype=None, order="K", casting="safe", use_bla
     subscripts, arrays, shape_list = _prepare(operands)
     if not arrays:
         raise ValueError("No input operands")
+    memory = _our_memory_limit(subscripts, shape_list, memory_limit)
+    if memory is not None:
+        # Ours: a contraction no order fits is sliced, never refused.
+        spec = _sliced_spec(subscripts, shape_list, optimize, memory)
+        return _einsum((subscripts, *arrays), out, dtype, order, casting, spec, threads)
     expression, path, problem = _resolve(subscripts, shape_list, optimize, memory_limit)
     spec = ["einsum_path", *validate_path(path, len(arrays))]
     return _einsum((subscripts, *arrays), out, dtype, order, casting, spec, threads)
+
+
+def _our_memory_limit(subscripts, shape_list, memory_limit):
+    """``memory_limit=`` in elements (``None``: no limit), the shapes
+    checked first (a ValueError with carets)."""
+    if memory_limit is None:
+        return None
+    expression = _einsumc.compiled(subscripts, None)
+    expression.output_shape(shape_list)
+    return _memory_limit(memory_limit, Problem(expression.canonical, shape_list))
+
+
+def _sliced_spec(subscripts, shape_list, optimize, memory):
+    """The core's spec for ``optimize`` under a memory limit of ``memory``
+    elements met by slicing: our optimizers by name (the slicing re-plans
+    with them), anything else as the path it gives (kept; only the slices
+    are chosen)."""
+    if optimize is True or optimize is None or optimize is False:
+        inner = "auto"
+    elif isinstance(optimize, str) and optimize in _OURS:
+        inner = optimize
+    else:
+        _expression, path, _problem = _resolve(subscripts, shape_list, optimize, None)
+        inner = ["einsum_path", *validate_path(path, len(shape_list))]
+    return (inner, memory, "slice")
 
 
 class ContractExpression(_einsumc.Compiled):
@@ -284,10 +314,18 @@ class ContractExpression(_einsumc.Compiled):
         constants = dict(constants)
         self._args = (subscripts, shapes, constants, optimize, memory_limit, use_blas)
         full_shapes = [np.shape(constants[i]) if i in constants else tuple(s) for i, s in enumerate(shapes)]
-        expression, path, problem = _resolve(subscripts, full_shapes, optimize, memory_limit)
+        memory = _our_memory_limit(subscripts, full_shapes, memory_limit)
+        if memory is not None:
+            problem = Problem(_einsumc.compiled(subscripts, None).canonical, full_shapes)
+            # Ours: sliced when no order fits (see `num_slices`).
+            self._spec = _sliced_spec(subscripts, full_shapes, optimize, memory)
+            info = _einsumc.compiled(subscripts, self._spec).plan_info(full_shapes)
+            path = [tuple(p) for p in info["path"]]
+        else:
+            _expression, path, problem = _resolve(subscripts, full_shapes, optimize, memory_limit)
+            self._spec = ["einsum_path", *validate_path(path, len(full_shapes))]
         self.contraction_list = PathInfo(problem, path, use_blas).contraction_list
         self.path = path
-        self._spec = ["einsum_path", *validate_path(path, len(full_shapes))]
         self._expression = _einsumc.compiled(subscripts, self._spec)
         self._expression.output_shape(full_shapes)
         self._subscripts = subscripts
@@ -330,6 +368,61 @@ class ContractExpression(_einsumc.Compiled):
                 "performed - the number and rank of the array arguments must match the original "
                 f"expression. {err}"
             ) from err
+
+    # Slices: contractions too large for memory, and for a cluster.
+
+    @property
+    def slicing(self):
+        """How the contraction is sliced (``None`` when it is not): a dict of
+        ``slices``, ``axes``, ``sizes``, ``stacked`` (axes the output holds),
+        ``slice_shape``, ``overhead`` (sliced over unsliced FLOPs),
+        ``limit`` and ``summary``."""
+        return self._expression.slicing(self._shapes)
+
+    @property
+    def num_slices(self):
+        """How many slices a call runs (1 when it is not sliced)."""
+        info = self.slicing
+        return 1 if info is None else info["slices"]
+
+    def slice_index(self, i):
+        """Where slice ``i``'s result goes in the output: a tuple of
+        ``slice`` objects (``out[expr.slice_index(i)] += result``)."""
+        info = self.slicing
+        if info is None:
+            if i != 0:
+                raise ValueError(f"slice {i} of a contraction of 1 slice")
+            return tuple(slice(None) for _ in self._expression.output_shape(self._shapes))
+        start = self._expression.slice_position(self._shapes, i)
+        return tuple(slice(s, s + e) for s, e in zip(start, info["slice_shape"]))
+
+    def contract_slice(self, i, *arrays, threads=None):
+        """Slice ``i`` alone, on the call's arrays (constants added): its
+        result, of ``slicing['slice_shape']``, with the GIL released. The
+        results of the slices at one ``slice_index`` sum to that part of the
+        output (``einsumc.distributed`` runs them on a cluster)."""
+        if self.slicing is None:
+            if i != 0:
+                raise ValueError(f"slice {i} of a contraction of 1 slice")
+            return np.asarray(self(*arrays, threads=threads))
+        full = self._full_arrays(arrays)
+        dtype = np.result_type(*full)
+        full = tuple(np.ascontiguousarray(a, dtype=dtype) if a.dtype != dtype else a for a in full)
+        return self._expression.run_slice(full, i, threads)
+
+    def _full_arrays(self, arrays):
+        """The call's arrays with the constants at their positions."""
+        if len(arrays) != self.num_args:
+            raise ValueError(
+                f"This `ContractExpression` takes exactly {self.num_args} array arguments "
+                f"but received {len(arrays)}."
+            )
+        full = list(range(len(self._shapes)))
+        for i, c in self._constants.items():
+            full[i] = c
+        for i, a in zip(self._positions, arrays):
+            full[i] = a
+        return _as_arrays(full)
 
     def __reduce__(self):
         subscripts, shapes, constants, optimize, memory_limit, use_blas = self._args
