@@ -361,6 +361,19 @@ impl Program {
         self.checked.fitted()
     }
 
+    /// Elements of workspace a run on `threads` threads holds at its peak:
+    /// the fit's buffers ([`Fitted::workspace_elements`]); for a sliced
+    /// plan, those of every slice running at once, and the partial sums
+    /// ([`einsum_plan::Slices::groups`]) being filled. What a fresh
+    /// workspace grows to, besides the result.
+    pub fn run_workspace_elements(&self, threads: usize) -> usize {
+        let workspace = self.fitted().workspace_elements();
+        match self.checked.slices() {
+            Some(layout) => layout.peak_elements(threads, workspace),
+            None => workspace,
+        }
+    }
+
     /// Whether arrays of element type `T` with these strides run this
     /// program.
     pub fn fits<T: Element>(&self, input_strides: &[&[isize]], out_strides: &[isize]) -> bool {

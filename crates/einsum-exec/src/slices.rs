@@ -203,6 +203,22 @@ impl SliceLayout {
         self.out_start(&self.index(slice / self.per_block, slice % self.per_block))
     }
 
+    /// Elements a run on `threads` threads holds at its peak, for slices
+    /// of `workspace` elements each: every lane's workspace, and a partial
+    /// sum per lane when there are partial sums.
+    pub(crate) fn peak_elements(&self, threads: usize, workspace: usize) -> usize {
+        let lanes = self.lanes(threads, workspace);
+        let partials = if self.groups > 1 {
+            lanes.min(self.groups)
+        } else {
+            0
+        };
+        let out_len: usize = self.out_shape.iter().product();
+        lanes
+            .saturating_mul(workspace)
+            .saturating_add(partials.saturating_mul(out_len))
+    }
+
     /// Each sliced axis's index in slice `block`, `summed` (C order over
     /// the stacked axes, then over the summed ones).
     fn index(&self, block: usize, summed: usize) -> Vec<usize> {
