@@ -29,8 +29,27 @@ use super::{ContractionTree, Optimize, OrderError, find};
 use crate::cost::Objective;
 use crate::count::Count;
 
-/// Slicing trials: the first greedy, the rest with noise.
-const TRIALS: usize = 4;
+/// Slicing trials: one greedy per ranking, then each again with noise.
+const TRIALS: usize = 2 * Rank::ALL.len();
+
+/// How the next axis to slice is chosen, among which axes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Rank {
+    /// Of the axes of the temporaries over the limit, the one whose slicing
+    /// leaves the least total work (all slices').
+    Total,
+    /// Of those axes, the one that leaves one slice the least work
+    /// (cotengra's `SliceFinder` rule).
+    Slice,
+    /// Of every axis a contraction spans, the one that leaves one slice the
+    /// least work (cotengra's pool: an axis that saves much work may shrink
+    /// what later axes leave over the limit).
+    AnySlice,
+}
+
+impl Rank {
+    const ALL: [Rank; 3] = [Rank::Total, Rank::Slice, Rank::AnySlice];
+}
 
 /// Rounds of re-planning per trial.
 const ROUNDS: usize = 3;
@@ -90,9 +109,17 @@ pub(crate) fn find_sliced(
     let mut best: Option<(f64, Sliced)> = None;
     let mut rng = SplitMix64(0x5EED_5119);
     let rounds = if replan { ROUNDS } else { 0 };
-    for trial in 0..TRIALS {
-        let noise = if trial == 0 { 0.0 } else { TEMPERATURE };
-        let Some(mut axes) = shape.greedy(problem.sizes, log_limit, noise, &mut rng) else {
+    // With the order fixed, a trial costs no search: more of them.
+    let trials = if replan { TRIALS } else { 4 * TRIALS };
+    for trial in 0..trials {
+        // Each ranking in turn, first without noise.
+        let rank = Rank::ALL[trial % Rank::ALL.len()];
+        let noise = if trial < Rank::ALL.len() {
+            0.0
+        } else {
+            TEMPERATURE
+        };
+        let Some(mut axes) = shape.greedy(problem.sizes, log_limit, rank, noise, &mut rng) else {
             continue;
         };
         let mut total = shape.total_log2(problem.sizes, &axes);
@@ -139,6 +166,55 @@ pub(crate) fn find_sliced(
                     unsliced_flops: unsliced_flops.clone(),
                 },
             ));
+        }
+    }
+    // Gradual trials (as cotengra's slice-and-reconfigure): one axis at a
+    // time, the order re-planned for the sliced network after each, so the
+    // order adapts to the slices as they come.
+    if replan {
+        for rank in Rank::ALL {
+            let mut axes: Vec<usize> = Vec::new();
+            let mut tree: Option<Box<dyn ContractionTree>> = None;
+            let mut tree_shape = Shape::of(&*unsliced, problem.temp_inputs);
+            let mut stuck = false;
+            loop {
+                match tree_shape.pick(problem.sizes, log_limit, &axes, rank, 0.0, &mut rng) {
+                    None => {
+                        stuck = true;
+                        break;
+                    }
+                    Some(None) => break,
+                    Some(Some(c)) => axes.push(c),
+                }
+                let Ok(next) = find(
+                    problem.inputs,
+                    problem.output,
+                    &sliced_sizes(problem.sizes, &axes),
+                    None,
+                    problem.objective,
+                    optimize,
+                ) else {
+                    stuck = true;
+                    break;
+                };
+                tree_shape = Shape::of(&*next, problem.temp_inputs);
+                tree = Some(next);
+            }
+            let Some(tree) = tree.filter(|_| !stuck) else {
+                continue;
+            };
+            axes = tree_shape.unslice(problem.sizes, log_limit, &axes);
+            let total = tree_shape.total_log2(problem.sizes, &axes);
+            if best.as_ref().is_none_or(|(t, _)| total < *t - 1e-9) {
+                best = Some((
+                    total,
+                    Sliced {
+                        tree,
+                        axes,
+                        unsliced_flops: unsliced_flops.clone(),
+                    },
+                ));
+            }
         }
     }
     // The best trial, with each sliced axis dropped in turn where an order
@@ -280,55 +356,81 @@ impl Shape {
         self.largest_log2_with(sizes, &[])
     }
 
-    /// Adds axes to `sliced` until every temporary fits, each the cheapest
-    /// in total FLOPs among the axes of the temporaries over the limit
-    /// (perturbed by Gumbel noise of scale `noise`); `None` when some
-    /// temporary cannot shrink enough.
+    /// Adds axes to `sliced` until every temporary fits, each chosen by
+    /// [`pick`](Self::pick); `None` when some temporary cannot shrink
+    /// enough.
     fn greedy(
         &self,
         sizes: &[usize],
         log_limit: f64,
+        rank: Rank,
         noise: f64,
         rng: &mut SplitMix64,
     ) -> Option<Vec<usize>> {
         let mut sliced = Vec::new();
-        let fits = |axes: &[usize], sliced: &[usize]| {
+        while let Some(c) = self.pick(sizes, log_limit, &sliced, rank, noise, rng)? {
+            sliced.push(c);
+        }
+        sliced.sort_unstable();
+        Some(sliced)
+    }
+
+    /// The next axis to slice besides `sliced`, the cheapest by `rank`
+    /// (perturbed by Gumbel noise of scale `noise`). `Some(None)` when every temporary fits; `None` when some
+    /// cannot shrink enough.
+    fn pick(
+        &self,
+        sizes: &[usize],
+        log_limit: f64,
+        sliced: &[usize],
+        rank: Rank,
+        noise: f64,
+        rng: &mut SplitMix64,
+    ) -> Option<Option<usize>> {
+        let fits = |axes: &[usize]| {
             axes.iter()
                 .filter(|a| !sliced.contains(a))
                 .map(|&a| (sizes[a].max(1) as f64).log2())
                 .sum::<f64>()
                 <= log_limit + 1e-9
         };
-        loop {
-            let mut candidates: Vec<usize> = self
-                .temps
-                .iter()
-                .filter(|axes| !fits(axes, &sliced))
-                .flat_map(|axes| axes.iter().copied())
-                .filter(|&a| sizes[a] > 1 && !sliced.contains(&a))
-                .collect();
-            if self.temps.iter().all(|axes| fits(axes, &sliced)) {
-                sliced.sort_unstable();
-                return Some(sliced);
-            }
-            candidates.sort_unstable();
-            candidates.dedup();
-            let mut choice: Option<(f64, usize)> = None;
-            for &c in &candidates {
-                sliced.push(c);
-                let mut score = self.total_log2(sizes, &sliced);
-                sliced.pop();
-                if noise > 0.0 {
-                    // Gumbel noise: -log(-log(u)), u in (0, 1).
-                    let u = rng.next_f64().clamp(1e-12, 1.0 - 1e-12);
-                    score -= noise * -(-u.ln()).ln();
-                }
-                if choice.is_none_or(|(s, _)| score < s) {
-                    choice = Some((score, c));
-                }
-            }
-            sliced.push(choice?.1);
+        if self.temps.iter().all(|axes| fits(axes)) {
+            return Some(None);
         }
+        let pool: Vec<&Vec<usize>> = if rank == Rank::AnySlice {
+            self.steps.iter().map(|(union, _)| union).collect()
+        } else {
+            self.temps.iter().filter(|axes| !fits(axes)).collect()
+        };
+        let mut candidates: Vec<usize> = pool
+            .into_iter()
+            .flat_map(|axes| axes.iter().copied())
+            .filter(|&a| sizes[a] > 1 && !sliced.contains(&a))
+            .collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut with = sliced.to_vec();
+        let mut choice: Option<(f64, usize)> = None;
+        for &c in &candidates {
+            with.push(c);
+            let mut score = self.total_log2(sizes, &with);
+            if rank != Rank::Total {
+                score -= with
+                    .iter()
+                    .map(|&a| (sizes[a].max(1) as f64).log2())
+                    .sum::<f64>();
+            }
+            with.pop();
+            if noise > 0.0 {
+                // Gumbel noise: -log(-log(u)), u in (0, 1).
+                let u = rng.next_f64().clamp(1e-12, 1.0 - 1e-12);
+                score -= noise * -(-u.ln()).ln();
+            }
+            if choice.is_none_or(|(s, _)| score < s) {
+                choice = Some((score, c));
+            }
+        }
+        Some(Some(choice?.1))
     }
 
     /// `sliced` without the axes this tree does not need to fit: each

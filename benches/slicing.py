@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Slicing overhead: our slices against cotengra's, at one memory target.
+
+For each network of benches/quality_networks.txt that is picked (by default
+up to --per-family networks of 20 to --max-n tensors of each family), the
+target size is our unsliced order's largest intermediate divided by
+--factor (16: the contraction must run in 16x less memory). Then:
+
+- ours, same order: einsumc.contract_expression(eq, *shapes,
+  optimize=<our unsliced path>, memory_limit=target): the order is kept,
+  only the slices are chosen;
+- ours, auto: the same with optimize='auto': slices chosen with the order
+  re-planned (our default), its overhead over our best unsliced order;
+- cotengra SliceFinder on the same order (ContractionTree.from_path, then
+  SliceFinder(tree, target_size).search(), its best overhead);
+- cotengra slice_and_reconfigure on the same order (slices and subtree
+  reconfiguration, its default method).
+
+Each overhead is sliced FLOPs / unsliced FLOPs of the same starting order,
+each tool counting in its own convention (a ratio, so the conventions mostly
+cancel). Below 1.5 for "ours / ctg" is the target of the slicing issue.
+
+Needs a Python with einsumc and cotengra (and numpy), e.g.
+
+    python3 -m venv /tmp/venv-ctg
+    /tmp/venv-ctg/bin/pip install numpy opt_einsum cotengra
+    .venv/bin/maturin build --release -m crates/einsum-py/Cargo.toml -o /tmp/wheels -i /tmp/venv-ctg/bin/python
+    /tmp/venv-ctg/bin/pip install /tmp/wheels/einsumc-*.whl
+    /tmp/venv-ctg/bin/python benches/slicing.py > slicing.md
+"""
+import argparse
+import math
+import os
+import statistics
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NETWORKS = os.path.join(ROOT, "benches", "quality_networks.txt")
+
+
+def read_networks(path):
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            family, n, eq, *shapes = line.split()
+            yield family, int(n), eq, [tuple(int(d) for d in s.split("x")) if s else () for s in shapes]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--networks", default=NETWORKS)
+    parser.add_argument("--factor", type=float, default=16.0)
+    parser.add_argument("--per-family", type=int, default=2)
+    parser.add_argument("--max-n", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=16, help="SliceFinder trials")
+    args = parser.parse_args()
+
+    import cotengra as ctg
+    import einsumc
+
+    picked = {}
+    for family, n, eq, shapes in read_networks(args.networks):
+        if 20 <= n <= args.max_n and len(picked.setdefault(family, [])) < args.per_family:
+            picked[family].append((n, eq, shapes))
+
+    rows = []
+    print(f"Slicing overhead at 1/{args.factor:g} of our unsliced order's largest intermediate "
+          f"(einsumc {einsumc.__name__}, cotengra {ctg.__version__}; `{' '.join(sys.argv)}`)\n")
+    print("| family | n | target | ours, same order | ctg SliceFinder, same order | ours / ctg | "
+          "ours, re-planned | ctg slice+reconfigure | ours slicing time (s) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for family, nets in picked.items():
+        for n, eq, shapes in nets:
+            free = einsumc.contract_expression(eq, *shapes)
+            path = [tuple(p) for p in free.path]
+            info = free._expression.plan_info(free._shapes)
+            target = max(1, int(info["largest_intermediate"] / args.factor))
+            started = time.perf_counter()
+            same = einsumc.contract_expression(eq, *shapes, optimize=path, memory_limit=target)
+            auto = einsumc.contract_expression(eq, *shapes, memory_limit=target)
+            ours_time = time.perf_counter() - started
+            ours_same = (same.slicing or {}).get("overhead", 1.0)
+            ours_auto = (auto.slicing or {}).get("overhead", 1.0)
+            lhs, rhs = eq.split("->")
+            inputs = [list(t) for t in lhs.split(",")]
+            size_dict = {}
+            for t, s in zip(inputs, shapes):
+                for ix, d in zip(t, s):
+                    size_dict[ix] = d
+            tree = ctg.ContractionTree.from_path(inputs, list(rhs), size_dict, path=path)
+            base = tree.total_flops()
+            sf = ctg.SliceFinder(tree, target_size=target, seed=0)
+            _ix, cost = sf.search(max_repeats=args.repeats)
+            ctg_same = cost.overhead
+            reconf = tree.slice_and_reconfigure(target_size=target)
+            ctg_reconf = reconf.total_flops() / base
+            ratio = ours_same / ctg_same
+            rows.append((family, ratio, ours_auto / ctg_reconf))
+            print(f"| {family} | {n} | {target} | {ours_same:.3f} | {ctg_same:.3f} | {ratio:.2f} | "
+                  f"{ours_auto:.3f} | {ctg_reconf:.3f} | {ours_time:.2f} |", flush=True)
+    if rows:
+        same = [r[1] for r in rows]
+        replanned = [r[2] for r in rows]
+        gm = lambda xs: math.exp(statistics.fmean(math.log(x) for x in xs))
+        print(f"\nours / ctg, same order: geometric mean {gm(same):.2f}, worst {max(same):.2f} "
+              f"({sum(x <= 1.5 for x in same)}/{len(same)} within 1.5x)")
+        print(f"ours re-planned / ctg slice+reconfigure: geometric mean {gm(replanned):.2f}, "
+              f"worst {max(replanned):.2f}")
+
+
+if __name__ == "__main__":
+    main()
