@@ -20,6 +20,11 @@ Each overhead is sliced FLOPs / unsliced FLOPs of the same starting order,
 each tool counting in its own convention (a ratio, so the conventions mostly
 cancel). Below 1.5 for "ours / ctg" is the target of the slicing issue.
 
+With --speed it instead times sliced contractions (rings of matrices, one
+cut) with einsumc on 1 and 2 threads against numpy.einsum(optimize=True)
+unsliced, best of 5: the 2-thread speedup of running slices at once (it
+needs only einsumc and numpy: `.venv/bin/python benches/slicing.py --speed`).
+
 Needs a Python with einsumc and cotengra (and numpy), e.g.
 
     python3 -m venv /tmp/venv-ctg
@@ -55,7 +60,10 @@ def main():
     parser.add_argument("--per-family", type=int, default=2)
     parser.add_argument("--max-n", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=16, help="SliceFinder trials")
+    parser.add_argument("--speed", action="store_true", help="time sliced runs on 1 and 2 threads")
     args = parser.parse_args()
+    if args.speed:
+        return speed()
 
     import cotengra as ctg
     import einsumc
@@ -108,6 +116,30 @@ def main():
               f"({sum(x <= 1.5 for x in same)}/{len(same)} within 1.5x)")
         print(f"ours re-planned / ctg slice+reconfigure: geometric mean {gm(replanned):.2f}, "
               f"worst {max(replanned):.2f}")
+
+
+def speed():
+    import timeit
+
+    import numpy as np
+    import einsumc
+
+    rng = np.random.default_rng(0)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    print("| contraction | size | limit | slicing | 1 thread (ms) | 2 threads (ms) | speedup | numpy unsliced (ms) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n, size, out, limit in [(6, 128, "", 2048), (8, 64, "", 1024), (4, 256, "", 4096), (4, 256, "a", 4096),
+                                (4, 512, "", 8192)]:
+        eq = ",".join(letters[k] + letters[(k + 1) % n] for k in range(n)) + "->" + out
+        ops = [rng.standard_normal((size, size)) for _ in range(n)]
+        expr = einsumc.contract_expression(eq, *[o.shape for o in ops], memory_limit=limit)
+        best = {}
+        for threads in (1, 2):
+            expr(*ops, threads=threads)
+            best[threads] = min(timeit.repeat(lambda: expr(*ops, threads=threads), number=5, repeat=5)) / 5
+        theirs = min(timeit.repeat(lambda: np.einsum(eq, *ops, optimize=True), number=3, repeat=3)) / 3
+        print(f"| `{eq}` | {size} | {limit} | {expr.slicing['summary']} | {best[1] * 1e3:.2f} | "
+              f"{best[2] * 1e3:.2f} | {best[1] / best[2]:.2f}x | {theirs * 1e3:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,9 @@ use crate::par::Accum;
 use crate::view::{StridedView, StridedViewMut};
 use crate::workspace::Workspace;
 
+/// Most output blocks a parallel sliced run holds windows of at once.
+const WAVE_WINDOWS: usize = 4096;
+
 /// How a checked program's slices are laid out over the arrays.
 #[derive(Debug)]
 pub(crate) struct SliceLayout {
@@ -286,50 +289,57 @@ impl<T: Element> SliceRun<'_, '_, T> {
             w.prepare(buffers)?;
         }
         if !layout.stacked.is_empty() {
-            // Blocks of the output: `lanes` at a time, each block's slices
-            // summed in order.
-            for first in (0..layout.blocks).step_by(lanes) {
-                let wave: Vec<usize> = (first..(first + lanes).min(layout.blocks)).collect();
-                if wave.len() == 1 || lanes == 1 {
-                    for &block in &wave {
-                        let index = layout.index(block, 0);
-                        let mut window =
-                            out.window_mut(&layout.out_start(&index), &layout.out_shape);
-                        self.sum(
-                            block,
-                            0..layout.per_block,
-                            self.program,
-                            &mut window,
-                            self.accum,
-                            &mut workspaces[0],
-                            self.threads,
-                            &mut observe,
-                        )?;
-                    }
-                    continue;
+            // Blocks of the output, each block's slices summed in order. On
+            // one lane, one block after another; on several, waves of
+            // blocks, each lane taking a run of consecutive blocks of the
+            // wave (a few thousand windows at most at once).
+            if lanes == 1 {
+                for block in 0..layout.blocks {
+                    let index = layout.index(block, 0);
+                    let mut window = out.window_mut(&layout.out_start(&index), &layout.out_shape);
+                    self.sum(
+                        block,
+                        0..layout.per_block,
+                        self.program,
+                        &mut window,
+                        self.accum,
+                        &mut workspaces[0],
+                        self.threads,
+                        &mut observe,
+                    )?;
                 }
+                return Ok(());
+            }
+            let wave_len = layout.blocks.min(WAVE_WINDOWS.max(lanes));
+            for first in (0..layout.blocks).step_by(wave_len) {
+                let wave: Vec<usize> = (first..(first + wave_len).min(layout.blocks)).collect();
+                // A check between waves (the lanes report nothing).
                 observe(Event::Start)?;
                 observe(Event::End)?;
                 let starts: Vec<Vec<usize>> = wave
                     .iter()
                     .map(|&b| layout.out_start(&layout.index(b, 0)))
                     .collect();
-                let windows = out.windows_mut(&starts, &layout.out_shape);
+                let mut windows = out.windows_mut(&starts, &layout.out_shape);
+                let per_lane = wave.len().div_ceil(lanes);
                 windows
-                    .into_par_iter()
+                    .par_chunks_mut(per_lane)
+                    .zip(wave.par_chunks(per_lane))
                     .zip(workspaces.par_iter_mut())
-                    .zip(wave.par_iter())
-                    .try_for_each(|((mut window, w), &block)| {
-                        self.sum(
-                            block,
-                            0..layout.per_block,
-                            self.program,
-                            &mut window,
-                            self.accum,
-                            w,
-                            1,
-                            &mut |_| Ok(()),
-                        )
+                    .try_for_each(|((windows, blocks), w)| {
+                        for (window, &block) in windows.iter_mut().zip(blocks) {
+                            self.sum(
+                                block,
+                                0..layout.per_block,
+                                self.program,
+                                window,
+                                self.accum,
+                                w,
+                                1,
+                                &mut |_| Ok(()),
+                            )?;
+                        }
+                        Ok::<(), ExecError>(())
                     })?;
             }
             return Ok(());
