@@ -25,6 +25,11 @@ cut) with einsumc on 1 and 2 threads against numpy.einsum(optimize=True)
 unsliced, best of 5: the 2-thread speedup of running slices at once (it
 needs only einsumc and numpy: `.venv/bin/python benches/slicing.py --speed`).
 
+With --dask it runs sliced rings on a LocalCluster of two worker processes
+(einsumc.distributed) and prints the result check, time per slice and the
+scheduler's overhead beside the in-process time (needs distributed:
+`.venv/bin/python benches/slicing.py --dask`).
+
 Needs a Python with einsumc and cotengra (and numpy), e.g.
 
     python3 -m venv /tmp/venv-ctg
@@ -61,9 +66,12 @@ def main():
     parser.add_argument("--max-n", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=16, help="SliceFinder trials")
     parser.add_argument("--speed", action="store_true", help="time sliced runs on 1 and 2 threads")
+    parser.add_argument("--dask", action="store_true", help="sliced runs on a 2-process LocalCluster")
     args = parser.parse_args()
     if args.speed:
         return speed()
+    if args.dask:
+        return dask()
 
     import cotengra as ctg
     import einsumc
@@ -140,6 +148,40 @@ def speed():
         theirs = min(timeit.repeat(lambda: np.einsum(eq, *ops, optimize=True), number=3, repeat=3)) / 3
         print(f"| `{eq}` | {size} | {limit} | {expr.slicing['summary']} | {best[1] * 1e3:.2f} | "
               f"{best[2] * 1e3:.2f} | {best[1] / best[2]:.2f}x | {theirs * 1e3:.2f} |", flush=True)
+
+
+def dask():
+    import time
+
+    import numpy as np
+    from distributed import Client, LocalCluster
+
+    import einsumc
+    import einsumc.distributed
+
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                           dashboard_address=None, silence_logs=50)
+    client = Client(cluster)
+    rng = np.random.default_rng(0)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    print("| contraction | size | limit | slicing | in-process, 1 thread (s) | cluster wall (s) | "
+          "per slice (ms) | busiest worker (s) | overhead (s) | equal |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for n, size, limit in [(6, 96, 768), (6, 512, 4096), (6, 1024, 8192)]:
+        eq = ",".join(letters[k] + letters[(k + 1) % n] for k in range(n)) + "->"
+        ops = [rng.standard_normal((size, size)) for _ in range(n)]
+        expr = einsumc.contract_expression(eq, *[o.shape for o in ops], memory_limit=limit)
+        expr(*ops, threads=1)
+        started = time.perf_counter()
+        want = expr(*ops, threads=1)
+        local = time.perf_counter() - started
+        einsumc.distributed.contract(expr, *ops, client=client)  # warm: workers plan once
+        got, t = einsumc.distributed.contract_timed(expr, *ops, client=client)
+        print(f"| `{eq}` | {size} | {limit} | {expr.slicing['summary']} | {local:.3f} | {t.wall:.3f} | "
+              f"{t.per_slice * 1e3:.3f} | {t.busiest:.3f} | {t.overhead:.3f} | {bool(np.isclose(got, want))} |",
+              flush=True)
+    client.close()
+    cluster.close()
 
 
 if __name__ == "__main__":

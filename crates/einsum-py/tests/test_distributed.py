@@ -43,6 +43,10 @@ def test_summed_slices_match_in_process(client):
     assert expr.num_slices >= 16, expr.slicing
     got, timing = einsumc.distributed.contract_timed(expr, *arrays, client=client)
     assert np.allclose(got, np.einsum(subscripts + "->", *arrays))
+    # Again with the same operands: scattered anew, not confused with the
+    # first run's released copies.
+    again = einsumc.distributed.contract(expr, *arrays, client=client)
+    assert np.allclose(again, got)
     assert np.allclose(got, expr(*arrays))
     assert timing.slices == expr.num_slices and timing.workers == 2
     assert timing.tasks >= 2 and timing.per_slice > 0 and timing.wall >= timing.busiest

@@ -87,8 +87,8 @@ def contract_timed(expression, *arrays, client, batch=None, threads=1, memory_li
     lanes = max(1, sum(w.get("nthreads", 1) for w in workers.values()))
     if batch is None:
         batch = max(1, math.ceil(n / (4 * lanes)))
-    remote_expression = client.scatter(expression, broadcast=True)
-    remote_arrays = client.scatter(list(arrays), broadcast=True)
+    remote_expression = client.scatter(expression, broadcast=True, hash=False)
+    remote_arrays = client.scatter(list(arrays), broadcast=True, hash=False)
     expected = None if info is None else info["summary"]
     sums = {}
     tasks = []
