@@ -186,8 +186,31 @@ impl SliceLayout {
                 slices: self.count(),
             });
         }
-        let index = self.index(slice / self.per_block, slice % self.per_block);
-        let inputs = self.operands(inputs, &index);
+        let (block, summed) = (slice / self.per_block, slice % self.per_block);
+        self.execute(
+            program,
+            (block, summed),
+            inputs,
+            out,
+            (accum, threads),
+            workspace,
+            &mut |_| Ok(()),
+        )
+    }
+
+    /// Runs the slice at `(block, summed)` with `program` into `out`.
+    #[allow(clippy::too_many_arguments)] // reason: one slice's parts, each used once
+    fn execute<T: Element>(
+        &self,
+        program: &Checked,
+        (block, summed): (usize, usize),
+        inputs: &[StridedView<'_, T>],
+        out: &mut StridedViewMut<'_, T>,
+        (accum, threads): (Accum, usize),
+        workspace: &mut Workspace<T>,
+        observe: &mut dyn FnMut(Event) -> Result<(), ExecError>,
+    ) -> Result<(), ExecError> {
+        let inputs = self.operands(inputs, &self.index(block, summed));
         workspace.prepare(program.fitted().buffers())?;
         kernels::execute(
             program,
@@ -196,7 +219,7 @@ impl SliceLayout {
             workspace.buffers_mut(),
             accum,
             threads,
-            |_| Ok(()),
+            observe,
         )
     }
 
@@ -459,18 +482,15 @@ impl<T: Element> SliceRun<'_, '_, T> {
     ) -> Result<(), ExecError> {
         let layout = self.layout;
         for s in range.clone() {
-            let index = layout.index(block, s);
-            let inputs = layout.operands(self.inputs, &index);
             let accum = if s == range.start { accum } else { Accum::Add };
-            workspace.prepare(program.fitted().buffers())?;
-            kernels::execute(
+            layout.execute(
                 program,
-                &inputs,
+                (block, s),
+                self.inputs,
                 out,
-                workspace.buffers_mut(),
-                accum,
-                threads,
-                &mut *observe,
+                (accum, threads),
+                workspace,
+                observe,
             )?;
         }
         Ok(())

@@ -279,6 +279,13 @@ impl<'a, T> StridedViewMut<'a, T> {
     /// As [`StridedView::window`].
     #[track_caller]
     pub(crate) fn window_mut(&mut self, start: &[usize], shape: &[usize]) -> StridedViewMut<'_, T> {
+        self.window_at(start, shape)
+    }
+
+    /// A window of any lifetime: callers hand windows out only while they
+    /// borrow `self` exclusively for as long (`window_mut`, `windows_mut`).
+    #[track_caller]
+    fn window_at<'w>(&self, start: &[usize], shape: &[usize]) -> StridedViewMut<'w, T> {
         StridedViewMut {
             ptr: self
                 .ptr
@@ -324,17 +331,7 @@ impl<'a, T> StridedViewMut<'a, T> {
         }
         starts
             .iter()
-            .map(|start| StridedViewMut {
-                ptr: self.ptr.wrapping_offset(window_offset(
-                    &self.shape,
-                    &self.strides,
-                    start,
-                    shape,
-                )),
-                shape: shape.into(),
-                strides: self.strides.clone(),
-                _data: PhantomData,
-            })
+            .map(|start| self.window_at(start, shape))
             .collect()
     }
 }
