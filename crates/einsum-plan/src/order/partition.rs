@@ -13,6 +13,7 @@
 //! tensors are ordered by greedy. The caller re-solves subtrees afterwards
 //! (`reconfigure`), which also mends what the cutoff leaves rough.
 
+use super::multilevel::{self, Hypergraph};
 use super::random_greedy::SplitMix64;
 use super::{Search, SsaPath, greedy};
 use crate::axis_set::AxisSet;
@@ -30,16 +31,49 @@ pub(crate) fn order<const W: usize>(
     search: &Search<'_, W>,
     rng: &mut SplitMix64,
 ) -> Option<SsaPath> {
+    let divide = Divide {
+        imbalance: 0.02 + 0.48 * rng.next_f64(),
+        decay: 0.0,
+        cutoff: CUTOFF,
+        multilevel: false,
+    };
+    order_with(search, &divide, rng)
+}
+
+/// How a divisive order splits the network.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Divide {
+    /// Balance tolerance of the first bisection: each part at most
+    /// `(1 + imbalance) / 2` of the group (multilevel) or at least
+    /// `(1 - imbalance) / 2` of it (flat).
+    pub imbalance: f64,
+    /// The tolerance at depth `d` is `imbalance * 2^(decay * d)`, capped
+    /// at 0.9: negative decays split deep parts more evenly, positive ones
+    /// more freely (as cotengra's `imbalance_decay`).
+    pub decay: f64,
+    /// Parts of at most this many tensors are ordered by greedy.
+    pub cutoff: usize,
+    /// Bisect with the multilevel partitioner (`multilevel.rs`) rather
+    /// than one flat FM search from a grown region.
+    pub multilevel: bool,
+}
+
+/// One divisive order as `divide` says, its random choices drawn from
+/// `rng`; `None` as for [`order`].
+pub(crate) fn order_with<const W: usize>(
+    search: &Search<'_, W>,
+    divide: &Divide,
+    rng: &mut SplitMix64,
+) -> Option<SsaPath> {
     let n = search.inputs.len();
-    let imbalance = 0.02 + 0.48 * rng.next_f64();
     let mut builder = Builder {
         search,
         path: SsaPath::with_capacity(n.saturating_sub(1)),
         sets: search.inputs.clone(),
-        imbalance,
+        divide: *divide,
     };
     let group: Vec<usize> = (0..n).collect();
-    builder.build(&group, rng)?;
+    builder.build(&group, 0, rng)?;
     Some(builder.path)
 }
 
@@ -48,22 +82,28 @@ struct Builder<'s, 'a, const W: usize> {
     path: SsaPath,
     /// Axes of every tensor id so far (operands, then each result).
     sets: Vec<AxisSet<W>>,
-    imbalance: f64,
+    divide: Divide,
 }
 
 impl<const W: usize> Builder<'_, '_, W> {
     /// Orders the operands in `group` (operand ids), appending to the path;
     /// returns the id of the group's result.
-    fn build(&mut self, group: &[usize], rng: &mut SplitMix64) -> Option<usize> {
+    fn build(&mut self, group: &[usize], depth: i32, rng: &mut SplitMix64) -> Option<usize> {
         if group.len() == 1 {
             return Some(group[0]);
         }
-        let id = if group.len() <= CUTOFF {
+        let id = if group.len() <= self.divide.cutoff.max(2) {
             self.greedy(group)?
         } else {
-            let (left, right) = bisect(self.search, group, self.imbalance, rng);
-            let a = self.build(&left, rng)?;
-            let b = self.build(&right, rng)?;
+            let imbalance =
+                (self.divide.imbalance * (self.divide.decay * f64::from(depth)).exp2()).min(0.9);
+            let (left, right) = if self.divide.multilevel {
+                bisect_multilevel(self.search, group, imbalance, rng)
+            } else {
+                bisect(self.search, group, imbalance, rng)
+            };
+            let a = self.build(&left, depth + 1, rng)?;
+            let b = self.build(&right, depth + 1, rng)?;
             self.contract(a, b, group)
         };
         // A part's result is an intermediate unless the part is everything.
@@ -128,6 +168,52 @@ impl<const W: usize> Builder<'_, '_, W> {
         }
         ids.last().copied()
     }
+}
+
+/// Splits `group` in two by the multilevel partitioner, each part at most
+/// `(1 + imbalance) / 2` of it, minimising the `log2` sizes of the axes
+/// crossing between the parts (an axis held by several tensors of the
+/// group is one hyperedge).
+fn bisect_multilevel<const W: usize>(
+    search: &Search<'_, W>,
+    group: &[usize],
+    imbalance: f64,
+    rng: &mut SplitMix64,
+) -> (Vec<usize>, Vec<usize>) {
+    let mut holders: Vec<Vec<u32>> = vec![Vec::new(); search.sizes.len()];
+    for (v, &t) in group.iter().enumerate() {
+        for axis in search.inputs[t].iter() {
+            holders[axis].push(v as u32);
+        }
+    }
+    let mut h = Hypergraph {
+        weight: vec![1; group.len()],
+        ..Hypergraph::default()
+    };
+    for (axis, pins) in holders.into_iter().enumerate() {
+        if pins.len() >= 2 {
+            h.edge_weight
+                .push((search.sizes[axis].max(1) as f64).log2().max(1e-3));
+            h.pins.push(pins);
+        }
+    }
+    let side = multilevel::bisect(&h, imbalance, rng);
+    let mut parts = (Vec::new(), Vec::new());
+    for (v, &t) in group.iter().enumerate() {
+        if side[v] == 0 {
+            parts.0.push(t);
+        } else {
+            parts.1.push(t);
+        }
+    }
+    if parts.0.is_empty() || parts.1.is_empty() {
+        // Only a group of one has a side empty, and groups of one are not
+        // split; kept safe all the same.
+        let all = [parts.0, parts.1].concat();
+        let half = all.len() / 2;
+        return (all[..half].to_vec(), all[half..].to_vec());
+    }
+    parts
 }
 
 /// Splits `group` in two, each at least `(1 - imbalance) / 2` of it,
