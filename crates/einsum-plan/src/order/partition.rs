@@ -36,6 +36,7 @@ pub(crate) fn order<const W: usize>(
         decay: 0.0,
         cutoff: CUTOFF,
         multilevel: false,
+        parts: 2,
     };
     order_with(search, &divide, rng)
 }
@@ -47,15 +48,21 @@ pub(crate) struct Divide {
     /// `(1 + imbalance) / 2` of the group (multilevel) or at least
     /// `(1 - imbalance) / 2` of it (flat).
     pub imbalance: f64,
-    /// The tolerance at depth `d` is `imbalance * 2^(decay * d)`, capped
-    /// at 0.9: negative decays split deep parts more evenly, positive ones
-    /// more freely (as cotengra's `imbalance_decay`).
+    /// A part holding the share `s` of the operands is split with the
+    /// tolerance `imbalance * s^decay`, at most 1: positive decays split
+    /// small parts more evenly, negative ones more freely (as cotengra's
+    /// `imbalance_decay`). The flat bisection's is `imbalance`, unchanged
+    /// with depth.
     pub decay: f64,
     /// Parts of at most this many tensors are ordered by greedy.
     pub cutoff: usize,
     /// Bisect with the multilevel partitioner (`multilevel.rs`) rather
     /// than one flat FM search from a grown region.
     pub multilevel: bool,
+    /// With `multilevel`, each part is split into this many (rounded down
+    /// to a power of two, by repeated bisection) whose results greedy
+    /// joins, as cotengra's `parts`; 2 is plain recursive bisection.
+    pub parts: usize,
 }
 
 /// One divisive order as `divide` says, its random choices drawn from
@@ -73,7 +80,7 @@ pub(crate) fn order_with<const W: usize>(
         divide: *divide,
     };
     let group: Vec<usize> = (0..n).collect();
-    builder.build(&group, 0, rng)?;
+    builder.build(&group, rng)?;
     Some(builder.path)
 }
 
@@ -88,23 +95,41 @@ struct Builder<'s, 'a, const W: usize> {
 impl<const W: usize> Builder<'_, '_, W> {
     /// Orders the operands in `group` (operand ids), appending to the path;
     /// returns the id of the group's result.
-    fn build(&mut self, group: &[usize], depth: i32, rng: &mut SplitMix64) -> Option<usize> {
+    fn build(&mut self, group: &[usize], rng: &mut SplitMix64) -> Option<usize> {
         if group.len() == 1 {
             return Some(group[0]);
         }
         let id = if group.len() <= self.divide.cutoff.max(2) {
-            self.greedy(group)?
+            self.greedy(group, group)?
         } else {
-            let imbalance =
-                (self.divide.imbalance * (self.divide.decay * f64::from(depth)).exp2()).min(0.9);
-            let (left, right) = if self.divide.multilevel {
-                bisect_multilevel(self.search, group, imbalance, rng)
+            let share = group.len() as f64 / self.search.inputs.len() as f64;
+            let imbalance = (self.divide.imbalance * share.powf(self.divide.decay)).min(1.0);
+            if self.divide.multilevel {
+                let mut parts = Vec::new();
+                split(
+                    self.search,
+                    group,
+                    self.divide.parts.max(2),
+                    imbalance,
+                    rng,
+                    &mut parts,
+                );
+                let mut ids = Vec::with_capacity(parts.len());
+                for part in &parts {
+                    ids.push(self.build(part, rng)?);
+                }
+                if let [a, b] = ids[..] {
+                    self.contract(a, b, group)
+                } else {
+                    // The parts' results, joined by greedy.
+                    self.greedy(&ids, group)?
+                }
             } else {
-                bisect(self.search, group, imbalance, rng)
-            };
-            let a = self.build(&left, depth + 1, rng)?;
-            let b = self.build(&right, depth + 1, rng)?;
-            self.contract(a, b, group)
+                let (left, right) = bisect(self.search, group, imbalance, rng);
+                let a = self.build(&left, rng)?;
+                let b = self.build(&right, rng)?;
+                self.contract(a, b, group)
+            }
         };
         // A part's result is an intermediate unless the part is everything.
         let whole = group.len() == self.search.inputs.len();
@@ -136,20 +161,21 @@ impl<const W: usize> Builder<'_, '_, W> {
             .fold(self.search.output, |acc, (set, _)| acc.union(set))
     }
 
-    /// Greedy's order of a small group, as a subproblem whose output is what
-    /// the group shares with the rest.
-    fn greedy(&mut self, group: &[usize]) -> Option<usize> {
+    /// Greedy's order of the tensors `tensors` (ids), which together hold
+    /// the operands of `group`, as a subproblem whose output is what the
+    /// group shares with the rest.
+    fn greedy(&mut self, tensors: &[usize], group: &[usize]) -> Option<usize> {
         let sub = Search::new(
-            group.iter().map(|&t| self.search.inputs[t]).collect(),
+            tensors.iter().map(|&t| self.sets[t]).collect(),
             self.outside(group),
             self.search.sizes,
             self.search.limit,
             self.search.objective,
         );
         let local = greedy::search(&sub, None)?;
-        // Local ids: `0..m` are the group's operands, then each result.
-        let mut ids: Vec<usize> = group.to_vec();
-        let mut live = vec![true; group.len()];
+        // Local ids: `0..m` are the tensors, then each result.
+        let mut ids: Vec<usize> = tensors.to_vec();
+        let mut live = vec![true; tensors.len()];
         for (a, b) in local {
             live[a] = false;
             live[b] = false;
@@ -168,6 +194,25 @@ impl<const W: usize> Builder<'_, '_, W> {
         }
         ids.last().copied()
     }
+}
+
+/// Splits `group` into `parts` parts (fewer when a part has one tensor
+/// left) by repeated multilevel bisection, appended to `out`.
+fn split<const W: usize>(
+    search: &Search<'_, W>,
+    group: &[usize],
+    parts: usize,
+    imbalance: f64,
+    rng: &mut SplitMix64,
+    out: &mut Vec<Vec<usize>>,
+) {
+    if parts < 2 || group.len() < 2 {
+        out.push(group.to_vec());
+        return;
+    }
+    let (left, right) = bisect_multilevel(search, group, imbalance, rng);
+    split(search, &left, parts / 2, imbalance, rng, out);
+    split(search, &right, parts / 2, imbalance, rng, out);
 }
 
 /// Splits `group` in two by the multilevel partitioner, each part at most

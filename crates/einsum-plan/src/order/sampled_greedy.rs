@@ -73,7 +73,7 @@ pub(crate) fn search<const W: usize>(
     let log_of = |set: &AxisSet<W>| -> f64 { set.iter().map(|a| log_size[a]).sum() };
 
     let mut live: Vec<Option<AxisSet<W>>> = search.inputs.iter().copied().map(Some).collect();
-    let mut logs: Vec<f64> = search.inputs.iter().map(|s| log_of(s)).collect();
+    let mut logs: Vec<f64> = search.inputs.iter().map(&log_of).collect();
     let mut holders: Vec<Vec<usize>> = vec![Vec::new(); axes];
     let mut counts = vec![0u32; axes];
     for (t, set) in search.inputs.iter().enumerate() {
@@ -111,8 +111,7 @@ pub(crate) fn search<const W: usize>(
         };
 
     let mut heap = BinaryHeap::new();
-    for axis in 0..axes {
-        let h = &holders[axis];
+    for (axis, h) in holders.iter().enumerate() {
         for (i, &a) in h.iter().enumerate() {
             for &b in &h[i + 1..] {
                 // Each pair once: from the smallest axis they share.
