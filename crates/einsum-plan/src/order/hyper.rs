@@ -32,9 +32,13 @@ use super::random_greedy::SplitMix64;
 use super::reconfigure::{self, ATTEMPTS_PER_OPERAND};
 use super::sampled_greedy::{self, Knobs};
 use super::tree::Tree;
-use super::{AUTO_SUBTREE, AUTO_TRIALS, Budget, Search, SsaPath, greedy};
+use super::{AUTO_SUBTREE, AUTO_TRIALS, Budget, Search, SsaPath, auto_choice, greedy};
 use crate::axis_set::AxisSet;
 use crate::cost::{Cost, Objective};
+
+/// Up to this many operands `Auto`'s choice is exact (`dp` at most) and
+/// `Hyper` runs it instead of trials.
+const EXACT_OPERANDS: usize = 16;
 
 /// Subtrees re-solved in each trial's refinement, in operands.
 const SUBTREE: usize = 6;
@@ -79,6 +83,12 @@ pub(crate) fn search<const W: usize>(
     budget: &Budget,
     seed: u64,
 ) -> Option<Tree<W>> {
+    let n = search.inputs.len();
+    if n <= EXACT_OPERANDS {
+        // What `Auto` runs here is exact (optimal, or a subset DP over all
+        // operands, or dp): no trial can beat it, and it takes milliseconds.
+        return search.run(&auto_choice(n)).ok();
+    }
     match *budget {
         Budget::Time(time) => trials(search, Some(trials_deadline(time)), usize::MAX, seed),
         Budget::Trials(count) => trials(search, None, count.max(1), seed),
