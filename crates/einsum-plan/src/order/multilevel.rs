@@ -55,7 +55,7 @@ const COARSEST: usize = 24;
 const MIN_SHRINK: f64 = 1.05;
 
 /// Initial partitions tried on the coarsest hypergraph.
-const INITIAL_TRIES: usize = 6;
+const INITIAL_TRIES: usize = 4;
 
 /// FM passes per level at most; a pass that gains nothing ends them.
 const PASSES: usize = 6;
@@ -134,10 +134,11 @@ pub(crate) fn bisect(h: &Hypergraph, imbalance: f64, rng: &mut SplitMix64) -> Ve
 
     // Initial partition of the coarsest level.
     let coarsest = levels.last().expect("one level");
+    let incidence = coarsest.incidence();
     let mut best: Option<(bool, f64, Vec<u8>)> = None;
     for _ in 0..INITIAL_TRIES {
-        let mut side = grow(coarsest, total, rng);
-        refine(coarsest, &mut side, limit);
+        let mut side = grow(coarsest, &incidence, total, rng);
+        refine(coarsest, &incidence, &mut side, limit);
         let cut = coarsest.cut(&side);
         let balanced = balanced(coarsest, &side, limit);
         if best
@@ -153,7 +154,7 @@ pub(crate) fn bisect(h: &Hypergraph, imbalance: f64, rng: &mut SplitMix64) -> Ve
     for level in (0..maps.len()).rev() {
         let map = &maps[level];
         side = map.iter().map(|&c| side[c as usize]).collect();
-        refine(&levels[level], &mut side, limit);
+        refine(&levels[level], &levels[level].incidence(), &mut side, limit);
     }
     side
 }
@@ -309,9 +310,8 @@ fn contract(h: &Hypergraph, map: &[u32], clusters: usize) -> Hypergraph {
 /// A region grown breadth-first from a random vertex to half the weight
 /// (side 0), the rest side 1; a disconnected graph continues from a random
 /// vertex not yet reached.
-fn grow(h: &Hypergraph, total: u64, rng: &mut SplitMix64) -> Vec<u8> {
+fn grow(h: &Hypergraph, incidence: &[Vec<u32>], total: u64, rng: &mut SplitMix64) -> Vec<u8> {
     let n = h.vertices();
-    let incidence = h.incidence();
     let mut side = vec![1u8; n];
     let mut seen = vec![false; n];
     if let Some(x) = h.fixed {
@@ -376,9 +376,8 @@ impl Ord for Move {
 /// each the best-gain unlocked vertex that may move, rolled back to the
 /// best state seen (balanced first, then the lightest cut). A move may not
 /// take a side above `limit` unless it comes from a side already above it.
-fn refine(h: &Hypergraph, side: &mut [u8], limit: u64) {
+fn refine(h: &Hypergraph, incidence: &[Vec<u32>], side: &mut [u8], limit: u64) {
     let n = h.vertices();
-    let incidence = h.incidence();
     let mut count = vec![[0u32; 2]; h.pins.len()];
     for (e, pins) in h.pins.iter().enumerate() {
         for &v in pins {
@@ -458,6 +457,14 @@ fn refine(h: &Hypergraph, side: &mut [u8], limit: u64) {
             cut -= g;
             moves.push(v);
             for &e in &incidence[v] {
+                // A pin's gain through `e` depends only on whether its own
+                // side holds 1 pin of `e` or more, and the other 0 or
+                // more: after this move, only counts of 0 or 1 on the side
+                // left and 1 or 2 on the side joined change any gain.
+                let [left, joined] = [count[e as usize][from], count[e as usize][to]];
+                if left > 1 && joined > 2 {
+                    continue;
+                }
                 for &u in &h.pins[e as usize] {
                     let u = u as usize;
                     if locked[u] {
