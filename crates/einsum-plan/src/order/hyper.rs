@@ -51,6 +51,13 @@ const SUBTREE: usize = 6;
 /// cheaper.
 const POLISH_SUBTREES: [usize; 2] = [8, 10];
 
+/// Trials per generation (see `trials`).
+const GENERATION: usize = 32;
+
+/// How many of the cheapest divisive trials' knobs later generations
+/// nudge.
+const ELITE: usize = 8;
+
 /// The share of a time budget spent on trials (the rest polishes).
 const TRIALS_SHARE: f64 = 0.85;
 
@@ -145,6 +152,15 @@ struct Problem<'a, const W: usize> {
 
 /// Trials `0, 1, ...` until `deadline` passes (trial 0 runs regardless)
 /// or `count` have run; the cheapest order.
+///
+/// Trials run in generations of [`GENERATION`]: every trial of a
+/// generation finishes before the next starts, and from the second on,
+/// half the divisive trials take the knobs of one of the [`ELITE`]
+/// cheapest divisive trials so far, nudged (a cheap trial's knobs tend to
+/// give cheap orders again with other random choices). What a trial does
+/// then depends on the trials before its generation, never on which
+/// finished first: the result depends on time only through how many
+/// trials fit.
 fn trials<const W: usize>(
     search: &Search<'_, W>,
     deadline: Option<Instant>,
@@ -162,47 +178,64 @@ fn trials<const W: usize>(
         .map_or(1, usize::from)
         .clamp(1, THREADS)
         .min(count);
-    let next = AtomicUsize::new(0);
+    let late = || deadline.is_some_and(|d| Instant::now() >= d);
     // The cheapest trials so far, by cost then trial number.
-    let best: Mutex<Vec<(Cost, usize, Tree<W>)>> = Mutex::new(Vec::new());
-    let work = || {
-        let search = Search::new(
-            problem.inputs.clone(),
-            problem.output,
-            problem.sizes,
-            problem.limit,
-            problem.objective,
-        );
-        loop {
-            let t = next.fetch_add(1, Ordering::Relaxed);
-            let late = || deadline.is_some_and(|d| Instant::now() >= d);
-            if t >= count || (t > 0 && late()) {
-                break;
+    let mut best: Vec<(Cost, usize, Tree<W>)> = Vec::new();
+    // The cheapest divisive trials' knobs, by cost then trial number.
+    let mut elite: Vec<(Cost, usize, Divide)> = Vec::new();
+    let mut first = 0;
+    while first < count && !(first > 0 && late()) {
+        let last = (first + GENERATION).min(count);
+        let next = AtomicUsize::new(first);
+        let done: Mutex<Vec<(usize, Tree<W>, Option<Divide>)>> = Mutex::new(Vec::new());
+        let knobs: Vec<Divide> = elite.iter().map(|e| e.2).collect();
+        let work = || {
+            let search = Search::new(
+                problem.inputs.clone(),
+                problem.output,
+                problem.sizes,
+                problem.limit,
+                problem.objective,
+            );
+            loop {
+                let t = next.fetch_add(1, Ordering::Relaxed);
+                if t >= last || (t > 0 && late()) {
+                    break;
+                }
+                if let Some((tree, divide)) = trial(&search, t, seed, &knobs, deadline) {
+                    done.lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((t, tree, divide));
+                }
             }
-            let Some(tree) = trial(&search, t, seed, deadline) else {
-                continue;
-            };
-            let mut best = best.lock().unwrap_or_else(|e| e.into_inner());
-            let at = best.partition_point(|(c, bt, _)| (*c, *bt) < (tree.total, t));
+        };
+        if threads <= 1 {
+            work();
+        } else {
+            std::thread::scope(|s| {
+                for _ in 0..threads {
+                    s.spawn(work);
+                }
+            });
+        }
+        for (t, tree, divide) in done.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            let key = (tree.total, t);
+            if let Some(divide) = divide {
+                let at = elite.partition_point(|(c, et, _)| (*c, *et) < key);
+                elite.insert(at, (tree.total, t, divide));
+                elite.truncate(ELITE);
+            }
+            let at = best.partition_point(|(c, bt, _)| (*c, *bt) < key);
             if at < POLISHED {
                 best.insert(at, (tree.total, t, tree));
                 best.truncate(POLISHED);
             }
         }
-    };
-    if threads <= 1 {
-        work();
-    } else {
-        std::thread::scope(|s| {
-            for _ in 0..threads {
-                s.spawn(work);
-            }
-        });
+        first = last;
     }
-    let found = best.into_inner().unwrap_or_else(|e| e.into_inner());
     // Each of the cheapest few polished; the cheapest after polishing, the
     // earlier on a tie.
-    let polished = found
+    let polished = best
         .into_iter()
         .map(|(_, _, tree)| polish(search, tree))
         .reduce(|a, b| if b.total < a.total { b } else { a });
@@ -236,29 +269,59 @@ fn trial<const W: usize>(
     search: &Search<'_, W>,
     t: usize,
     seed: u64,
+    elite: &[Divide],
     deadline: Option<Instant>,
-) -> Option<Tree<W>> {
+) -> Option<(Tree<W>, Option<Divide>)> {
     let mut rng = SplitMix64(seed ^ (t as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
     rng.next_u64();
+    let mut knobs = None;
     let path: SsaPath = match t {
         0 => greedy::search(search, None)?,
         1 => partition::order(search, &mut rng)?,
         _ if t % 5 < 4 => {
-            let d = divide(&mut rng);
+            let d = if !elite.is_empty() && rng.next_f64() < 0.5 {
+                let pick = elite[(rng.next_u64() % elite.len() as u64) as usize];
+                nudge(pick, &mut rng)
+            } else {
+                divide(&mut rng)
+            };
+            knobs = Some(d);
             partition::order_with(search, &d, &mut rng)?
         }
-        _ => sampled_greedy::search(search, knobs(&mut rng), &mut rng)?,
+        _ => sampled_greedy::search(search, self::knobs(&mut rng), &mut rng)?,
     };
     let start = Tree::new(search, &path)?;
     if start.largest() > search.limit {
         return None;
     }
     if t > 0 && deadline.is_some_and(|d| Instant::now() >= d) {
-        return Some(start);
+        return Some((start, knobs));
     }
     let attempts = ATTEMPTS_PER_OPERAND * search.inputs.len();
     let tree = reconfigure::improve(search, &start, SUBTREE, attempts);
-    (tree.largest() <= search.limit).then_some(tree)
+    (tree.largest() <= search.limit).then_some((tree, knobs))
+}
+
+/// `d` nudged: the tolerance by a factor up to 1.6 either way, the decay
+/// by up to 0.4, the part size left to greedy by up to 2, sometimes other
+/// parts per split.
+fn nudge(d: Divide, rng: &mut SplitMix64) -> Divide {
+    let mut step = || 2.0 * rng.next_f64() - 1.0;
+    let imbalance = (d.imbalance.ln() + 0.5 * step()).exp().clamp(0.03, 1.0);
+    let decay = (d.decay + 0.4 * step()).clamp(-3.0, 1.0);
+    let cutoff = (d.cutoff as f64 + 2.0 * step()).round().clamp(2.0, 10.0) as usize;
+    let parts = if rng.next_f64() < 0.25 {
+        2 << (rng.next_u64() % 3)
+    } else {
+        d.parts
+    };
+    Divide {
+        imbalance,
+        decay,
+        cutoff,
+        parts,
+        ..d
+    }
 }
 
 /// A log-uniform draw in `[lo, hi]`.
