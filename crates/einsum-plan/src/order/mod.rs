@@ -52,8 +52,12 @@ pub enum Optimize {
     /// Choose by problem size: `optimal` up to 5 operands, an exact subset
     /// DP over all operands (`Reconfigure` with one subtree of 10) up to
     /// 10, `dp` up to 16, `Reconfigure` with 3 starts beyond (about 18 ms
-    /// at 100 operands on a shared 2-core machine). Never refused for its
-    /// size: each choice is within that optimizer's operand limit.
+    /// at 100 operands on a shared 2-core machine), then, when that order's
+    /// contraction is expected to take over 2 s, `Hyper` for 1% of that
+    /// time, at most 1 s ([`Budget::Scaled`]; never a costlier order than
+    /// reconfigure's). Deterministic unless the contraction is that long.
+    /// Never refused for its size: each choice is within that optimizer's
+    /// operand limit.
     #[default]
     Auto,
     /// Exhaustive depth-first search, pruned on the best cost found and on
