@@ -119,26 +119,29 @@ pub(crate) fn bisect(h: &Hypergraph, imbalance: f64, rng: &mut SplitMix64) -> Ve
 
     // Coarsening: the levels, finest first, and each level's map from its
     // vertices to the next level's.
+    // Each level's incidence is built once, for clustering and refining.
     let mut levels: Vec<Hypergraph> = vec![h.clone()];
+    let mut incidences: Vec<Vec<Vec<u32>>> = vec![h.incidence()];
     let mut maps: Vec<Vec<u32>> = Vec::new();
     while levels.last().expect("one level").vertices() > COARSEST {
         let fine = levels.last().expect("one level");
-        let (map, clusters) = cluster(fine, cap, rng);
+        let (map, clusters) = cluster(fine, incidences.last().expect("one level"), cap, rng);
         if (fine.vertices() as f64) < clusters as f64 * MIN_SHRINK {
             break;
         }
         let coarse = contract(fine, &map, clusters);
         maps.push(map);
+        incidences.push(coarse.incidence());
         levels.push(coarse);
     }
 
     // Initial partition of the coarsest level.
     let coarsest = levels.last().expect("one level");
-    let incidence = coarsest.incidence();
+    let incidence = incidences.last().expect("one level");
     let mut best: Option<(bool, f64, Vec<u8>)> = None;
     for _ in 0..INITIAL_TRIES {
-        let mut side = grow(coarsest, &incidence, total, rng);
-        refine(coarsest, &incidence, &mut side, limit);
+        let mut side = grow(coarsest, incidence, total, rng);
+        refine(coarsest, incidence, &mut side, limit);
         let cut = coarsest.cut(&side);
         let balanced = balanced(coarsest, &side, limit);
         if best
@@ -154,7 +157,7 @@ pub(crate) fn bisect(h: &Hypergraph, imbalance: f64, rng: &mut SplitMix64) -> Ve
     for level in (0..maps.len()).rev() {
         let map = &maps[level];
         side = map.iter().map(|&c| side[c as usize]).collect();
-        refine(&levels[level], &levels[level].incidence(), &mut side, limit);
+        refine(&levels[level], &incidences[level], &mut side, limit);
     }
     side
 }
@@ -175,9 +178,13 @@ fn weights(h: &Hypergraph, side: &[u8]) -> [u64; 2] {
 }
 
 /// One level of coarsening: each vertex's cluster and how many clusters.
-fn cluster(h: &Hypergraph, cap: u32, rng: &mut SplitMix64) -> (Vec<u32>, usize) {
+fn cluster(
+    h: &Hypergraph,
+    incidence: &[Vec<u32>],
+    cap: u32,
+    rng: &mut SplitMix64,
+) -> (Vec<u32>, usize) {
     let n = h.vertices();
-    let incidence = h.incidence();
     let mut order: Vec<usize> = (0..n).collect();
     for i in (1..n).rev() {
         let j = (rng.next_u64() % (i as u64 + 1)) as usize;
