@@ -434,6 +434,36 @@ mod tests {
     }
 
     #[test]
+    fn auto_is_reconfigure_on_cheap_networks_and_never_costlier_on_long_ones() {
+        let reconfigure = Optimize::Reconfigure {
+            trials: AUTO_TRIALS,
+            subtree: AUTO_SUBTREE,
+            seed: 0,
+        };
+        // Bonds of 2: a contraction of microseconds, no search beyond
+        // reconfigure's starts, the same order.
+        let (inputs, sizes) = random_regular(60, 3, 4, |_| 2);
+        let search = wide_search_of::<4>(&inputs, &[], &sizes, None);
+        let auto = search.run(&Optimize::Auto).unwrap();
+        assert!(scaled_time(flops(&auto)) < MIN_SCALED);
+        assert_eq!(auto.path(), search.run(&reconfigure).unwrap().path());
+        // Bonds of 16 to 64 on a 4-regular network: far beyond 2 s of
+        // contraction, so a second of trials; never costlier.
+        let (inputs, sizes) = random_regular(60, 4, 4, |rng| 16 << (rng.next_u64() % 3));
+        let search = wide_search_of::<4>(&inputs, &[], &sizes, None);
+        let base = search.run(&reconfigure).unwrap();
+        assert_eq!(scaled_time(flops(&base)), MAX_SCALED);
+        let started = Instant::now();
+        let auto = search.run(&Optimize::Auto).unwrap();
+        let spent = started.elapsed();
+        assert!(auto.total <= base.total);
+        assert_eq!(search.score(&auto.path()).unwrap().0, auto.total);
+        // The budget is kept, give or take the trials under way and the
+        // polish (and a loaded machine).
+        assert!(spent < Duration::from_secs(4), "{spent:?}");
+    }
+
+    #[test]
     fn scaled_time_grows_with_the_flops_and_is_capped() {
         assert!(scaled_time(Cost::new(1000)) < MIN_SCALED);
         assert!(scaled_time(Cost::new(1 << 40)) > scaled_time(Cost::new(1 << 35)));
