@@ -97,7 +97,7 @@ pub(crate) fn search<const W: usize>(
         return search.run(&auto_choice(n)).ok();
     }
     match *budget {
-        Budget::Time(time) => trials(search, Some(trials_deadline(time)), usize::MAX, seed),
+        Budget::Time(time) => trials(search, Some(time), usize::MAX, seed),
         Budget::Trials(count) => trials(search, None, count.max(1), seed),
         Budget::Scaled => scaled(search, seed),
     }
@@ -113,16 +113,10 @@ fn scaled<const W: usize>(search: &Search<'_, W>, seed: u64) -> Option<Tree<W>> 
     if time < MIN_SCALED {
         return Some(base);
     }
-    match trials(search, Some(trials_deadline(time)), usize::MAX, seed) {
+    match trials(search, Some(time), usize::MAX, seed) {
         Some(found) if found.total < base.total => Some(found),
         _ => Some(base),
     }
-}
-
-/// When trials stop for a search of `time`: the polish of the cheapest
-/// trials takes the rest.
-fn trials_deadline(time: Duration) -> Instant {
-    Instant::now() + time.mul_f64(TRIALS_SHARE)
 }
 
 /// The search time `Budget::Scaled` spends on an order of `flops`.
@@ -163,7 +157,7 @@ struct Problem<'a, const W: usize> {
 /// trials fit.
 fn trials<const W: usize>(
     search: &Search<'_, W>,
-    deadline: Option<Instant>,
+    time: Option<Duration>,
     count: usize,
     seed: u64,
 ) -> Option<Tree<W>> {
@@ -178,6 +172,11 @@ fn trials<const W: usize>(
         .map_or(1, usize::from)
         .clamp(1, THREADS)
         .min(count);
+    // Trials stop at a share of the time; the polish takes the rest, and is
+    // skipped once the time is up.
+    let started = Instant::now();
+    let deadline = time.map(|t| started + t.mul_f64(TRIALS_SHARE));
+    let end = time.map(|t| started + t);
     let late = || deadline.is_some_and(|d| Instant::now() >= d);
     // The cheapest trials so far, by cost then trial number.
     let mut best: Vec<(Cost, usize, Tree<W>)> = Vec::new();
@@ -237,7 +236,13 @@ fn trials<const W: usize>(
     // earlier on a tie.
     let polished = best
         .into_iter()
-        .map(|(_, _, tree)| polish(search, tree))
+        .map(|(_, _, tree)| {
+            if end.is_none_or(|e| Instant::now() < e) {
+                polish(search, tree)
+            } else {
+                tree
+            }
+        })
         .reduce(|a, b| if b.total < a.total { b } else { a });
     match polished {
         Some(tree) => Some(tree),
