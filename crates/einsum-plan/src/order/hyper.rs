@@ -37,7 +37,8 @@ use crate::axis_set::AxisSet;
 use crate::cost::{Cost, Objective};
 
 /// Up to this many operands `Auto`'s choice is exact (`dp` at most) and
-/// `Hyper` runs it instead of trials.
+/// `Hyper` runs it instead of trials. Not beyond `Auto`'s exact range:
+/// there `Auto` is `Hyper`, which would recurse.
 const EXACT_OPERANDS: usize = 16;
 
 /// Subtrees re-solved in each trial's refinement, in operands.
@@ -466,6 +467,20 @@ mod tests {
         // The budget is kept, give or take the trials under way and the
         // polish (and a loaded machine).
         assert!(spent < Duration::from_secs(4), "{spent:?}");
+    }
+
+    #[test]
+    fn up_to_the_exact_range_hyper_is_auto() {
+        for n in 2..=EXACT_OPERANDS {
+            assert!(!matches!(auto_choice(n), Optimize::Hyper { .. }), "{n}");
+        }
+        assert!(matches!(
+            auto_choice(EXACT_OPERANDS + 1),
+            Optimize::Hyper {
+                budget: Budget::Scaled,
+                ..
+            }
+        ));
     }
 
     #[test]
