@@ -79,7 +79,8 @@ the repository root):
    n = 20-30 (a call is stopped after --our-timeout, 60 s).
 
 Options: --networks/--peers-file to use other files; --only FAMILY (repeatable)
-to restrict any step; --optimizers to change our list.
+to restrict any step; --optimizers to change our list (`hyper:1s` runs
+`--optimize hyper --time-budget 1s`; any budget the CLI takes).
 """
 import argparse
 import datetime
@@ -582,7 +583,11 @@ def run_peers(args):
 
 
 def run_ours(explain, subscripts, shapes, name, timeout):
-    cmd = [explain, subscripts, *shapes, "--optimize", name, "--format", "json"]
+    # `hyper:1s` is `--optimize hyper --time-budget 1s`.
+    optimize, _, budget = name.partition(":")
+    cmd = [explain, subscripts, *shapes, "--optimize", optimize, "--format", "json"]
+    if budget:
+        cmd += ["--time-budget", budget]
     t0 = time.perf_counter()
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
@@ -729,6 +734,28 @@ def report(args):
     allr = [r for rs in per_family.values() for r in rs]
     p(f"| **all** | {len(allr)} | " + " | ".join(fmt_ratio(geomean([r[i] for r in allr])) for i in range(3)) + " |")
     p()
+    p("Each of ours against cotengra (`ctg`: the better of ctg and ctg-reconf), per family: geometric mean of "
+      "ours / ctg over the networks both finished, the worst ratio, and wins/losses (ratio < 1 / > 1):\n")
+    p("| family | networks | " + " | ".join(f"{o}/ctg (worst; wins/losses)" for o in args.optimizers) + " |")
+    p("|---|---:|" + "---:|" * len(args.optimizers))
+    def vs_ctg(sel):
+        cells = []
+        for o in args.optimizers:
+            rs = []
+            for r in sel:
+                ctg, _ = best_of(r[4], ["ctg", "ctg-reconf"])
+                rs.append(ratio(r[3].get(o, {}).get("flops"), ctg))
+            rs = [x for x in rs if x]
+            cells.append(f"{fmt_ratio(geomean(rs))} ({fmt_ratio(max(rs))}; {sum(x < 1 for x in rs)}/{sum(x > 1 for x in rs)})"
+                         if rs else "–")
+        return cells
+    for family in per_family:
+        sel = [r for r in rows if r[1] == family]
+        p(f"| {family} | {len(sel)} | " + " | ".join(vs_ctg(sel)) + " |")
+    p(f"| **all** | {len(rows)} | " + " | ".join(vs_ctg(rows)) + " |")
+    big = [r for r in rows if r[2] > 30]
+    p(f"| **all, n > 30** | {len(big)} | " + " | ".join(vs_ctg(big)) + " |")
+    p()
     buckets = [(0, 30), (31, 100), (101, 10**9)]
     p("Geometric mean of ours-auto / best peer by size (networks in brackets):\n")
     p("| family | " + " | ".join(f"n {lo}-{hi}" if hi < 10**9 else f"n > {lo - 1}" for lo, hi in buckets) + " |")
@@ -849,10 +876,12 @@ def main():
         args.explain = EXPLAIN
     if not args.peer_worker and not args.make_networks and not args.peers and args.optimizers == OURS \
             and os.path.exists(args.explain):
-        # The default list grows by `reconfigure` when this binary has it.
+        # The default list grows by `reconfigure` and `hyper` (1 s) when this
+        # binary has them.
         usage = subprocess.run([args.explain, "--help"], capture_output=True, text=True).stdout
-        if re.search(r"possible values:[^\]]*\breconfigure\b", usage):
-            args.optimizers = OURS + ["reconfigure"]
+        for name, column in [("reconfigure", "reconfigure"), ("hyper", "hyper:1s")]:
+            if re.search(rf"possible values:[^\]]*\b{name}\b", usage):
+                args.optimizers = args.optimizers + [column]
     if args.peer_worker:
         peer_worker(args.peer_worker, args.timeout, args.dp_timeout, args.ctg_max_time, args.networks)
     elif args.make_networks:

@@ -3,7 +3,7 @@
 //! and every such test covers it.
 
 use einsum::exec::{GemmPolicy, Par};
-use einsum::plan::Optimize;
+use einsum::plan::{Budget, Optimize};
 
 /// Every order search, with small settings where it has any.
 pub fn optimizers() -> Vec<Optimize> {
@@ -19,6 +19,10 @@ pub fn optimizers() -> Vec<Optimize> {
             trials: 2,
             subtree: 4,
             seed: 3,
+        },
+        Optimize::Hyper {
+            budget: Budget::Trials(3),
+            seed: 5,
         },
         Optimize::Naive,
     ]

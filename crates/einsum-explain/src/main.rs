@@ -8,12 +8,13 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
 use einsum::exec::{Element, Par, Program, RunOptions, StridedView};
 use einsum::plan::fit::Fitted;
-use einsum::plan::{Optimize, Plan, PlanOptions, Slicing};
+use einsum::plan::{Budget, Optimize, Plan, PlanOptions, Slicing};
 use ndarray::{ArrayD, IxDyn};
 
 use einsum_explain::dtype::{Array, DType};
@@ -43,25 +44,34 @@ struct Args {
     /// How to choose the contraction order.
     ///
     /// auto (the default) picks by size: optimal up to 5 operands, an exact
-    /// subset DP up to 10, dp up to 16, reconfigure with 3 starts beyond.
+    /// subset DP up to 10, dp up to 16, reconfigure with 3 starts beyond,
+    /// then, when the contraction is expected to take over 2 s, hyper for
+    /// 1% of that time (at most 1 s).
     /// The exponential searches refuse, with an error rather than a wait of
     /// minutes, more operands than they finish in seconds: optimal at most
     /// 11, dp at most 20, branch at most 10 with --branch-width 0, 24 with
     /// width 2, 15 with width 3 (width 1 has no limit). reconfigure tries
     /// every subtree size up to --subtree and keeps the cheapest order, so
-    /// a larger --subtree never gives a costlier one.
+    /// a larger --subtree never gives a costlier one. hyper refines many
+    /// diverse starts (multilevel bisections, greedy variants) until
+    /// --time-budget is spent, or for exactly --trials trials.
     #[arg(long, value_enum, default_value_t = OptimizeArg::Auto)]
     optimize: OptimizeArg,
-    /// Greedy runs for random-greedy (default 32) and reconfigure (default 8).
+    /// Greedy runs for random-greedy (default 32) and reconfigure (default
+    /// 8); for hyper, a number of trials instead of a time budget (the same
+    /// seed then gives the same order on any machine).
     #[arg(long, value_name = "N")]
     trials: Option<usize>,
+    /// Search time of hyper, e.g. 1s, 250ms, 0.5s (default 1s).
+    #[arg(long, value_name = "TIME", value_parser = parse_duration)]
+    time_budget: Option<Duration>,
     /// Largest subtree reconfigure re-solves exactly, 3 to 10 operands.
     #[arg(long, value_name = "K", default_value_t = 8)]
     subtree: usize,
     /// Width of branch-and-bound: candidates explored per step, 0 for all.
     #[arg(long, value_name = "N", default_value_t = 2)]
     branch_width: usize,
-    /// Seed of random-greedy and reconfigure.
+    /// Seed of random-greedy, reconfigure and hyper.
     #[arg(long, value_name = "N", default_value_t = 0)]
     seed: u64,
     /// Largest temporary allowed: elements (`1000000`), or bytes of
@@ -104,7 +114,26 @@ enum OptimizeArg {
     Branch,
     RandomGreedy,
     Reconfigure,
+    Hyper,
     Naive,
+}
+
+/// A duration written as a number and a unit (`s`, `ms`, `us`, `µs`).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("{text:?} has no unit (s, ms or us)"))?;
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{number:?} is not a number"))?;
+    let seconds = match unit {
+        "s" => value,
+        "ms" => value / 1e3,
+        "us" | "µs" => value / 1e6,
+        _ => return Err(format!("unknown unit {unit:?}: s, ms or us")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| e.to_string())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -150,8 +179,19 @@ fn explain(args: &Args) -> Result<String> {
             subtree: args.subtree,
             seed: args.seed,
         },
+        OptimizeArg::Hyper => Optimize::Hyper {
+            budget: match (args.trials, args.time_budget) {
+                (Some(_), Some(_)) => bail!("hyper takes --trials or --time-budget, not both"),
+                (Some(n), None) => Budget::Trials(n),
+                (None, time) => Budget::Time(time.unwrap_or(Duration::from_secs(1))),
+            },
+            seed: args.seed,
+        },
         OptimizeArg::Naive => Optimize::Naive,
     };
+    if args.time_budget.is_some() && !matches!(args.optimize, OptimizeArg::Hyper) {
+        bail!("--time-budget is for --optimize hyper");
+    }
     if !(3..=10).contains(&args.subtree) {
         bail!("--subtree must be between 3 and 10");
     }

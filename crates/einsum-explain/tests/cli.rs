@@ -441,3 +441,47 @@ fn an_empty_file_with_a_huge_result_exits_2() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn hyper_takes_a_time_budget_or_a_trial_count() {
+    // A ring of 24 matrices: past dp's range, so hyper runs trials.
+    let labels: Vec<char> = ('a'..='x').collect();
+    let terms: Vec<String> = (0..24)
+        .map(|i| format!("{}{}", labels[i], labels[(i + 1) % 24]))
+        .collect();
+    let text = format!("{}->", terms.join(","));
+    let mut args: Vec<&str> = vec![&text];
+    args.extend(std::iter::repeat_n("3x3", 24));
+    let run = |extra: &[&str]| {
+        let mut all = args.clone();
+        all.extend_from_slice(&["--format", "json", "--optimize", "hyper"]);
+        all.extend_from_slice(extra);
+        stdout(&all)
+    };
+    let timed = run(&["--time-budget", "50ms"]);
+    assert!(timed.contains("\"hyper (50ms)\""), "{timed}");
+    // A trial count gives the same order every time.
+    assert_eq!(run(&["--trials", "5"]), run(&["--trials", "5"]));
+    let mut both = args.clone();
+    both.extend_from_slice(&[
+        "--optimize",
+        "hyper",
+        "--trials",
+        "5",
+        "--time-budget",
+        "1s",
+    ]);
+    fails_with(&both, "hyper takes --trials or --time-budget, not both");
+    fails_with(
+        &["ij->", "2x2", "--time-budget", "1s"],
+        "--time-budget is for --optimize hyper",
+    );
+    fails_with(
+        &["ij->", "2x2", "--optimize", "hyper", "--time-budget", "12"],
+        "has no unit",
+    );
+    fails_with(
+        &["ij->", "2x2", "--optimize", "hyper", "--time-budget", "1h"],
+        "unknown unit",
+    );
+}

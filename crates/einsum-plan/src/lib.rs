@@ -63,7 +63,7 @@ pub use count::Count;
 pub use error::{PlanError, PlanErrorKind};
 pub use fit::GemmPolicy;
 pub use kernel::{Kernel, Role, Side};
-pub use order::{Optimize, Path};
+pub use order::{Budget, Optimize, Path};
 pub use plan::{Arg, Dest, OperandId, Plan, PlanOptions, Slices, Slicing, Source, Step, TempId};
 pub use report::FittedReport;
 pub use report::{CopyReport, PlanReport, SlicingReport, StepReport};

@@ -510,6 +510,21 @@ pub(crate) fn optimize_name(optimize: &Optimize) -> String {
             };
             format!("reconfigure ({trials} {starts}, subtrees of {subtree}{seed})")
         }
+        Optimize::Hyper { budget, seed } => {
+            let budget = match budget {
+                crate::order::Budget::Time(t) => format!("{t:?}"),
+                crate::order::Budget::Trials(n) => format!("{n} trials"),
+                crate::order::Budget::Scaled => {
+                    "3 reconfigured starts, more time if the contraction is long".into()
+                }
+            };
+            let seed = if *seed == 0 {
+                String::new()
+            } else {
+                format!(", seed {seed}")
+            };
+            format!("hyper ({budget}{seed})")
+        }
         Optimize::Naive => "naive".into(),
         Optimize::Path(p) => format!("path {:?}", p.0),
     }

@@ -23,12 +23,15 @@
 mod branch;
 mod dp;
 mod greedy;
+mod hyper;
+mod multilevel;
 mod naive;
 mod optimal;
 mod partition;
 mod path;
 mod random_greedy;
 mod reconfigure;
+mod sampled_greedy;
 mod search;
 mod slice;
 mod subsets;
@@ -51,8 +54,12 @@ pub enum Optimize {
     /// Choose by problem size: `optimal` up to 5 operands, an exact subset
     /// DP over all operands (`Reconfigure` with one subtree of 10) up to
     /// 10, `dp` up to 16, `Reconfigure` with 3 starts beyond (about 18 ms
-    /// at 100 operands on a shared 2-core machine). Never refused for its
-    /// size: each choice is within that optimizer's operand limit.
+    /// at 100 operands on a shared 2-core machine), then, when that order's
+    /// contraction is expected to take over 2 s, `Hyper` for 1% of that
+    /// time, at most 1 s ([`Budget::Scaled`]; never a costlier order than
+    /// reconfigure's). Deterministic unless the contraction is that long.
+    /// Never refused for its size: each choice is within that optimizer's
+    /// operand limit.
     #[default]
     Auto,
     /// Exhaustive depth-first search, pruned on the best cost found and on
@@ -102,11 +109,44 @@ pub enum Optimize {
         /// Seed of the random greedy runs.
         seed: u64,
     },
+    /// Many diverse starting orders, each refined by subtree
+    /// reconfiguration (subtrees of 8), the cheapest kept (as cotengra's
+    /// `HyperOptimizer`): plain greedy, then divisive orders from a
+    /// multilevel hypergraph bisection with random balance and part sizes,
+    /// and greedy runs with random cost modifier, temperature and size
+    /// jitter. Runs trials on every core until the budget is spent; with
+    /// [`Budget::Trials`] deterministic for a seed.
+    Hyper {
+        /// How long to search.
+        budget: Budget,
+        /// Seed of the trials' random choices.
+        seed: u64,
+    },
     /// Left to right: `((a b) c) d`, for reference.
     Naive,
     /// A given order, in numpy's linear format: each pair indexes the current
     /// operand list, whose contracted pair is removed and result appended.
     Path(Path),
+}
+
+/// How much searching [`Optimize::Hyper`] does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Budget {
+    /// Trials until this much wall-clock time has passed (the trials
+    /// under way finish; the first always runs, so there is always an
+    /// order). How many trials fit depends on the machine and its load.
+    Time(std::time::Duration),
+    /// Exactly this many trials (at least one): the same seed gives the
+    /// same order on any machine.
+    Trials(usize),
+    /// What `Auto` does on large networks: `Reconfigure`'s starts first
+    /// (3 trials, subtrees of 8), then trials for 1% of the time the
+    /// order's contraction is expected to take at 10 GFLOP/s, at most one
+    /// second; none below 20 ms of search (a contraction under 2 s), so
+    /// cheap networks plan deterministically. Never costlier than
+    /// `Reconfigure` from the same starts.
+    Scaled,
 }
 
 /// Most operands `Optimal` takes. Its time grows by about 4x to 10x per
@@ -196,6 +236,9 @@ impl<const W: usize> Search<'_, W> {
                 return reconfigure::search(self, *trials, *subtree, *seed)
                     .ok_or_else(|| self.nothing_fits());
             }
+            Optimize::Hyper { budget, seed } => {
+                return hyper::search(self, budget, *seed).ok_or_else(|| self.nothing_fits());
+            }
             Optimize::Naive => naive::search(self),
             Optimize::Path(path) => {
                 let ssa = path.to_ssa(n).map_err(OrderError::PathInvalid)?;
@@ -258,6 +301,9 @@ pub(crate) fn resolve(optimize: &Optimize, n: usize) -> Optimize {
 /// 14% cheaper again, geometric mean, for 1.5x to 1.8x the time.)
 const AUTO_TRIALS: usize = 3;
 
+/// The subtrees `Auto` re-solves on large networks.
+const AUTO_SUBTREE: usize = 8;
+
 /// The optimizer `Auto` picks for `n` operands.
 fn auto_choice(n: usize) -> Optimize {
     match n {
@@ -272,9 +318,10 @@ fn auto_choice(n: usize) -> Optimize {
             seed: 0,
         },
         11..=16 => Optimize::Dp,
-        _ => Optimize::Reconfigure {
-            trials: AUTO_TRIALS,
-            subtree: 8,
+        // Reconfigure's starts, then more search when the contraction is
+        // expected to be long (`Budget::Scaled`).
+        _ => Optimize::Hyper {
+            budget: Budget::Scaled,
             seed: 0,
         },
     }

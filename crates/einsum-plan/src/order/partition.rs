@@ -13,6 +13,7 @@
 //! tensors are ordered by greedy. The caller re-solves subtrees afterwards
 //! (`reconfigure`), which also mends what the cutoff leaves rough.
 
+use super::multilevel::{self, Hypergraph};
 use super::random_greedy::SplitMix64;
 use super::{Search, SsaPath, greedy};
 use crate::axis_set::AxisSet;
@@ -30,13 +31,53 @@ pub(crate) fn order<const W: usize>(
     search: &Search<'_, W>,
     rng: &mut SplitMix64,
 ) -> Option<SsaPath> {
+    let divide = Divide {
+        imbalance: 0.02 + 0.48 * rng.next_f64(),
+        decay: 0.0,
+        cutoff: CUTOFF,
+        multilevel: false,
+        parts: 2,
+    };
+    order_with(search, &divide, rng)
+}
+
+/// How a divisive order splits the network.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Divide {
+    /// Balance tolerance of the first bisection: each part at most
+    /// `(1 + imbalance) / 2` of the group (multilevel) or at least
+    /// `(1 - imbalance) / 2` of it (flat).
+    pub imbalance: f64,
+    /// A part holding the share `s` of the operands is split with the
+    /// tolerance `imbalance * s^decay`, at most 1: positive decays split
+    /// small parts more evenly, negative ones more freely (as cotengra's
+    /// `imbalance_decay`). The flat bisection's is `imbalance`, unchanged
+    /// with depth.
+    pub decay: f64,
+    /// Parts of at most this many tensors are ordered by greedy.
+    pub cutoff: usize,
+    /// Bisect with the multilevel partitioner (`multilevel.rs`) rather
+    /// than one flat FM search from a grown region.
+    pub multilevel: bool,
+    /// With `multilevel`, each part is split into this many (rounded down
+    /// to a power of two, by repeated bisection) whose results greedy
+    /// joins, as cotengra's `parts`; 2 is plain recursive bisection.
+    pub parts: usize,
+}
+
+/// One divisive order as `divide` says, its random choices drawn from
+/// `rng`; `None` as for [`order`].
+pub(crate) fn order_with<const W: usize>(
+    search: &Search<'_, W>,
+    divide: &Divide,
+    rng: &mut SplitMix64,
+) -> Option<SsaPath> {
     let n = search.inputs.len();
-    let imbalance = 0.02 + 0.48 * rng.next_f64();
     let mut builder = Builder {
         search,
         path: SsaPath::with_capacity(n.saturating_sub(1)),
         sets: search.inputs.clone(),
-        imbalance,
+        divide: *divide,
     };
     let group: Vec<usize> = (0..n).collect();
     builder.build(&group, rng)?;
@@ -48,7 +89,7 @@ struct Builder<'s, 'a, const W: usize> {
     path: SsaPath,
     /// Axes of every tensor id so far (operands, then each result).
     sets: Vec<AxisSet<W>>,
-    imbalance: f64,
+    divide: Divide,
 }
 
 impl<const W: usize> Builder<'_, '_, W> {
@@ -58,13 +99,37 @@ impl<const W: usize> Builder<'_, '_, W> {
         if group.len() == 1 {
             return Some(group[0]);
         }
-        let id = if group.len() <= CUTOFF {
-            self.greedy(group)?
+        let id = if group.len() <= self.divide.cutoff.max(2) {
+            self.greedy(group, group)?
         } else {
-            let (left, right) = bisect(self.search, group, self.imbalance, rng);
-            let a = self.build(&left, rng)?;
-            let b = self.build(&right, rng)?;
-            self.contract(a, b, group)
+            let share = group.len() as f64 / self.search.inputs.len() as f64;
+            let imbalance = (self.divide.imbalance * share.powf(self.divide.decay)).min(1.0);
+            if self.divide.multilevel {
+                let mut parts = Vec::new();
+                split(
+                    self.search,
+                    group,
+                    self.divide.parts.max(2),
+                    imbalance,
+                    rng,
+                    &mut parts,
+                );
+                let mut ids = Vec::with_capacity(parts.len());
+                for part in &parts {
+                    ids.push(self.build(part, rng)?);
+                }
+                if let [a, b] = ids[..] {
+                    self.contract(a, b, group)
+                } else {
+                    // The parts' results, joined by greedy.
+                    self.greedy(&ids, group)?
+                }
+            } else {
+                let (left, right) = bisect(self.search, group, imbalance, rng);
+                let a = self.build(&left, rng)?;
+                let b = self.build(&right, rng)?;
+                self.contract(a, b, group)
+            }
         };
         // A part's result is an intermediate unless the part is everything.
         let whole = group.len() == self.search.inputs.len();
@@ -96,20 +161,21 @@ impl<const W: usize> Builder<'_, '_, W> {
             .fold(self.search.output, |acc, (set, _)| acc.union(set))
     }
 
-    /// Greedy's order of a small group, as a subproblem whose output is what
-    /// the group shares with the rest.
-    fn greedy(&mut self, group: &[usize]) -> Option<usize> {
+    /// Greedy's order of the tensors `tensors` (ids), which together hold
+    /// the operands of `group`, as a subproblem whose output is what the
+    /// group shares with the rest.
+    fn greedy(&mut self, tensors: &[usize], group: &[usize]) -> Option<usize> {
         let sub = Search::new(
-            group.iter().map(|&t| self.search.inputs[t]).collect(),
+            tensors.iter().map(|&t| self.sets[t]).collect(),
             self.outside(group),
             self.search.sizes,
             self.search.limit,
             self.search.objective,
         );
         let local = greedy::search(&sub, None)?;
-        // Local ids: `0..m` are the group's operands, then each result.
-        let mut ids: Vec<usize> = group.to_vec();
-        let mut live = vec![true; group.len()];
+        // Local ids: `0..m` are the tensors, then each result.
+        let mut ids: Vec<usize> = tensors.to_vec();
+        let mut live = vec![true; tensors.len()];
         for (a, b) in local {
             live[a] = false;
             live[b] = false;
@@ -128,6 +194,71 @@ impl<const W: usize> Builder<'_, '_, W> {
         }
         ids.last().copied()
     }
+}
+
+/// Splits `group` into `parts` parts (fewer when a part has one tensor
+/// left) by repeated multilevel bisection, appended to `out`.
+fn split<const W: usize>(
+    search: &Search<'_, W>,
+    group: &[usize],
+    parts: usize,
+    imbalance: f64,
+    rng: &mut SplitMix64,
+    out: &mut Vec<Vec<usize>>,
+) {
+    if parts < 2 || group.len() < 2 {
+        out.push(group.to_vec());
+        return;
+    }
+    let (left, right) = bisect_multilevel(search, group, imbalance, rng);
+    split(search, &left, parts / 2, imbalance, rng, out);
+    split(search, &right, parts / 2, imbalance, rng, out);
+}
+
+/// Splits `group` in two by the multilevel partitioner, each part at most
+/// `(1 + imbalance) / 2` of it, minimising the `log2` sizes of the axes
+/// crossing between the parts (an axis held by several tensors of the
+/// group is one hyperedge).
+fn bisect_multilevel<const W: usize>(
+    search: &Search<'_, W>,
+    group: &[usize],
+    imbalance: f64,
+    rng: &mut SplitMix64,
+) -> (Vec<usize>, Vec<usize>) {
+    let mut holders: Vec<Vec<u32>> = vec![Vec::new(); search.sizes.len()];
+    for (v, &t) in group.iter().enumerate() {
+        for axis in search.inputs[t].iter() {
+            holders[axis].push(v as u32);
+        }
+    }
+    let mut h = Hypergraph {
+        weight: vec![1; group.len()],
+        ..Hypergraph::default()
+    };
+    for (axis, pins) in holders.into_iter().enumerate() {
+        if pins.len() >= 2 {
+            h.edge_weight
+                .push((search.sizes[axis].max(1) as f64).log2().max(1e-3));
+            h.pins.push(pins);
+        }
+    }
+    let side = multilevel::bisect(&h, imbalance, rng);
+    let mut parts = (Vec::new(), Vec::new());
+    for (v, &t) in group.iter().enumerate() {
+        if side[v] == 0 {
+            parts.0.push(t);
+        } else {
+            parts.1.push(t);
+        }
+    }
+    if parts.0.is_empty() || parts.1.is_empty() {
+        // Only a group of one has a side empty, and groups of one are not
+        // split; kept safe all the same.
+        let all = [parts.0, parts.1].concat();
+        let half = all.len() / 2;
+        return (all[..half].to_vec(), all[half..].to_vec());
+    }
+    parts
 }
 
 /// Splits `group` in two, each at least `(1 - imbalance) / 2` of it,

@@ -162,7 +162,7 @@ const FALLBACK_DP_OPERANDS: usize = 16;
 /// Subproblems solved per operand at most, per order improved: each
 /// contraction once, and what rewrites re-queue (rarely more than twice
 /// the contractions on the networks of `benches/networks.txt`).
-const ATTEMPTS_PER_OPERAND: usize = 8;
+pub(super) const ATTEMPTS_PER_OPERAND: usize = 8;
 
 /// A part of the order costing less than `1 / NEGLIGIBLE` of the whole is
 /// not re-solved. Small rewrites do open the way to large ones, so the
@@ -186,7 +186,7 @@ fn worth_trying(objective: Objective, part: Cost, total: Cost) -> bool {
 /// expensive first, until no subtree improves or `attempts` subproblems
 /// have been solved; renumbered to run depth first. Never worse than
 /// `start`, and within the memory limit if `start` is. Deterministic.
-fn improve<const W: usize>(
+pub(super) fn improve<const W: usize>(
     search: &Search<'_, W>,
     start: &Tree<W>,
     subtree: usize,

@@ -25,7 +25,7 @@
 //! search under the limit) competes on the same total.
 
 use super::random_greedy::SplitMix64;
-use super::{ContractionTree, Optimize, OrderError, find};
+use super::{ContractionTree, Optimize, OrderError, Path, find};
 use crate::cost::Objective;
 use crate::count::Count;
 
@@ -106,6 +106,17 @@ pub(crate) fn find_sliced(
     }
     // A given path is kept as it is: only the slices are chosen.
     let replan = !matches!(optimize, Optimize::Path(_));
+    let unsliced_order = Optimize::Path(Path::from_ssa(unsliced.leaves(), &unsliced.path()));
+    // The search runs many times below: a budgeted one (whose budget is
+    // for one search) re-plans as reconfigure from its starts.
+    let optimize = &match optimize {
+        Optimize::Hyper { seed, .. } => Optimize::Reconfigure {
+            trials: 3,
+            subtree: 8,
+            seed: *seed,
+        },
+        other => other.clone(),
+    };
     let mut best: Option<(f64, Sliced)> = None;
     let mut rng = SplitMix64(0x5EED_5119);
     let rounds = if replan { ROUNDS } else { 0 };
@@ -148,14 +159,14 @@ pub(crate) fn find_sliced(
         if best.as_ref().is_none_or(|(t, _)| total < *t - 1e-9) {
             let tree = match tree {
                 Some(tree) => tree,
-                // The unsliced order, with slices: a fresh copy of it.
+                // The unsliced order, with slices: a copy of it, replayed.
                 None => find(
                     problem.inputs,
                     problem.output,
                     problem.sizes,
                     None,
                     problem.objective,
-                    optimize,
+                    &unsliced_order,
                 )?,
             };
             best = Some((
