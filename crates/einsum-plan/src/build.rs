@@ -115,7 +115,41 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
     let out_indices: Vec<usize> = output.iter().map(|a| a.index()).collect();
     let resolved = order::resolve(&options.optimize, n);
     let failed = |e| order_error(e, options.memory_limit, &resolved, text);
-    let (tree, slices) = match (options.memory_limit, options.slicing) {
+    let slices_of = |axes: Vec<AxisId>, unsliced_flops: Count, limit: usize| Slices {
+        bound: bound.sliced(&axes),
+        count: Count::product(axes.iter().map(|&a| size(a))),
+        axes,
+        unsliced_flops,
+        limit,
+    };
+    let (tree, slices) = match (options.memory_limit, &options.slicing) {
+        (limit, Slicing::Given(labels)) => {
+            let mut given = Vec::with_capacity(labels.len());
+            for &label in labels {
+                let Some(a) = axes.iter().position(|a| a.name == label) else {
+                    let reason = format!("the sliced label '{label}' is not the expression's");
+                    return Err(failed(OrderError::PathInvalid(reason)));
+                };
+                if axes[a].size > 1 && !given.contains(&a) {
+                    given.push(a);
+                }
+            }
+            given.sort_unstable();
+            let tree = order::find(
+                &search_inputs,
+                &out_indices,
+                &sizes,
+                None,
+                options.objective,
+                &resolved,
+            )
+            .map_err(failed)?;
+            let unsliced_flops = order::tree_flops(&*tree, &sizes);
+            let axes: Vec<AxisId> = given.into_iter().map(AxisId::new).collect();
+            let slices = (!axes.is_empty())
+                .then(|| slices_of(axes, unsliced_flops, limit.unwrap_or(usize::MAX)));
+            (tree, slices)
+        }
         (Some(limit), Slicing::WhenNeeded) => {
             let temp_inputs: Vec<bool> = presum.iter().map(Option::is_some).collect();
             let problem = order::Problem {
@@ -128,13 +162,7 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
             let sliced = order::find_sliced(&problem, limit, &resolved).map_err(failed)?;
             let slices = (!sliced.axes.is_empty()).then(|| {
                 let axes: Vec<AxisId> = sliced.axes.iter().map(|&a| AxisId::new(a)).collect();
-                Slices {
-                    bound: bound.sliced(&axes),
-                    count: Count::product(axes.iter().map(|&a| size(a))),
-                    axes,
-                    unsliced_flops: sliced.unsliced_flops,
-                    limit,
-                }
+                slices_of(axes, sliced.unsliced_flops, limit)
             });
             (sliced.tree, slices)
         }
@@ -690,6 +718,32 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_sliced_plan_is_made_again_from_its_path_and_slices() {
+        let expr = einsum_syntax::parse("ab,bc,cd,de,ea->").unwrap().lower();
+        let shapes: [&[usize]; 5] = [&[30, 30]; 5];
+        let bound = bind(&expr, &shapes).unwrap();
+        let sliced = plan(&bound, &PlanOptions::new().memory_limit(Some(100))).unwrap();
+        let slices = sliced.slices().expect("no order fits 100");
+        let labels: Vec<char> = slices.axes().iter().map(|&a| bound.axis(a).name).collect();
+        let again = plan(
+            &bound,
+            &PlanOptions::new()
+                .optimize(Optimize::Path(sliced.path().clone()))
+                .memory_limit(Some(100))
+                .slicing(Slicing::Given(labels)),
+        )
+        .unwrap();
+        assert_eq!(again.steps(), sliced.steps());
+        assert_eq!(again.slices().unwrap().axes(), slices.axes());
+        assert_eq!(again.optimized_flops(), sliced.optimized_flops());
+        let unknown = PlanOptions::new().slicing(Slicing::Given(vec!['z']));
+        assert!(matches!(
+            plan(&bound, &unknown).unwrap_err().kind(),
+            PlanErrorKind::PathInvalid { .. }
+        ));
     }
 
     #[test]

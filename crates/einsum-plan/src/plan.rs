@@ -68,7 +68,7 @@ impl PlanOptions {
 
 /// What a plan does when no order keeps every temporary within the memory
 /// limit.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Slicing {
     /// Slice: fix some axes to one index at a time, so that each slice's
@@ -81,6 +81,12 @@ pub enum Slicing {
     /// [`MemoryLimitExceeded`](crate::PlanErrorKind::MemoryLimitExceeded)
     /// (numpy's and opt_einsum's notion of a path under a limit).
     Never,
+    /// Slice these axes, by label (the order is the optimizer's, with no
+    /// limit): a plan made elsewhere, made again exactly (what a worker of
+    /// a distributed run does with its client's order and slices). A label
+    /// the expression does not have is a
+    /// [`PathInvalid`](crate::PlanErrorKind::PathInvalid) error.
+    Given(Vec<char>),
 }
 
 /// How a plan is sliced: the axes fixed, one index at a time, in each

@@ -213,10 +213,10 @@ impl Expression {
         // numpy's and opt_einsum's memory limits choose a path or fail
         // (the compatibility layer then falls back as they do); ours
         // (`memory_limit=` of `einsum` and `contract`) slice.
-        let slicing = if strategy.slicing {
-            einsum::Slicing::WhenNeeded
-        } else {
-            einsum::Slicing::Never
+        let slicing = match (&strategy.given, strategy.slicing) {
+            (Some(labels), _) => einsum::Slicing::Given(labels.chars().collect()),
+            (None, true) => einsum::Slicing::WhenNeeded,
+            (None, false) => einsum::Slicing::Never,
         };
         let options = Options::new()
             .optimize(strategy.optimize.clone())

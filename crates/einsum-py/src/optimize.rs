@@ -19,6 +19,8 @@ pub(crate) struct Strategy {
     /// Whether the limit is met by slicing (ours) rather than by a path
     /// within it or an error (numpy's and opt_einsum's).
     pub slicing: bool,
+    /// The sliced axes' labels, when given (a plan made again elsewhere).
+    pub given: Option<String>,
 }
 
 /// The names [`by_name`] knows (`branch-N` for any width N as well).
@@ -93,7 +95,8 @@ pub(crate) fn by_name(name: &str, operands: usize) -> PyResult<Optimize> {
 /// `optimize=` as numpy and opt_einsum take it: a bool, a name, a path in
 /// numpy's linear format of pairs (`['einsum_path', (0, 1), ...]`, or the
 /// pairs alone), or `(name, memory_limit)`; and ours, `(spec,
-/// memory_limit, 'slice')`: any of those with a limit met by slicing.
+/// memory_limit, 'slice')`: any of those with a limit met by slicing, and
+/// `(spec, memory_limit, 'slice', labels)`: sliced along those labels.
 /// Paths with entries other than pairs are turned into pairs by the
 /// Python layer before they get here.
 pub(crate) fn strategy(spec: &Bound<'_, PyAny>, operands: usize) -> PyResult<Strategy> {
@@ -101,18 +104,24 @@ pub(crate) fn strategy(spec: &Bound<'_, PyAny>, operands: usize) -> PyResult<Str
         optimize,
         memory_limit: None,
         slicing: false,
+        given: None,
     };
     if let Ok(tuple) = spec.cast::<PyTuple>()
-        && tuple.len() == 3
+        && (tuple.len() == 3 || tuple.len() == 4)
         && tuple
             .get_item(2)?
             .cast::<PyString>()
             .is_ok_and(|s| s.to_str().ok() == Some("slice"))
     {
         let inner = strategy(&tuple.get_item(0)?, operands)?;
+        let given = match tuple.get_item(3) {
+            Ok(labels) => Some(labels.extract::<String>()?),
+            Err(_) => None,
+        };
         return Ok(Strategy {
             memory_limit: limit_of(&tuple.get_item(1)?)?,
             slicing: true,
+            given,
             ..inner
         });
     }
@@ -139,6 +148,7 @@ pub(crate) fn strategy(spec: &Bound<'_, PyAny>, operands: usize) -> PyResult<Str
             optimize: by_name(name.to_str()?, operands)?,
             memory_limit: limit_of(&tuple.get_item(1)?)?,
             slicing: false,
+            given: None,
         });
     }
     if spec.cast::<PyList>().is_ok() || spec.cast::<PyTuple>().is_ok() {

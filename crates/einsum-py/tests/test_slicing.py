@@ -80,3 +80,16 @@ def test_the_sliced_plan_is_reported():
     terms, arrays = ring(4, 16, 4)
     text = str(einsumc.explain(terms + "->", *arrays, memory_limit=40))
     assert "Sliced:" in text and "slices, overhead" in text
+
+
+def test_a_sliced_expression_pickles_with_its_order_and_slices():
+    import pickle
+
+    terms, arrays = ring(5, 12, 5)
+    expr = einsumc.contract_expression(terms + "->", *[a.shape for a in arrays], memory_limit=20)
+    again = pickle.loads(pickle.dumps(expr))
+    assert again.slicing["axes"] == expr.slicing["axes"]
+    assert again.num_slices == expr.num_slices
+    assert again.path == expr.path
+    for i in (0, expr.num_slices - 1):
+        assert np.array_equal(again.contract_slice(i, *arrays), expr.contract_slice(i, *arrays))

@@ -284,6 +284,11 @@ pub(crate) fn find_sliced(
         .ok_or(OrderError::MemoryLimit { needed: None })
 }
 
+/// FLOPs of `tree`'s contractions with no slice, exactly.
+pub(crate) fn tree_flops(tree: &dyn ContractionTree, sizes: &[usize]) -> Count {
+    Shape::of(tree, &[]).exact_flops(sizes)
+}
+
 /// `sizes` with the sliced axes at 1: the problem of one slice.
 pub(crate) fn sliced_sizes(sizes: &[usize], axes: &[usize]) -> Vec<usize> {
     let mut sizes = sizes.to_vec();

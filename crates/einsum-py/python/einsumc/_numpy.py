@@ -65,8 +65,8 @@ def _check_dtype(dt):
 def _optimize_spec(optimize, n):
     """optimize= as the core takes it: explicit paths turned into pairs
     (also inside ours, ``(optimize, memory_limit, 'slice')``)."""
-    if isinstance(optimize, tuple) and len(optimize) == 3 and optimize[2] == "slice":
-        return (_optimize_spec(optimize[0], n), optimize[1], "slice")
+    if isinstance(optimize, tuple) and len(optimize) in (3, 4) and optimize[2] == "slice":
+        return (_optimize_spec(optimize[0], n), *optimize[1:])
     if isinstance(optimize, (list, tuple)) and optimize and not (
         len(optimize) == 2 and isinstance(optimize[0], str) and optimize[0] != "einsum_path"
     ):

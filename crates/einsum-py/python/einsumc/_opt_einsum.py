@@ -310,7 +310,8 @@ class ContractExpression(_einsumc.Compiled):
     the native base class without a Python frame; any other call comes to
     ``_call_slow``."""
 
-    def __init__(self, subscripts, shapes, constants=(), optimize=True, memory_limit=None, use_blas=True):
+    def __init__(self, subscripts, shapes, constants=(), optimize=True, memory_limit=None, use_blas=True,
+                 _slices=None):
         constants = dict(constants)
         self._args = (subscripts, shapes, constants, optimize, memory_limit, use_blas)
         full_shapes = [np.shape(constants[i]) if i in constants else tuple(s) for i, s in enumerate(shapes)]
@@ -319,6 +320,9 @@ class ContractExpression(_einsumc.Compiled):
             problem = Problem(_einsumc.compiled(subscripts, None).canonical, full_shapes)
             # Ours: sliced when no order fits (see `num_slices`).
             self._spec = _sliced_spec(subscripts, full_shapes, optimize, memory)
+            if _slices is not None:
+                # Made again from a plan made elsewhere: its order and slices.
+                self._spec = (*self._spec, _slices)
             info = _einsumc.compiled(subscripts, self._spec).plan_info(full_shapes)
             path = [tuple(p) for p in info["path"]]
         else:
@@ -426,6 +430,13 @@ class ContractExpression(_einsumc.Compiled):
 
     def __reduce__(self):
         subscripts, shapes, constants, optimize, memory_limit, use_blas = self._args
+        info = self.slicing
+        if info is not None:
+            # Sliced: the order and the slices as they are here, so that a
+            # worker runs the same slices whatever its search would find.
+            path = [tuple(p) for p in self.path]
+            slices = "".join(info["axes"])
+            return (_rebuild, (subscripts, shapes, constants, path, memory_limit, use_blas, slices))
         return (_rebuild, (subscripts, shapes, constants, optimize, memory_limit, use_blas))
 
     def __repr__(self):
@@ -437,8 +448,8 @@ class ContractExpression(_einsumc.Compiled):
         )
 
 
-def _rebuild(subscripts, shapes, constants, optimize, memory_limit, use_blas):
-    return ContractExpression(subscripts, shapes, constants, optimize, memory_limit, use_blas)
+def _rebuild(subscripts, shapes, constants, optimize, memory_limit, use_blas, slices=None):
+    return ContractExpression(subscripts, shapes, constants, optimize, memory_limit, use_blas, slices)
 
 
 def contract_expression(subscripts, *shapes, constants=None, optimize=True, memory_limit=None, use_blas=True, **kwargs):

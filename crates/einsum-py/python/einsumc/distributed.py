@@ -17,8 +17,9 @@ only the result comes back.
     expr = einsumc.contract_expression("ab,bc,cd,da->", *shapes, memory_limit=2**20)
     result = einsumc.distributed.contract(expr, *arrays, client=client)
 
-Every worker plans the expression again from its arguments (planning is
-deterministic) and checks that its slices are the client's before it runs.
+A worker makes the expression again from the client's order and slices
+(how a sliced expression pickles) and checks that its slices are the
+client's before it runs.
 """
 
 import math
@@ -89,7 +90,7 @@ def contract_timed(expression, *arrays, client, batch=None, threads=1, memory_li
         batch = max(1, math.ceil(n / (4 * lanes)))
     remote_expression = client.scatter(expression, broadcast=True, hash=False)
     remote_arrays = client.scatter(list(arrays), broadcast=True, hash=False)
-    expected = None if info is None else info["summary"]
+    expected = _slices_of(info)
     sums = {}
     tasks = []
     for key, slices in blocks.items():
@@ -136,11 +137,10 @@ def _run_batch(expression, expected, slices, threads, *arrays):
     seconds it took and where."""
     from distributed import get_worker
 
-    info = expression.slicing
-    if (None if info is None else info["summary"]) != expected:
+    found = _slices_of(expression.slicing)
+    if found != expected:
         raise RuntimeError(
-            f"the worker sliced the contraction otherwise ({info and info['summary']!r}) "
-            f"than the client ({expected!r}): its planner differs"
+            f"the worker sliced the contraction otherwise ({found!r}) than the client ({expected!r})"
         )
     started = time.perf_counter()
     total = None
@@ -149,6 +149,12 @@ def _run_batch(expression, expected, slices, threads, *arrays):
         total = part if total is None else np.add(total, part, out=total)
     seconds = time.perf_counter() - started
     return total, seconds, get_worker().address
+
+
+def _slices_of(info):
+    """The sliced axes and the number of slices: what must agree between the
+    client and a worker."""
+    return None if info is None else (tuple(info["axes"]), info["slices"])
 
 
 def _free(expression, arrays):
