@@ -234,7 +234,9 @@ impl SliceLayout {
     /// sum per lane when there are partial sums.
     pub(crate) fn peak_elements(&self, threads: usize, workspace: usize) -> usize {
         let lanes = self.lanes(threads, workspace);
-        let partials = if self.groups > 1 {
+        let partials = if self.partials_at_once(lanes, workspace) {
+            self.groups - 1
+        } else if self.groups > 1 {
             lanes.min(self.groups)
         } else {
             0
@@ -243,6 +245,22 @@ impl SliceLayout {
         lanes
             .saturating_mul(workspace)
             .saturating_add(partials.saturating_mul(out_len))
+    }
+
+    /// Whether a run on `lanes` lanes, slices of `workspace` elements each,
+    /// fills every partial sum at once (one parallel region, each lane a
+    /// run of groups), rather than `lanes` at a time (a region per wave):
+    /// when there are lanes and partial sums, and all the partial sums fit
+    /// the limit with the lanes' workspaces. Either way the partial sums
+    /// are the plan's and are added in order: the same bits.
+    pub(crate) fn partials_at_once(&self, lanes: usize, workspace: usize) -> bool {
+        let out_len: usize = self.out_shape.iter().product();
+        lanes > 1
+            && self.groups > 1
+            && (self.groups - 1)
+                .saturating_mul(out_len)
+                .saturating_add(lanes.saturating_mul(workspace))
+                <= self.limit
     }
 
     /// Each sliced axis's index in slice `block`, `summed` (C order over
@@ -373,10 +391,54 @@ impl<T: Element> SliceRun<'_, '_, T> {
         let groups = layout.groups;
         let partial_len: usize = layout.out_shape.iter().product();
         let mut partials: Vec<Vec<T>> = Vec::new();
-        if groups > 1 {
-            for _ in 0..lanes.min(groups) {
-                partials.push(try_zeroed(partial_len, Allocation::Workspace)?);
+        let at_once = layout.partials_at_once(lanes, buffers.iter().sum());
+        let count = if at_once {
+            groups - 1
+        } else if groups > 1 {
+            lanes.min(groups)
+        } else {
+            0
+        };
+        for _ in 0..count {
+            partials.push(try_zeroed(partial_len, Allocation::Workspace)?);
+        }
+        if at_once {
+            // One parallel region: each lane sums a run of consecutive
+            // groups, each into its own buffer (group 0 into the output);
+            // then the partial sums are added in order.
+            observe(Event::Start)?;
+            observe(Event::End)?;
+            let mut jobs: Vec<Job<'_, '_, T>> = Vec::with_capacity(lanes);
+            let mut rest: &mut [Vec<T>] = &mut partials;
+            let mut out_slot = Some(&mut *out);
+            for (k, w) in workspaces.iter_mut().enumerate() {
+                let range = (k * groups / lanes)..((k + 1) * groups / lanes);
+                let own = range.len() - usize::from(range.start == 0);
+                let (mine, others) = std::mem::take(&mut rest).split_at_mut(own);
+                rest = others;
+                let out = if range.start == 0 {
+                    out_slot.take()
+                } else {
+                    None
+                };
+                jobs.push((range, out, mine, w));
             }
+            jobs.into_par_iter()
+                .try_for_each(|(range, mut out, mine, w)| {
+                    let mut buffers = mine.iter_mut();
+                    for g in range {
+                        let target = match (g, out.as_deref_mut()) {
+                            (0, Some(out)) => Target::Out(out),
+                            _ => Target::Partial(buffers.next().expect("a buffer per group")),
+                        };
+                        self.group(g, target, w, 1, &mut |_| Ok(()))?;
+                    }
+                    Ok::<(), ExecError>(())
+                })?;
+            for partial in &partials {
+                add_partial(out, partial, &layout.out_shape)?;
+            }
+            return Ok(());
         }
         for first in (0..groups).step_by(lanes) {
             let wave: Vec<usize> = (first..(first + lanes).min(groups)).collect();
@@ -496,6 +558,16 @@ impl<T: Element> SliceRun<'_, '_, T> {
         Ok(())
     }
 }
+
+/// One lane's share of the partial sums run at once: its groups, the
+/// output (the lane with group 0), a buffer for each of its other groups,
+/// its workspace.
+type Job<'j, 'v, T> = (
+    std::ops::Range<usize>,
+    Option<&'j mut StridedViewMut<'v, T>>,
+    &'j mut [Vec<T>],
+    &'j mut Workspace<T>,
+);
 
 /// Where a partial group of summed slices goes.
 enum Target<'o, 'v, T> {
