@@ -279,21 +279,7 @@ impl Expression {
         layout: Layout,
         plan: Option<&Arc<einsum::Plan>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let Some(first) = arrays.first() else {
-            return Err(PyValueError::new_err(
-                "einsum needs at least one operand".to_owned(),
-            ));
-        };
-        let elem = elem_of(first)?;
-        let mut readables = Vec::with_capacity(arrays.len());
-        for array in arrays {
-            if elem_of(&array)? != elem {
-                return Err(PyRuntimeError::new_err(
-                    "einsumc internal error: operands of different dtypes reached the executor",
-                ));
-            }
-            readables.push(readable(array)?);
-        }
+        let (elem, readables) = readable_arrays(arrays)?;
         elem.with(Run {
             py,
             expression: self,
@@ -304,6 +290,49 @@ impl Expression {
             run: RunOptions::new().par(par).accum(Accum::Replace),
         })
     }
+}
+
+/// `arrays` if they share one supported dtype (the Python layer has made
+/// them so), each readable by the executor (a native, aligned copy where
+/// one is not), with that dtype.
+fn readable_arrays(
+    arrays: Vec<Bound<'_, PyUntypedArray>>,
+) -> PyResult<(Elem, Vec<Bound<'_, PyUntypedArray>>)> {
+    let Some(first) = arrays.first() else {
+        return Err(PyValueError::new_err("einsum needs at least one operand"));
+    };
+    let elem = elem_of(first)?;
+    let mut readables = Vec::with_capacity(arrays.len());
+    for array in arrays {
+        if elem_of(&array)? != elem {
+            return Err(PyRuntimeError::new_err(
+                "einsumc internal error: operands of different dtypes reached the executor",
+            ));
+        }
+        readables.push(readable(array)?);
+    }
+    Ok((elem, readables))
+}
+
+/// `arrays` as arrays of `T` (the dtype the table chose for them).
+fn typed<'py, T: numpy::Element>(
+    arrays: &[Bound<'py, PyUntypedArray>],
+) -> PyResult<SmallVec<[Bound<'py, PyArrayDyn<T>>; 4]>> {
+    Ok(arrays
+        .iter()
+        .map(|a| a.clone().cast_into::<PyArrayDyn<T>>())
+        .collect::<Result<_, _>>()?)
+}
+
+/// Shared borrows of `typed`, checked by the numpy crate.
+fn read_guards<'py, T: numpy::Element>(
+    typed: &[Bound<'py, PyArrayDyn<T>>],
+) -> PyResult<SmallVec<[numpy::PyReadonlyArrayDyn<'py, T>; 4]>> {
+    typed
+        .iter()
+        .map(|a| a.try_readonly())
+        .collect::<Result<_, _>>()
+        .map_err(|e| PyRuntimeError::new_err(e.to_string()))
 }
 
 /// One run, generic over the element type the table chose.
@@ -322,16 +351,8 @@ impl<'py> WithElem for Run<'_, 'py> {
 
     fn call<T: einsum::Element + numpy::Element + Send + Sync>(self) -> Self::Out {
         let py = self.py;
-        let typed = self
-            .arrays
-            .iter()
-            .map(|a| a.clone().cast_into::<PyArrayDyn<T>>())
-            .collect::<Result<SmallVec<[_; 4]>, _>>()?;
-        let guards = typed
-            .iter()
-            .map(|a| a.try_readonly())
-            .collect::<Result<SmallVec<[_; 4]>, _>>()
-            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        let typed = typed::<T>(self.arrays)?;
+        let guards = read_guards(&typed)?;
         let views: SmallVec<[ArrayViewD<'_, T>; 4]> = guards.iter().map(|g| g.as_array()).collect();
         let plan = match self.plan {
             Some(plan) => plan.clone(),
@@ -469,16 +490,8 @@ impl<'py> WithElem for RunSlice<'_, 'py> {
 
     fn call<T: einsum::Element + numpy::Element + Send + Sync>(self) -> Self::Out {
         let py = self.py;
-        let typed = self
-            .arrays
-            .iter()
-            .map(|a| a.clone().cast_into::<PyArrayDyn<T>>())
-            .collect::<Result<SmallVec<[_; 4]>, _>>()?;
-        let guards = typed
-            .iter()
-            .map(|a| a.try_readonly())
-            .collect::<Result<SmallVec<[_; 4]>, _>>()
-            .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        let typed = typed::<T>(self.arrays)?;
+        let guards = read_guards(&typed)?;
         let views: SmallVec<[ArrayViewD<'_, T>; 4]> = guards.iter().map(|g| g.as_array()).collect();
         let shapes: SmallVec<[&[usize]; 4]> = typed.iter().map(|a| a.shape()).collect();
         let plan = self.expression.plan(py, &shapes)?;
@@ -672,19 +685,7 @@ impl Expression {
             .iter()
             .map(|o| o.cast_into::<PyUntypedArray>().map_err(PyErr::from))
             .collect::<PyResult<Vec<_>>>()?;
-        let Some(first) = arrays.first() else {
-            return Err(PyValueError::new_err("einsum needs at least one operand"));
-        };
-        let elem = elem_of(first)?;
-        let mut readables = Vec::with_capacity(arrays.len());
-        for array in arrays {
-            if elem_of(&array)? != elem {
-                return Err(PyValueError::new_err(
-                    "the operands of a slice have one dtype",
-                ));
-            }
-            readables.push(readable(array)?);
-        }
+        let (elem, readables) = readable_arrays(arrays)?;
         elem.with(RunSlice {
             py,
             expression: self,

@@ -169,14 +169,7 @@ pub(crate) fn find_sliced(
                     &unsliced_order,
                 )?,
             };
-            best = Some((
-                total,
-                Sliced {
-                    tree,
-                    axes,
-                    unsliced_flops: unsliced_flops.clone(),
-                },
-            ));
+            best = Some((total, sliced_with(tree, axes, &unsliced_flops)));
         }
     }
     // Gradual trials (as cotengra's slice-and-reconfigure): one axis at a
@@ -217,14 +210,7 @@ pub(crate) fn find_sliced(
             axes = tree_shape.unslice(problem.sizes, log_limit, &axes);
             let total = tree_shape.total_log2(problem.sizes, &axes);
             if best.as_ref().is_none_or(|(t, _)| total < *t - 1e-9) {
-                best = Some((
-                    total,
-                    Sliced {
-                        tree,
-                        axes,
-                        unsliced_flops: unsliced_flops.clone(),
-                    },
-                ));
+                best = Some((total, sliced_with(tree, axes, &unsliced_flops)));
             }
         }
     }
@@ -282,6 +268,15 @@ pub(crate) fn find_sliced(
     }
     best.map(|(_, sliced)| sliced)
         .ok_or(OrderError::MemoryLimit { needed: None })
+}
+
+/// `tree` sliced along `axes`, against `unsliced_flops`.
+fn sliced_with(tree: Box<dyn ContractionTree>, axes: Vec<usize>, unsliced_flops: &Count) -> Sliced {
+    Sliced {
+        tree,
+        axes,
+        unsliced_flops: unsliced_flops.clone(),
+    }
 }
 
 /// FLOPs of `tree`'s contractions with no slice, exactly.
