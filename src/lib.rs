@@ -117,7 +117,9 @@ pub fn explain<S: AsRef<[usize]>>(
 /// What `einsum!`'s expansion calls; not an API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::macros::{Site, expr, run_dyn, run_fixed, run_into, run_scalar, seq, unwrap};
+    pub use crate::macros::{
+        Site, SiteEinsum, expr, memory_limit, run_dyn, run_fixed, run_into, run_scalar, seq, unwrap,
+    };
     pub use einsum_syntax::Expr;
     pub use ndarray;
 }

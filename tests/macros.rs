@@ -205,3 +205,34 @@ fn a_call_site_is_shared_by_threads() {
         }
     });
 }
+
+#[test]
+fn a_memory_limit_slices_and_keeps_the_result() {
+    // A ring of four 32x32 matrices: every order's first temporary has
+    // 1,024 elements.
+    let m: Vec<Array2<i64>> = (0..4)
+        .map(|k| Array2::from_shape_fn((32, 32), |(i, j)| ((i * 3 + j * 5 + k) % 7) as i64 - 3))
+        .collect();
+    let expected: i64 = einsum!("ab,bc,cd,da->", m[0], m[1], m[2], m[3]);
+    // In elements, in bytes read at compile time, and computed at run time:
+    // each limit has its own plans, so changing it re-plans.
+    for limit in [64usize, 256, 4096] {
+        let total: i64 = einsum!("ab,bc,cd,da->", m[0], m[1], m[2], m[3]; memory_limit = limit);
+        assert_eq!(total, expected, "{limit} elements");
+        let bytes = einsum::plan::MemoryLimit::Bytes(limit as u128 * 8);
+        let total: i64 = einsum!("ab,bc,cd,da->", m[0], m[1], m[2], m[3]; memory_limit = bytes,);
+        assert_eq!(total, expected, "{limit} elements as bytes");
+    }
+    let total: i64 = einsum!("ab,bc,cd,da->", m[0], m[1], m[2], m[3]; memory_limit = "1KiB");
+    assert_eq!(total, expected);
+    // Sliced along an output axis: the slices are stacked.
+    let ac: Array2<i64> = einsum!("ab,bc,cd->ad", m[0], m[1], m[2]);
+    let sliced: Array2<i64> = einsum!("ab,bc,cd->ad", m[0], m[1], m[2]; memory_limit = 100);
+    assert_eq!(sliced, ac);
+    let mut out = Array2::<i64>::zeros((32, 32));
+    einsum_into!(out, "ab,bc,cd->ad", m[0], m[1], m[2]; memory_limit = "800B");
+    try_einsum_into!(out += "ab,bc,cd->ad", m[0], m[1], m[2]; memory_limit = 100).unwrap();
+    assert_eq!(out, &ac * 2);
+    let wrong = Array2::<i64>::zeros((3, 32));
+    assert!(try_einsum!("ab,bc,cd->ad", m[0], wrong, m[2]; memory_limit = 100).is_err());
+}

@@ -14,7 +14,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
 use einsum::exec::{Element, Par, Program, RunOptions, StridedView};
 use einsum::plan::fit::Fitted;
-use einsum::plan::{Budget, Optimize, Plan, PlanOptions, Slicing};
+use einsum::plan::{Budget, MemoryLimit, Optimize, Plan, PlanOptions, Slicing};
 use ndarray::{ArrayD, IxDyn};
 
 use einsum_explain::dtype::{Array, DType};
@@ -77,8 +77,8 @@ struct Args {
     /// Largest temporary allowed: elements (`1000000`), or bytes of
     /// `--dtype`'s elements with a unit (`512MB`, `8GiB`). A contraction
     /// that no order fits is sliced.
-    #[arg(long, value_name = "N|SIZE", value_parser = parse_limit)]
-    memory_limit: Option<Limit>,
+    #[arg(long, value_name = "N|SIZE")]
+    memory_limit: Option<MemoryLimit>,
     /// With --memory-limit: fail when no order fits, instead of slicing.
     #[arg(long, requires = "memory_limit")]
     no_slice: bool,
@@ -221,10 +221,7 @@ fn explain(args: &Args) -> Result<String> {
         .collect::<Result<_>>()?;
     let shapes: Vec<&[usize]> = operands.iter().map(Operand::shape).collect();
     let element_bytes = dtype_bytes(&args.dtype);
-    let memory_limit = args.memory_limit.map(|limit| match limit {
-        Limit::Elements(n) => n,
-        Limit::Bytes(b) => usize::try_from(b / element_bytes as u128).unwrap_or(usize::MAX),
-    });
+    let memory_limit = args.memory_limit.map(|limit| limit.elements(element_bytes));
     let options = PlanOptions::new()
         .optimize(optimize)
         .memory_limit(memory_limit)
@@ -487,46 +484,6 @@ fn execute_typed<T: Element>(
 }
 
 /// A memory limit as given: elements, or bytes.
-#[derive(Clone, Copy, Debug)]
-enum Limit {
-    Elements(usize),
-    Bytes(u128),
-}
-
-/// `1000` (elements), or a size in bytes: `512MB`, `8GiB`, `100B`.
-fn parse_limit(text: &str) -> std::result::Result<Limit, String> {
-    let t = text.trim();
-    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (number, unit) = t.split_at(digits);
-    let n: u128 = number.parse().map_err(|_| {
-        format!("expected elements (1000) or bytes with a unit (512MB), got '{text}'")
-    })?;
-    let scale: u128 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" => {
-            return usize::try_from(n)
-                .map(Limit::Elements)
-                .map_err(|_| format!("'{text}' elements is too many"));
-        }
-        "b" => 1,
-        "kb" => 1_000,
-        "mb" => 1_000_000,
-        "gb" => 1_000_000_000,
-        "tb" => 1_000_000_000_000,
-        "kib" => 1 << 10,
-        "mib" => 1 << 20,
-        "gib" => 1 << 30,
-        "tib" => 1 << 40,
-        other => {
-            return Err(format!(
-                "unknown unit '{other}': use B, KB, MB, GB, TB, KiB, MiB, GiB or TiB"
-            ));
-        }
-    };
-    n.checked_mul(scale)
-        .map(Limit::Bytes)
-        .ok_or_else(|| format!("'{text}' is too large"))
-}
-
 /// Bytes of one element of a `--dtype` name.
 fn dtype_bytes(dtype: &str) -> usize {
     match dtype {

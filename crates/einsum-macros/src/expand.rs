@@ -1,10 +1,12 @@
 //! The expansion: check the subscripts, then call into the facade's hidden
 //! `__private` module with the lowered expression written out as data.
 
+use einsum_plan::MemoryLimit;
 use einsum_syntax::{Ellipsis, Expr as Lowered, LabelSeq, Span};
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
+use syn::{Expr, ExprLit, Lit};
 
 use crate::input::{Call, IntoCall};
 
@@ -24,20 +26,24 @@ pub(crate) fn einsum(call: &Call, failure: Failure) -> TokenStream {
         Err(error) => return error.to_compile_error(),
     };
     let operands = operand_list(call);
+    let limit = match memory_limit(call) {
+        Ok(limit) => limit,
+        Err(error) => return error.to_compile_error(),
+    };
     let result = if lowered.output().ellipsis().is_some() {
         // The rank depends on the operands' ranks: only known at run time.
-        quote! { ::einsum::__private::run_dyn(&__EINSUM_SITE, #operands) }
+        quote! { ::einsum::__private::run_dyn(&__EINSUM_SITE, #operands, #limit) }
     } else {
         match lowered.output().len() {
-            0 => quote! { ::einsum::__private::run_scalar(&__EINSUM_SITE, #operands) },
+            0 => quote! { ::einsum::__private::run_scalar(&__EINSUM_SITE, #operands, #limit) },
             rank @ 1..=6 => {
                 let dim = quote::format_ident!("Ix{}", rank);
                 quote! {
                     ::einsum::__private::run_fixed::<_, ::einsum::__private::ndarray::#dim>(
-                        &__EINSUM_SITE, #operands)
+                        &__EINSUM_SITE, #operands, #limit)
                 }
             }
-            _ => quote! { ::einsum::__private::run_dyn(&__EINSUM_SITE, #operands) },
+            _ => quote! { ::einsum::__private::run_dyn(&__EINSUM_SITE, #operands, #limit) },
         }
     };
     finish(site, result, failure)
@@ -50,6 +56,10 @@ pub(crate) fn einsum_into(call: &IntoCall, failure: Failure) -> TokenStream {
         Err(error) => return error.to_compile_error(),
     };
     let operands = operand_list(&call.call);
+    let limit = match memory_limit(&call.call) {
+        Ok(limit) => limit,
+        Err(error) => return error.to_compile_error(),
+    };
     let out = &call.out;
     let accum = if call.add {
         quote! { Add }
@@ -61,7 +71,7 @@ pub(crate) fn einsum_into(call: &IntoCall, failure: Failure) -> TokenStream {
     let out = quote_spanned! {out.span()=> (#out).view_mut() };
     let result = quote! {
         ::einsum::__private::run_into(
-            &__EINSUM_SITE, #operands, #out, ::einsum::exec::Accum::#accum)
+            &__EINSUM_SITE, #operands, #out, ::einsum::exec::Accum::#accum, #limit)
     };
     finish(site, result, failure)
 }
@@ -135,6 +145,40 @@ fn operand_list(call: &Call) -> TokenStream {
     quote! { &[#(#operands),*] }
 }
 
+/// The `memory_limit` setting as an `Option<MemoryLimit>` expression: a
+/// string literal (`"8GiB"`) is read now, so a bad unit is a compile error
+/// at the literal; any other expression converts at run time (a `usize` is
+/// elements).
+fn memory_limit(call: &Call) -> syn::Result<TokenStream> {
+    let Some(expr) = &call.settings.memory_limit else {
+        return Ok(quote! { ::std::option::Option::None });
+    };
+    let mut inner = expr;
+    while let Expr::Group(group) = inner {
+        inner = &group.expr;
+    }
+    if let Expr::Lit(ExprLit {
+        lit: Lit::Str(text),
+        ..
+    }) = inner
+    {
+        let limit = match text.value().parse::<MemoryLimit>() {
+            Ok(MemoryLimit::Elements(n)) => quote! { Elements(#n) },
+            Ok(MemoryLimit::Bytes(b)) => quote! { Bytes(#b) },
+            Err(error) => {
+                return Err(syn::Error::new(
+                    text.span(),
+                    format!("memory_limit: {error}"),
+                ));
+            }
+        };
+        return Ok(quote! {
+            ::std::option::Option::Some(::einsum::plan::MemoryLimit::#limit)
+        });
+    }
+    Ok(quote_spanned! {expr.span()=> ::einsum::__private::memory_limit(#expr) })
+}
+
 fn finish(site: TokenStream, result: TokenStream, failure: Failure) -> TokenStream {
     let result = match failure {
         Failure::Panic => quote! { ::einsum::__private::unwrap(#result) },
@@ -202,6 +246,35 @@ mod tests {
     fn operands_are_borrowed() {
         let out = expand(quote! { "ij,ij->i", d, d });
         assert!(out.contains("& [& (d) , & (d)]"), "{out}");
+    }
+
+    #[test]
+    fn memory_limits_are_read_at_compile_time_when_literal() {
+        let out = expand(quote! { "ab,bc->ac", a, b; memory_limit = "1KiB" });
+        assert!(out.contains("MemoryLimit :: Bytes (1024u128)"), "{out}");
+        let out = expand(quote! { "ab,bc->ac", a, b; memory_limit = "64" });
+        assert!(out.contains("MemoryLimit :: Elements (64usize)"), "{out}");
+        let out = expand(quote! { "ab,bc->ac", a, b, ; memory_limit = n * 2, });
+        assert!(out.contains("memory_limit (n * 2)"), "{out}");
+        assert!(out.contains("& [& (a) , & (b)]"), "{out}");
+        let out = expand(quote! { "ab,bc->ac", a, b; memory_limit = "8 parsecs" });
+        assert!(out.contains("compile_error"), "{out}");
+        assert!(out.contains("unknown unit 'parsecs'"), "{out}");
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        let parse = |tokens: TokenStream| syn::parse2::<Call>(tokens).err().map(|e| e.to_string());
+        assert_eq!(
+            parse(quote! { "ab->", a; limit = 3 }).as_deref(),
+            Some("unknown setting 'limit': the settings are memory_limit")
+        );
+        assert_eq!(
+            parse(quote! { "ab->", a; memory_limit = 3, memory_limit = 4 }).as_deref(),
+            Some("'memory_limit' is set twice")
+        );
+        assert!(parse(quote! { "ab->" a }).is_some());
+        assert!(parse(quote! { "ab->", a; }).is_none());
     }
 
     #[test]

@@ -1,9 +1,8 @@
-//! The macros' arguments: the subscripts literal, the operands and, for the
-//! `_into` forms, the output.
+//! The macros' arguments: the subscripts literal, the operands, the
+//! settings after a `;` and, for the `_into` forms, the output.
 
 use syn::parse::{Parse, ParseStream};
-use syn::punctuated::Punctuated;
-use syn::{BinOp, Expr, ExprBinary, ExprLit, Lit, LitStr, Token};
+use syn::{BinOp, Expr, ExprBinary, ExprLit, Ident, Lit, LitStr, Token};
 
 /// `einsum!("subscripts", a, b, ...)`.
 pub(crate) struct Call {
@@ -11,7 +10,21 @@ pub(crate) struct Call {
     pub(crate) subscripts: LitStr,
     /// The operand expressions, in order.
     pub(crate) operands: Vec<Expr>,
+    /// `; memory_limit = ...`.
+    pub(crate) settings: Settings,
 }
+
+/// What may follow the operands after a `;`.
+#[derive(Default)]
+pub(crate) struct Settings {
+    /// `memory_limit = expr`: elements (a `usize`), a
+    /// `MemoryLimit`, or a string literal such as `"8GiB"` read at compile
+    /// time.
+    pub(crate) memory_limit: Option<Expr>,
+}
+
+/// The setting names, as the error for an unknown one lists them.
+const SETTINGS: &str = "memory_limit";
 
 /// `einsum_into!(out, "subscripts", a, ...)` or `einsum_into!(out += "subscripts", a, ...)`.
 pub(crate) struct IntoCall {
@@ -26,10 +39,11 @@ pub(crate) struct IntoCall {
 impl Parse for Call {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let subscripts = subscripts(input.parse()?)?;
-        let operands = operands(input)?;
+        let (operands, settings) = operands(input)?;
         Ok(Call {
             subscripts,
             operands,
+            settings,
         })
     }
 }
@@ -50,13 +64,14 @@ impl Parse for IntoCall {
                 (out, false, subscripts(input.parse()?)?)
             }
         };
-        let operands = operands(input)?;
+        let (operands, settings) = operands(input)?;
         Ok(IntoCall {
             out,
             add,
             call: Call {
                 subscripts,
                 operands,
+                settings,
             },
         })
     }
@@ -80,12 +95,41 @@ fn subscripts(expr: Expr) -> syn::Result<LitStr> {
     }
 }
 
-/// `, a, b, ...` (trailing comma allowed).
-fn operands(input: ParseStream<'_>) -> syn::Result<Vec<Expr>> {
-    if input.is_empty() {
-        return Ok(Vec::new());
+/// `, a, b, ...` (trailing comma allowed), then optionally `; name = value, ...`.
+fn operands(input: ParseStream<'_>) -> syn::Result<(Vec<Expr>, Settings)> {
+    let mut operands = Vec::new();
+    while !input.is_empty() && !input.peek(Token![;]) {
+        input.parse::<Token![,]>()?;
+        if input.is_empty() || input.peek(Token![;]) {
+            break;
+        }
+        operands.push(input.parse()?);
     }
-    input.parse::<Token![,]>()?;
-    let list = Punctuated::<Expr, Token![,]>::parse_terminated(input)?;
-    Ok(list.into_iter().collect())
+    let mut settings = Settings::default();
+    if input.parse::<Option<Token![;]>>()?.is_some() {
+        while !input.is_empty() {
+            let name: Ident = input.parse()?;
+            input.parse::<Token![=]>()?;
+            let value: Expr = input.parse()?;
+            let slot = match name.to_string().as_str() {
+                "memory_limit" => &mut settings.memory_limit,
+                other => {
+                    return Err(syn::Error::new(
+                        name.span(),
+                        format!("unknown setting '{other}': the settings are {SETTINGS}"),
+                    ));
+                }
+            };
+            if slot.replace(value).is_some() {
+                return Err(syn::Error::new(
+                    name.span(),
+                    format!("'{name}' is set twice"),
+                ));
+            }
+            if !input.is_empty() {
+                input.parse::<Token![,]>()?;
+            }
+        }
+    }
+    Ok((operands, settings))
 }

@@ -55,6 +55,24 @@ use crate::input::{Call, IntoCall};
 /// (thread-safe): calling it again with the same shapes runs the cached plan
 /// without parsing or planning.
 ///
+/// **A memory limit** follows the operands after a `;`:
+/// `memory_limit = 4096` (elements, any `usize` expression),
+/// `memory_limit = "512MiB"` (bytes of the element type; the text is read
+/// at compile time, so a bad unit is a compile error), or any
+/// `einsum::plan::MemoryLimit`. A contraction that no order fits within
+/// it is sliced: every temporary stays within the limit, and the result is
+/// the same. Each limit has its own plan cache at the call site.
+///
+/// ```
+/// use einsum::einsum;
+/// use ndarray::Array2;
+///
+/// let m = Array2::from_shape_fn((64, 64), |(i, j)| ((i + 2 * j) % 7) as f64);
+/// // Every order's first temporary has 64x64 elements; 2 KiB holds 256.
+/// let ring: f64 = einsum!("ab,bc,cd,da->", m, m, m, m; memory_limit = "2KiB");
+/// assert_eq!(ring, einsum!("ab,bc,cd,da->", m, m, m, m));
+/// ```
+///
 /// # Panics
 /// If the operands do not fit the expression at run time (a rank or size
 /// mismatch), with the rendered error, as indexing out of bounds panics. Use
@@ -131,7 +149,8 @@ pub fn try_einsum(input: TokenStream) -> TokenStream {
 ///
 /// `out` is an owned array (borrowed mutably by the macro), a `&mut` to one,
 /// or an `ArrayViewMut`, of the result's shape. Checked and cached as
-/// [`einsum!`](macro@einsum).
+/// [`einsum!`](macro@einsum), and takes the same settings after a `;`
+/// (`; memory_limit = "1GiB"`).
 ///
 /// # Panics
 /// If the operands or `out` do not fit the expression, with the rendered

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use einsum::exec::{Accum, Par, RunOptions};
 use einsum::{Einsum, Operand, Options};
 use ndarray::ArrayViewD;
-use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::{
+    PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods,
+};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -928,20 +930,25 @@ pub(crate) fn numpy_einsum<'py>(
         && default_str(casting.as_ref(), "safe")
         && operands.len() >= 2
         && plain;
-    if let Some(limit) = memory_limit.filter(|l| !l.is_none()) {
-        // Ours: a limit met by slicing, whatever the order search.
-        if limit.extract::<i128>().is_err() {
-            return Err(pyo3::exceptions::PyTypeError::new_err(format!(
-                "memory_limit: expected an int (elements), got {}",
-                limit.get_type().name()?
-            )));
-        }
-        spec = PyTuple::new(py, [spec, limit, PyString::new(py, "slice").into_any()])?.into_any();
+    let memory_limit = memory_limit.filter(|l| !l.is_none());
+    if let Some(limit) = &memory_limit {
+        // Checked now (a bad unit is a ValueError whatever the operands);
+        // a size in bytes becomes elements once the element type is known.
+        crate::optimize::memory_limit_elements(limit, 1)?;
     }
+    // Ours: a limit met by slicing, whatever the order search.
+    let sliced = |spec: Bound<'py, PyAny>, limit: Bound<'py, PyAny>| {
+        PyTuple::new(py, [spec, limit, PyString::new(py, "slice").into_any()]).map(Bound::into_any)
+    };
     if common
         && let Ok(subscripts) = operands.get_item(0)?.cast_into::<PyString>()
         && let Some(arrays) = same_dtype_arrays(operands.iter().skip(1))
     {
+        if let Some(limit) = memory_limit {
+            let elements =
+                crate::optimize::memory_limit_elements(&limit, arrays[0].dtype().itemsize())?;
+            spec = sliced(spec, elements.into_pyobject(py)?.into_any())?;
+        }
         let text = subscripts.to_str()?;
         let strategy = strategy(&spec, terms(text))?;
         let expression = lookup(py, text, strategy, spec)?;
@@ -962,6 +969,11 @@ pub(crate) fn numpy_einsum<'py>(
             .getattr(intern!(py, "_einsum"))
             .map(Bound::unbind)
     })?;
+    if let Some(limit) = memory_limit {
+        // The Python layer makes a size in bytes elements of the type it
+        // computes in.
+        spec = sliced(spec, limit)?;
+    }
     let none = || py.None().into_bound(py);
     slow.bind(py).call1((
         operands,
@@ -984,6 +996,9 @@ struct Fixed {
     constants: Vec<Option<Py<PyAny>>>,
     /// How many arrays a call passes (the positions without a constant).
     args: usize,
+    /// With a memory limit in bytes: the widest elements it was counted in
+    /// (a call in wider ones goes to the Python layer, which refuses it).
+    max_element_bytes: Option<usize>,
 }
 
 /// A contraction compiled for fixed operand shapes (the base of
@@ -1007,13 +1022,17 @@ impl Compiled {
     }
 
     /// Fixes this contraction to `expression` for operands of `shapes`
-    /// (planned now), with `constants` (position -> array) held. Once only.
+    /// (planned now), with `constants` (position -> array) held, and, for a
+    /// memory limit in bytes, the widest elements it was counted in. Once
+    /// only.
+    #[pyo3(signature = (expression, shapes, constants, max_element_bytes=None))]
     fn _fix(
         &self,
         py: Python<'_>,
         expression: Py<Expression>,
         shapes: Vec<Vec<usize>>,
         constants: &Bound<'_, PyDict>,
+        max_element_bytes: Option<usize>,
     ) -> PyResult<()> {
         let plan = expression.get().plan(py, &shapes)?;
         let mut held: Vec<Option<Py<PyAny>>> = (0..shapes.len()).map(|_| None).collect();
@@ -1032,6 +1051,7 @@ impl Compiled {
                 shapes,
                 constants: held,
                 args,
+                max_element_bytes,
             })
             .map_err(|_| PyRuntimeError::new_err("a compiled contraction is fixed once"))
     }
@@ -1069,6 +1089,9 @@ impl Compiled {
                     .iter()
                     .zip(&fixed.shapes)
                     .all(|(a, s)| a.shape() == s.as_slice())
+                && fixed
+                    .max_element_bytes
+                    .is_none_or(|max| arrays[0].dtype().itemsize() <= max)
             {
                 let result = fixed.expression.get().run_arrays(
                     py,

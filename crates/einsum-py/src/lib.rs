@@ -49,6 +49,8 @@ fn _einsumc(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<explain::Explanation>()?;
     m.add_function(wrap_pyfunction!(explain::explain, m)?)?;
     m.add_function(wrap_pyfunction!(expression::numpy_einsum, m)?)?;
+    m.add_function(wrap_pyfunction!(optimize::memory_limit_elements, m)?)?;
+    m.add_function(wrap_pyfunction!(optimize::memory_limit_is_bytes, m)?)?;
     m.add_function(wrap_pyfunction!(expression::set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(expression::get_num_threads, m)?)?;
     m.add("SUPPORTED_DTYPES", element::NAMES.to_vec())?;

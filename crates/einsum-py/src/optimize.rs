@@ -183,13 +183,57 @@ pub(crate) fn strategy(spec: &Bound<'_, PyAny>, operands: usize) -> PyResult<Str
 }
 
 /// A memory limit in elements: `None`, or an int (negative: none, as
-/// opt_einsum's -1).
+/// opt_einsum's -1). A size in bytes (`'1GiB'`) was made elements by the
+/// caller, who knows the element type ([`memory_limit_elements`]).
 fn limit_of(limit: &Bound<'_, PyAny>) -> PyResult<Option<usize>> {
     if limit.is_none() {
         return Ok(None);
     }
-    let limit: i128 = limit.extract()?;
+    let Ok(limit) = limit.extract::<i128>() else {
+        return Err(PyTypeError::new_err(format!(
+            "memory_limit: expected an int (elements) or a size in bytes such as '512MiB', got {}",
+            limit.repr()?
+        )));
+    };
     Ok((limit >= 0).then(|| usize::try_from(limit).unwrap_or(usize::MAX)))
+}
+
+/// `memory_limit=` as ours takes it, in elements of `element_bytes` bytes
+/// each: `None`; an int, elements (negative: no limit, as opt_einsum's
+/// -1); or a string read by the planner's one parser: `'4096'` (elements)
+/// or a size in bytes, `'512MB'`, `'8GiB'` (a `ValueError` with the units
+/// otherwise).
+#[pyfunction]
+pub(crate) fn memory_limit_elements(
+    limit: &Bound<'_, PyAny>,
+    element_bytes: usize,
+) -> PyResult<Option<usize>> {
+    if let Ok(text) = limit.cast::<PyString>() {
+        let parsed: einsum::plan::MemoryLimit = text
+            .to_str()?
+            .parse()
+            .map_err(|e| PyValueError::new_err(format!("memory_limit: {e}")))?;
+        return Ok(Some(parsed.elements(element_bytes)));
+    }
+    if limit.cast::<PyBool>().is_ok() {
+        return Err(PyTypeError::new_err(
+            "memory_limit: expected an int (elements) or a size in bytes such as '512MiB', got a bool",
+        ));
+    }
+    limit_of(limit)
+}
+
+/// Whether `memory_limit=` is a size in bytes (`'512MiB'`), whose elements
+/// depend on the element type, rather than a number of elements.
+#[pyfunction]
+pub(crate) fn memory_limit_is_bytes(limit: &Bound<'_, PyAny>) -> PyResult<bool> {
+    Ok(match limit.cast::<PyString>() {
+        Ok(text) => matches!(
+            text.to_str()?.parse::<einsum::plan::MemoryLimit>(),
+            Ok(einsum::plan::MemoryLimit::Bytes(_))
+        ),
+        Err(_) => false,
+    })
 }
 
 #[cfg(test)]

@@ -70,10 +70,58 @@ def test_a_limit_every_order_fits_does_not_slice():
     assert np.allclose(expr.contract_slice(0, a, b), a @ b)
 
 
-def test_a_memory_limit_must_be_an_int():
+def test_a_memory_limit_is_elements_or_a_size_in_bytes():
     a = np.ones((2, 2))
-    with pytest.raises(TypeError, match="memory_limit"):
+    with pytest.raises(ValueError, match="memory_limit: expected elements"):
         einsumc.einsum("ij,jk->ik", a, a, memory_limit="lots")
+    with pytest.raises(ValueError, match="unknown unit 'parsecs'"):
+        einsumc.contract("ij,jk->ik", a, a, memory_limit="3 parsecs")
+    with pytest.raises(TypeError, match="memory_limit"):
+        einsumc.einsum("ij,jk->ik", a, a, memory_limit=2.5)
+    with pytest.raises(TypeError, match="memory_limit"):
+        einsumc.einsum("ij,jk->ik", a, a, memory_limit=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128, np.float16])
+def test_a_memory_limit_in_bytes_counts_the_elements_of_the_dtype(dtype):
+    terms, arrays = ring(5, 12, 6, dtype)
+    subscripts = terms + "->a"
+    # What a run computes in: float16 runs as float32.
+    element_bytes = 4 if dtype == np.float16 else np.dtype(dtype).itemsize
+    size = f"{20 * element_bytes}B"
+    want = einsumc.einsum(subscripts, *arrays, memory_limit=20)
+    assert np.array_equal(einsumc.einsum(subscripts, *arrays, memory_limit=size), want)
+    assert np.array_equal(einsumc.contract(subscripts, *arrays, memory_limit=size), want)
+    # In explain: the same slices as 20 elements.
+    by_bytes = einsumc.explain(subscripts, *arrays, memory_limit=size).to_dict()["slicing"]
+    by_elements = einsumc.explain(subscripts, *arrays, memory_limit=20).to_dict()["slicing"]
+    assert by_bytes == by_elements and by_bytes is not None
+    # Mixed dtypes: the size counts elements of the promoted type.
+    mixed = [np.real(arrays[0]).astype(np.float32), *arrays[1:]]
+    compute = np.result_type(*mixed)
+    wide = 4 if compute == np.float16 else compute.itemsize
+    assert np.array_equal(
+        einsumc.einsum(subscripts, *mixed, memory_limit=f"{20 * wide}B"),
+        einsumc.einsum(subscripts, *mixed, memory_limit=20),
+    )
+
+
+def test_a_compiled_expression_counts_bytes_as_float64_and_refuses_wider():
+    terms, arrays = ring(5, 12, 7)
+    shapes = [a.shape for a in arrays]
+    expr = einsumc.contract_expression(terms + "->", *shapes, memory_limit="160B")
+    assert expr.slicing["limit"] == 20
+    assert np.isclose(expr(*arrays), np.einsum(terms + "->", *arrays))
+    narrow = [a.astype(np.float32) for a in arrays]
+    assert np.isclose(expr(*narrow), np.einsum(terms + "->", *narrow), rtol=1e-4)
+    wide = [a.astype(np.complex128) for a in arrays]
+    for call in (lambda: expr(*wide), lambda: expr.contract_slice(0, *wide)):
+        with pytest.raises(ValueError, match="elements of 8 bytes"):
+            call()
+    # Elements are elements whatever the dtype.
+    expr = einsumc.contract_expression(terms + "->", *shapes, memory_limit="20")
+    assert expr.slicing["limit"] == 20
+    assert np.isclose(expr(*wide), np.einsum(terms + "->", *wide))
 
 
 def test_the_sliced_plan_is_reported():

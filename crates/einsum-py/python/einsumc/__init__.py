@@ -14,7 +14,7 @@ raise ``TypeError``. Every call takes ``threads=`` (default: all cores, or
 what ``set_num_threads`` set for the process). ``explain`` shows the plan
 (einsum-explain's report), and with ``analyze=True`` times it step by step.
 
-``memory_limit=`` (ours, in elements) on ``einsum``, ``contract``,
+``memory_limit=`` (ours: elements, or a size in bytes such as ``'512MiB'``) on ``einsum``, ``contract``,
 ``contract_expression`` and ``explain`` bounds every temporary; a
 contraction that no order fits is sliced (some axes fixed one index at a
 time, the slices summed or stacked). numpy's ``optimize=(name, limit)`` and

@@ -28,8 +28,8 @@ def explain(*operands, optimize="auto", memory_limit=None, analyze=False, repeat
 
     Operands are arrays (their dtype and strides decide how each step
     runs) or shapes as tuples (C-order arrays of ``dtype``, float64 by
-    default). ``optimize`` and ``memory_limit`` (elements; a contraction
-    no order fits is sliced) choose the plan as in ``contract``. With ``analyze=True`` the plan runs once to
+    default). ``optimize`` and ``memory_limit`` (elements, or a size in
+    bytes such as ``'512MiB'``; a contraction no order fits is sliced) choose the plan as in ``contract``. With ``analyze=True`` the plan runs once to
     warm up, then ``repeat`` times timed step by step (shapes get random
     data), on ``threads`` threads.
 
@@ -61,7 +61,7 @@ def explain(*operands, optimize="auto", memory_limit=None, analyze=False, repeat
         for a in items
     ]
     if memory_limit is not None:
-        optimize = (optimize, memory_limit, "slice")
+        optimize = (optimize, _einsumc.memory_limit_elements(memory_limit, compute.itemsize), "slice")
     expression = _einsumc.compiled(subscripts, _optimize_spec(optimize, len(items)))
     if analyze and int(repeat) < 1:
         raise ValueError("repeat must be at least 1")

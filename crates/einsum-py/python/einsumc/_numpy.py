@@ -92,6 +92,22 @@ def _layout(order, arrays):
     return order
 
 
+def _element_bytes(compute):
+    """Bytes of one element of what a run computes in: float16 runs as
+    float32."""
+    return _HALF_RUNS_AS.itemsize if compute == _HALF else compute.itemsize
+
+
+def _limit_in_elements(optimize, element_bytes):
+    """Ours, ``(spec, memory_limit, 'slice'[, labels])``, with a size in
+    bytes (``'512MiB'``) made elements of ``element_bytes`` bytes each."""
+    if (isinstance(optimize, tuple) and len(optimize) in (3, 4) and optimize[2] == "slice"
+            and isinstance(optimize[1], str)):
+        elements = _einsumc.memory_limit_elements(optimize[1], element_bytes)
+        return (optimize[0], elements, *optimize[2:])
+    return optimize
+
+
 def _einsum(operands, out, dtype, order, casting, optimize, threads):
     subscripts, ops = _split(operands)
     if not isinstance(subscripts, str):
@@ -122,6 +138,7 @@ def _einsum(operands, out, dtype, order, casting, optimize, threads):
                 f"Iterator operand {i} dtype could not be cast from {a.dtype!r} to "
                 f"{compute!r} according to the rule {casting!r}"
             )
+    optimize = _limit_in_elements(optimize, _element_bytes(compute))
     expression = _compiled(subscripts, _optimize_spec(optimize, len(arrays)))
     if out is not None and not np.can_cast(compute, out.dtype, casting=casting):
         raise TypeError(

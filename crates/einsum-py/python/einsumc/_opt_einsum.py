@@ -8,7 +8,7 @@ from decimal import Decimal
 import numpy as np
 
 from . import _einsumc
-from ._numpy import _as_array, _as_arrays, _einsum
+from ._numpy import _as_array, _as_arrays, _einsum, _element_bytes
 from ._terms import Problem, flop_count, validate_path, walk
 
 
@@ -265,7 +265,8 @@ def contract(*operands, out=None, dtype=None, order="K", casting="safe", use_bla
     subscripts, arrays, shape_list = _prepare(operands)
     if not arrays:
         raise ValueError("No input operands")
-    memory = _our_memory_limit(subscripts, shape_list, memory_limit)
+    compute = np.dtype(dtype) if dtype is not None else np.result_type(*arrays)
+    memory = _our_memory_limit(subscripts, shape_list, memory_limit, _element_bytes(compute))
     if memory is not None:
         # Ours: a contraction no order fits is sliced, never refused.
         spec = _sliced_spec(subscripts, shape_list, optimize, memory)
@@ -275,14 +276,24 @@ def contract(*operands, out=None, dtype=None, order="K", casting="safe", use_bla
     return _einsum((subscripts, *arrays), out, dtype, order, casting, spec, threads)
 
 
-def _our_memory_limit(subscripts, shape_list, memory_limit):
+def _our_memory_limit(subscripts, shape_list, memory_limit, element_bytes):
     """``memory_limit=`` in elements (``None``: no limit), the shapes
-    checked first (a ValueError with carets)."""
+    checked first (a ValueError with carets): an int is elements, a size
+    in bytes (``'512MiB'``) is elements of ``element_bytes`` bytes each,
+    and opt_einsum's ``'max_input'`` is the largest operand's size."""
     if memory_limit is None:
         return None
     expression = _einsumc.compiled(subscripts, None)
     expression.output_shape(shape_list)
+    if isinstance(memory_limit, str) and memory_limit != "max_input":
+        return _einsumc.memory_limit_elements(memory_limit, element_bytes)
     return _memory_limit(memory_limit, Problem(expression.canonical, shape_list))
+
+
+# What a compiled expression's size in bytes is counted in: it has shapes,
+# not arrays, until it is called (float64; a call in wider elements is
+# refused rather than run over the limit).
+_PLANNED_ELEMENT_BYTES = 8
 
 
 def _sliced_spec(subscripts, shape_list, optimize, memory):
@@ -315,7 +326,11 @@ class ContractExpression(_einsumc.Compiled):
         constants = dict(constants)
         self._args = (subscripts, shapes, constants, optimize, memory_limit, use_blas)
         full_shapes = [np.shape(constants[i]) if i in constants else tuple(s) for i, s in enumerate(shapes)]
-        memory = _our_memory_limit(subscripts, full_shapes, memory_limit)
+        memory = _our_memory_limit(subscripts, full_shapes, memory_limit, _PLANNED_ELEMENT_BYTES)
+        # The widest elements a call may compute in, for a limit in bytes.
+        self._max_element_bytes = (
+            _PLANNED_ELEMENT_BYTES if _einsumc.memory_limit_is_bytes(memory_limit) else None
+        )
         if memory is not None:
             problem = Problem(_einsumc.compiled(subscripts, None).canonical, full_shapes)
             # Ours: sliced when no order fits (see `num_slices`).
@@ -338,7 +353,21 @@ class ContractExpression(_einsumc.Compiled):
         self.num_args = len(full_shapes) - len(constants)
         self.contraction = self._expression.canonical
         self._positions = [i for i in range(len(full_shapes)) if i not in constants]
-        self._fix(self._expression, full_shapes, self._constants)
+        self._fix(self._expression, full_shapes, self._constants, self._max_element_bytes)
+
+    def _check_element_bytes(self, arrays):
+        """A limit in bytes was made elements of float64 (8 bytes): wider
+        elements would run over it."""
+        if self._max_element_bytes is None:
+            return
+        compute = np.result_type(*arrays)
+        if _element_bytes(compute) > self._max_element_bytes:
+            raise ValueError(
+                f"memory_limit={self._args[4]!r} was counted in elements of "
+                f"{self._max_element_bytes} bytes (float64) when this expression was compiled; "
+                f"these arrays compute in {compute} ({_element_bytes(compute)} bytes), which would "
+                "exceed it: give memory_limit= in elements instead"
+            )
 
     def _call_slow(self, *arrays, out=None, backend="auto", evaluate_constants=False, threads=None):
         if len(arrays) != self.num_args:
@@ -357,6 +386,7 @@ class ContractExpression(_einsumc.Compiled):
         else:
             full = arrays
         full = _as_arrays(full)
+        self._check_element_bytes(full)
         for i, a in enumerate(full):
             if a.shape != tuple(self._shapes[i]):
                 raise ValueError(
@@ -410,6 +440,7 @@ class ContractExpression(_einsumc.Compiled):
                 raise ValueError(f"slice {i} of a contraction of 1 slice")
             return np.asarray(self(*arrays, threads=threads))
         full = self._full_arrays(arrays)
+        self._check_element_bytes(full)
         dtype = np.result_type(*full)
         full = tuple(np.ascontiguousarray(a, dtype=dtype) if a.dtype != dtype else a for a in full)
         return self._expression.run_slice(full, i, threads)
