@@ -57,6 +57,10 @@ def test_stacked_slices_are_placed(client):
     out = subscripts + "->a"
     got = einsumc.distributed.contract(out, *arrays, client=client, memory_limit=50, batch=3)
     assert np.allclose(got, np.einsum(out, *arrays))
+    # A size in bytes counts the arrays' elements (float32: 4 bytes each).
+    narrow = [a.astype(np.float32) for a in arrays]
+    got = einsumc.distributed.contract(out, *narrow, client=client, memory_limit="200B")
+    assert np.allclose(got, np.einsum(out, *narrow), rtol=1e-4, atol=1e-4)
 
 
 def test_constants_and_an_unsliced_expression(client):
@@ -67,3 +71,23 @@ def test_constants_and_an_unsliced_expression(client):
     assert expr.num_slices == 1
     got = einsumc.distributed.contract(expr, *arrays[1:], client=client)
     assert np.allclose(got, np.einsum(subscripts + "->ab", *arrays))
+
+
+def test_operands_reach_the_slices_aligned():
+    # A float64 array one byte into its buffer, as Dask may hand a worker
+    # an array it received: the executor would copy it on every slice.
+    raw = np.zeros(8 * 64 + 1, dtype=np.uint8)
+    unaligned = raw[1:].view(np.float64).reshape(8, 8)
+    unaligned[...] = np.arange(64.0).reshape(8, 8)
+    assert not unaligned.flags.aligned
+    import pickle
+
+    # Scattered wrapped: unpickled, it is the array, aligned.
+    arrived = pickle.loads(pickle.dumps(einsumc.distributed._Aligned(unaligned), protocol=5))
+    assert isinstance(arrived, np.ndarray) and arrived.flags.aligned
+    assert np.array_equal(arrived, unaligned)
+    # What a batch runs on: aligned once, equal values.
+    again = einsumc.distributed._aligned(unaligned)
+    assert again.flags.aligned and np.array_equal(again, unaligned)
+    # Already aligned: no copy.
+    assert einsumc.distributed._aligned(arrived) is arrived

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _einsumc
+from ._numpy import _as_arrays, _element_bytes
 from ._opt_einsum import ContractExpression, contract_expression
 
 __all__ = ["Timing", "contract", "contract_timed"]
@@ -68,7 +70,13 @@ def contract_timed(expression, *arrays, client, batch=None, threads=1, memory_li
     """As ``contract``, and the run's ``Timing``."""
     started = time.perf_counter()
     if isinstance(expression, str):
-        shapes = [np.shape(a) for a in arrays]
+        arrays = _as_arrays(arrays)
+        shapes = [a.shape for a in arrays]
+        if memory_limit is not None:
+            # A size in bytes counts elements of the type these arrays
+            # compute in.
+            compute = np.result_type(*arrays)
+            memory_limit = _einsumc.memory_limit_elements(memory_limit, _element_bytes(compute))
         expression = contract_expression(expression, *shapes, memory_limit=memory_limit)
     elif memory_limit is not None:
         raise TypeError("memory_limit= goes with a subscripts string; an expression has its own")
@@ -89,7 +97,7 @@ def contract_timed(expression, *arrays, client, batch=None, threads=1, memory_li
     if batch is None:
         batch = max(1, math.ceil(n / (4 * lanes)))
     remote_expression = client.scatter(expression, broadcast=True, hash=False)
-    remote_arrays = client.scatter(list(arrays), broadcast=True, hash=False)
+    remote_arrays = client.scatter([_Aligned(a) for a in arrays], broadcast=True, hash=False)
     expected = _slices_of(info)
     sums = {}
     tasks = []
@@ -132,6 +140,26 @@ def contract_timed(expression, *arrays, client, batch=None, threads=1, memory_li
     return (out[()] if out.ndim == 0 else out), timing
 
 
+class _Aligned:
+    """An array that arrives on a worker aligned. Dask hands a worker the
+    arrays it receives over the buffers they came in, which need not be
+    aligned to the element size (seen: a float64 array at an address of 44
+    mod 64); the executor cannot read such an array in place and would copy
+    it on every slice. Unpickled, this is the array itself, copied once to
+    aligned memory where it has to be. (A worker that passes the array on
+    to another sends it as an array: ``_run_batch`` aligns what it gets.)"""
+
+    def __init__(self, array):
+        self.array = array
+
+    def __reduce__(self):
+        return (_aligned, (self.array,))
+
+
+def _aligned(array):
+    return np.require(array, requirements="A")
+
+
 def _run_batch(expression, expected, slices, threads, *arrays):
     """On a worker: the sum of ``slices``' results, in order, and the
     seconds it took and where."""
@@ -143,6 +171,10 @@ def _run_batch(expression, expected, slices, threads, *arrays):
             f"the worker sliced the contraction otherwise ({found!r}) than the client ({expected!r})"
         )
     started = time.perf_counter()
+    # Aligned once for the batch, not copied by every slice: an array one
+    # worker passed on to another arrives over its buffer again, and an
+    # in-process worker (LocalCluster(processes=False)) gets the wrapper.
+    arrays = [_aligned(a.array if isinstance(a, _Aligned) else a) for a in arrays]
     total = None
     for i in slices:
         part = expression.contract_slice(i, *_free(expression, arrays), threads=threads)
