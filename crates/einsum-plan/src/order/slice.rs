@@ -57,6 +57,10 @@ const ROUNDS: usize = 3;
 /// Noise scale of later trials, in log2 of total FLOPs.
 const TEMPERATURE: f64 = 0.5;
 
+/// Passes of the local search over the best trial's slices, at most (each
+/// pass stops at its first improvement).
+const IMPROVE_PASSES: usize = 16;
+
 /// An order and the axes its slices fix.
 pub(crate) struct Sliced {
     /// The order each slice runs.
@@ -182,7 +186,7 @@ pub(crate) fn find_sliced(
             let mut tree_shape = Shape::of(&*unsliced, problem.temp_inputs);
             let mut stuck = false;
             loop {
-                match tree_shape.pick(problem.sizes, log_limit, &axes, rank, 0.0, &mut rng) {
+                match tree_shape.pick(problem.sizes, log_limit, &axes, None, rank, 0.0, &mut rng) {
                     None => {
                         stuck = true;
                         break;
@@ -212,6 +216,15 @@ pub(crate) fn find_sliced(
             if best.as_ref().is_none_or(|(t, _)| total < *t - 1e-9) {
                 best = Some((total, sliced_with(tree, axes, &unsliced_flops)));
             }
+        }
+    }
+    // The best trial's slices, improved on its order by local search.
+    if let Some((total, sliced)) = best.as_mut() {
+        let shape = Shape::of(&*sliced.tree, problem.temp_inputs);
+        let axes = shape.improve(problem.sizes, log_limit, &sliced.axes);
+        let next = shape.total_log2(problem.sizes, &axes);
+        if next < *total - 1e-9 {
+            (*total, sliced.axes) = (next, axes);
         }
     }
     // The best trial, with each sliced axis dropped in turn where an order
@@ -379,21 +392,68 @@ impl Shape {
         rng: &mut SplitMix64,
     ) -> Option<Vec<usize>> {
         let mut sliced = Vec::new();
-        while let Some(c) = self.pick(sizes, log_limit, &sliced, rank, noise, rng)? {
+        while let Some(c) = self.pick(sizes, log_limit, &sliced, None, rank, noise, rng)? {
             sliced.push(c);
         }
         sliced.sort_unstable();
         Some(sliced)
     }
 
-    /// The next axis to slice besides `sliced`, the cheapest by `rank`
-    /// (perturbed by Gumbel noise of scale `noise`). `Some(None)` when every temporary fits; `None` when some
-    /// cannot shrink enough.
+    /// `sliced` improved by local search on this tree: each sliced axis in
+    /// turn taken out and the slicing completed again greedily without it
+    /// (under each ranking), kept when the total drops, until no change
+    /// helps. A greedy choice made early (when most temporaries were over
+    /// the limit) is revisited once the later ones are known.
+    fn improve(&self, sizes: &[usize], log_limit: f64, sliced: &[usize]) -> Vec<usize> {
+        let mut best = self.unslice(sizes, log_limit, sliced);
+        let mut best_total = self.total_log2(sizes, &best);
+        // Deterministic: no noise is drawn.
+        let mut rng = SplitMix64(0);
+        for _ in 0..IMPROVE_PASSES {
+            let mut improved = false;
+            for x in best.clone() {
+                let rest: Vec<usize> = best.iter().copied().filter(|&a| a != x).collect();
+                for rank in Rank::ALL {
+                    let mut axes = rest.clone();
+                    let done = loop {
+                        match self.pick(sizes, log_limit, &axes, Some(x), rank, 0.0, &mut rng) {
+                            None => break false,
+                            Some(None) => break true,
+                            Some(Some(c)) => axes.push(c),
+                        }
+                    };
+                    if !done {
+                        continue;
+                    }
+                    let axes = self.unslice(sizes, log_limit, &axes);
+                    let total = self.total_log2(sizes, &axes);
+                    if total < best_total - 1e-9 {
+                        (best, best_total, improved) = (axes, total, true);
+                        break;
+                    }
+                }
+                if improved {
+                    break;
+                }
+            }
+            if !improved {
+                break;
+            }
+        }
+        best
+    }
+
+    /// The next axis to slice besides `sliced` (and never `banned`), the
+    /// cheapest by `rank` (perturbed by Gumbel noise of scale `noise`).
+    /// `Some(None)` when every temporary fits; `None` when some cannot
+    /// shrink enough.
+    #[allow(clippy::too_many_arguments)] // the search's state, passed as it is
     fn pick(
         &self,
         sizes: &[usize],
         log_limit: f64,
         sliced: &[usize],
+        banned: Option<usize>,
         rank: Rank,
         noise: f64,
         rng: &mut SplitMix64,
@@ -416,7 +476,7 @@ impl Shape {
         let mut candidates: Vec<usize> = pool
             .into_iter()
             .flat_map(|axes| axes.iter().copied())
-            .filter(|&a| sizes[a] > 1 && !sliced.contains(&a))
+            .filter(|&a| sizes[a] > 1 && !sliced.contains(&a) && Some(a) != banned)
             .collect();
         candidates.sort_unstable();
         candidates.dedup();
