@@ -612,6 +612,43 @@ mod tests {
     }
 
     #[test]
+    fn local_search_keeps_the_slices_fitting_and_never_costs_more() {
+        // Every greedy trial's slicing of random networks, improved: it
+        // still fits, costs no more, and somewhere costs less (the greedy's
+        // early choices are not always the ones the finished slicing needs).
+        let mut better = 0;
+        for seed in 0..8 {
+            let (inputs, sizes) = random_regular(40, 3, seed, |r| 2 + (r.next_u64() % 3) as usize);
+            let tree = find(
+                &inputs,
+                &[],
+                &sizes,
+                None,
+                Objective::Flops,
+                &Optimize::Greedy,
+            )
+            .unwrap();
+            let shape = Shape::of(&*tree, &[]);
+            let log_limit = shape.largest_log2(&sizes) - 4.0;
+            let mut rng = SplitMix64(seed);
+            for rank in Rank::ALL {
+                let greedy = shape
+                    .greedy(&sizes, log_limit, rank, TEMPERATURE, &mut rng)
+                    .unwrap();
+                let improved = shape.improve(&sizes, log_limit, &greedy);
+                assert!(shape.largest_log2_with(&sizes, &improved) <= log_limit + 1e-9);
+                let (before, after) = (
+                    shape.total_log2(&sizes, &greedy),
+                    shape.total_log2(&sizes, &improved),
+                );
+                assert!(after <= before + 1e-9, "seed {seed}: {after} > {before}");
+                better += usize::from(after < before - 1e-9);
+            }
+        }
+        assert!(better > 0, "the local search never helped");
+    }
+
+    #[test]
     fn output_axes_may_be_sliced() {
         // An outer product's result is the output: nothing to slice. A
         // chain whose middle temporary holds the output's axes must slice
