@@ -1,10 +1,11 @@
 //! Running a sliced plan: each slice's windows of the arrays, the slices one
 //! after another or several at once, and their sum in the plan's order.
 //!
-//! A slice fixes every sliced axis to one index. Its operands are windows
-//! of the caller's arrays (extent 1 along each sliced axis an operand holds,
-//! the same strides), so the one checked program of the plan runs every
-//! slice. Slices that differ in a stacked axis (one the output holds) write
+//! A slice fixes every sliced axis to one chunk of consecutive indices (the
+//! plan's [`Slices::chunks`], often one index). Its operands are windows of
+//! the caller's arrays (the chunk's extent along each sliced axis an operand
+//! holds, the same strides), so the one checked program of the plan runs
+//! every slice. Slices that differ in a stacked axis (one the output holds) write
 //! different blocks of the output; slices that differ only in summed axes
 //! add into the same block.
 //!
@@ -34,9 +35,11 @@ const WAVE_WINDOWS: usize = 4096;
 /// How a checked program's slices are laid out over the arrays.
 #[derive(Debug)]
 pub(crate) struct SliceLayout {
-    /// Each sliced axis's size, in the plan's order.
-    sizes: Vec<usize>,
-    /// The sliced axes the output holds (indices into `sizes`), and those
+    /// Per sliced axis, in the plan's order: how many slices run along it
+    /// (its size over its chunk), and its chunk (indices per slice).
+    counts: Vec<usize>,
+    chunks: Vec<usize>,
+    /// The sliced axes the output holds (indices into `counts`), and those
     /// it does not.
     stacked: Vec<usize>,
     summed: Vec<usize>,
@@ -94,12 +97,14 @@ impl SliceLayout {
         let axes: &[AxisId] = slices.axes();
         let full = plan.bound();
         let sizes: Vec<usize> = axes.iter().map(|&a| full.axis(a).size).collect();
+        let chunks = slices.chunks().to_vec();
+        let counts: Vec<usize> = sizes.iter().zip(&chunks).map(|(s, c)| s / c).collect();
         let (stacked, summed): (Vec<usize>, Vec<usize>) =
             (0..axes.len()).partition(|&i| full.output().contains(&axes[i]));
         let product = |which: &[usize]| {
             which
                 .iter()
-                .try_fold(1usize, |n, &i| n.checked_mul(sizes[i]))
+                .try_fold(1usize, |n, &i| n.checked_mul(counts[i]))
                 .ok_or_else(too_many)
         };
         let blocks = product(&stacked)?;
@@ -129,7 +134,8 @@ impl SliceLayout {
         let out_shape = slices.bound().output_shape();
         let groups = slices.groups();
         Ok(Some(SliceLayout {
-            sizes,
+            counts,
+            chunks,
             stacked,
             summed,
             operand_dims,
@@ -263,14 +269,15 @@ impl SliceLayout {
                 <= self.limit
     }
 
-    /// Each sliced axis's index in slice `block`, `summed` (C order over
-    /// the stacked axes, then over the summed ones).
+    /// Where each sliced axis's chunk starts in slice `block`, `summed`
+    /// (the slices in C order over the stacked axes, then over the summed
+    /// ones).
     fn index(&self, block: usize, summed: usize) -> Vec<usize> {
-        let mut index = vec![0; self.sizes.len()];
+        let mut index = vec![0; self.counts.len()];
         for (which, mut rest) in [(&self.stacked, block), (&self.summed, summed)] {
             for &i in which.iter().rev() {
-                index[i] = rest % self.sizes[i];
-                rest /= self.sizes[i];
+                index[i] = (rest % self.counts[i]) * self.chunks[i];
+                rest /= self.counts[i];
             }
         }
         index

@@ -302,8 +302,10 @@ impl<'a, T> StridedViewMut<'a, T> {
     ///
     /// The windows are disjoint because this view maps distinct indices to
     /// distinct elements (checked when it was made) and the windows hold
-    /// distinct indices: checked here, as the starts are distinct and
-    /// differ only along dimensions where the windows have extent 1.
+    /// distinct indices: checked here, as the starts are distinct and,
+    /// along every dimension, differ from the first window's by a multiple
+    /// of the extent there (so two windows whose starts differ along a
+    /// dimension hold disjoint runs of indices along it).
     ///
     /// # Panics
     /// As [`StridedView::window`], and if two windows could share an index.
@@ -319,7 +321,7 @@ impl<'a, T> StridedViewMut<'a, T> {
                     .iter()
                     .zip(first)
                     .zip(shape)
-                    .all(|((&x, &y), &len)| x == y || len == 1);
+                    .all(|((&x, &y), &len)| x == y || (len > 0 && x.abs_diff(y) % len == 0));
                 assert!(apart, "windows may overlap");
             }
             let mut sorted: Vec<&Vec<usize>> = starts.iter().collect();
@@ -416,5 +418,23 @@ mod tests {
         assert!(StridedViewMut::new(&mut data, 0, vec![3, 4], vec![0, 1]).is_err());
         assert!(StridedViewMut::new(&mut data, 0, vec![3, 4], vec![2, 1]).is_err());
         assert!(StridedViewMut::new(&mut data, 0, vec![1, 4], vec![0, 1]).is_ok());
+    }
+
+    #[test]
+    fn windows_of_chunks_are_disjoint_or_refused() {
+        let mut data = [0u8; 24];
+        let mut v = StridedViewMut::new(&mut data, 0, vec![6, 4], vec![4, 1]).unwrap();
+        let base = v.ptr() as usize;
+        // Chunks of 2 rows, all the columns: disjoint.
+        let starts = vec![vec![0, 0], vec![2, 0], vec![4, 0]];
+        for (k, w) in v.windows_mut(&starts, &[2, 4]).iter_mut().enumerate() {
+            assert_eq!(w.shape(), &[2, 4]);
+            assert_eq!(w.ptr() as usize - base, 8 * k);
+        }
+        let mut v = StridedViewMut::new(&mut data, 0, vec![6, 4], vec![4, 1]).unwrap();
+        let overlapping = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            v.windows_mut(&[vec![0, 0], vec![1, 0]], &[2, 4]).len()
+        }));
+        assert!(overlapping.is_err(), "rows 0-1 and 1-2 share row 1");
     }
 }

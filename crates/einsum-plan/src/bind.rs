@@ -358,17 +358,23 @@ impl Bound {
             .collect()
     }
 
-    /// The problem one slice computes when `sliced` axes are each fixed to
-    /// one index: those axes have size 1, and so has every dimension over
-    /// them (the operands' and the output's).
-    pub(crate) fn sliced(&self, sliced: &[AxisId]) -> Bound {
+    /// The problem one slice computes when each of the `sliced` axes is
+    /// fixed to a run of `chunks` indices: those axes have that size, and so
+    /// has every dimension over them (the operands' and the output's) but a
+    /// broadcast one.
+    pub(crate) fn sliced(&self, sliced: &[AxisId], chunks: &[usize]) -> Bound {
         let mut bound = self.clone();
-        for &a in sliced {
-            bound.axes[a.index()].size = 1;
+        for (&a, &c) in sliced.iter().zip(chunks) {
+            bound.axes[a.index()].size = c;
         }
         for dims in &mut bound.operands {
-            for d in dims.iter_mut().filter(|d| sliced.contains(&d.axis)) {
-                d.extent = 1;
+            for d in dims.iter_mut() {
+                // A broadcast dimension (extent 1) stays as it is.
+                if let Some(i) = sliced.iter().position(|&a| a == d.axis)
+                    && d.extent > 1
+                {
+                    d.extent = chunks[i];
+                }
             }
         }
         bound

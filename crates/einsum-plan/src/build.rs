@@ -115,12 +115,32 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
     let out_indices: Vec<usize> = output.iter().map(|a| a.index()).collect();
     let resolved = order::resolve(&options.optimize, n);
     let failed = |e| order_error(e, options.memory_limit, &resolved, text);
-    let slices_of = |axes: Vec<AxisId>, unsliced_flops: Count, limit: usize| Slices {
-        bound: bound.sliced(&axes),
-        count: Count::product(axes.iter().map(|&a| size(a))),
-        axes,
-        unsliced_flops,
-        limit,
+    let temp_inputs: Vec<bool> = presum.iter().map(Option::is_some).collect();
+    // The slices of `tree` along `axes`, each axis in the largest chunks
+    // the limit allows (an axis whose chunk is its whole size is not
+    // sliced); with no limit, one index per slice.
+    let slices_of = |tree: &dyn order::ContractionTree,
+                     axes: Vec<usize>,
+                     unsliced_flops: Count,
+                     limit: Option<usize>| {
+        let chunks = match limit {
+            Some(limit) => order::slice_chunks(tree, &temp_inputs, &sizes, &axes, limit),
+            None => vec![1; axes.len()],
+        };
+        let (axes, chunks): (Vec<AxisId>, Vec<usize>) = axes
+            .into_iter()
+            .zip(chunks)
+            .filter(|&(a, c)| c < sizes[a])
+            .map(|(a, c)| (AxisId::new(a), c))
+            .unzip();
+        (!axes.is_empty()).then(|| Slices {
+            bound: bound.sliced(&axes, &chunks),
+            count: Count::product(axes.iter().zip(&chunks).map(|(&a, &c)| size(a) / c)),
+            axes,
+            chunks,
+            unsliced_flops,
+            limit: limit.unwrap_or(usize::MAX),
+        })
     };
     let (tree, slices) = match (options.memory_limit, &options.slicing) {
         (limit, Slicing::Given(labels)) => {
@@ -145,13 +165,12 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
             )
             .map_err(failed)?;
             let unsliced_flops = order::tree_flops(&*tree, &sizes);
-            let axes: Vec<AxisId> = given.into_iter().map(AxisId::new).collect();
-            let slices = (!axes.is_empty())
-                .then(|| slices_of(axes, unsliced_flops, limit.unwrap_or(usize::MAX)));
+            // With a limit, the chunks the planner that chose these axes
+            // found: the same order, axes and limit give the same chunks.
+            let slices = slices_of(&*tree, given, unsliced_flops, limit);
             (tree, slices)
         }
         (Some(limit), Slicing::WhenNeeded) => {
-            let temp_inputs: Vec<bool> = presum.iter().map(Option::is_some).collect();
             let problem = order::Problem {
                 inputs: &search_inputs,
                 output: &out_indices,
@@ -160,10 +179,12 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
                 objective: options.objective,
             };
             let sliced = order::find_sliced(&problem, limit, &resolved).map_err(failed)?;
-            let slices = (!sliced.axes.is_empty()).then(|| {
-                let axes: Vec<AxisId> = sliced.axes.iter().map(|&a| AxisId::new(a)).collect();
-                slices_of(axes, sliced.unsliced_flops, limit)
-            });
+            let slices = slices_of(
+                &*sliced.tree,
+                sliced.axes,
+                sliced.unsliced_flops,
+                Some(limit),
+            );
             (sliced.tree, slices)
         }
         _ => {
@@ -738,12 +759,83 @@ mod tests {
         .unwrap();
         assert_eq!(again.steps(), sliced.steps());
         assert_eq!(again.slices().unwrap().axes(), slices.axes());
+        assert_eq!(again.slices().unwrap().chunks(), slices.chunks());
         assert_eq!(again.optimized_flops(), sliced.optimized_flops());
         let unknown = PlanOptions::new().slicing(Slicing::Given(vec!['z']));
         assert!(matches!(
             plan(&bound, &unknown).unwrap_err().kind(),
             PlanErrorKind::PathInvalid { .. }
         ));
+    }
+
+    #[test]
+    fn slices_take_chunks_the_limit_leaves_room_for() {
+        // A ring of 256x256 matrices at 4,096 elements: one index of 'a'
+        // per slice leaves two 256-element temporaries; chunks of 2 use
+        // half the limit (a growth that saves no work leaves room for two
+        // slices at once), and keep the matrix products products.
+        let expr = einsum_syntax::parse("ab,bc,cd,da->").unwrap().lower();
+        let shapes: [&[usize]; 4] = [&[256, 256]; 4];
+        let bound = bind(&expr, &shapes).unwrap();
+        let ring = plan(&bound, &PlanOptions::new().memory_limit(Some(4096))).unwrap();
+        let slices = ring.slices().unwrap();
+        assert_eq!(slices.chunks(), [2]);
+        assert_eq!(slices.count(), 128);
+        assert!(2 * ring.largest_temporary() < 4096 / 2 + 1);
+        assert!(
+            ring.to_string()
+                .contains("a (256 in chunks of 2): 128 slices")
+        );
+        // Random networks: chunks divide their axes, every temporary fits,
+        // and the total work is never more than one index per slice gives
+        // on the same order and axes. (Sliced to 1/16 of their largest
+        // temporary, these rarely leave room for chunks at all: their
+        // temporaries fill the limit one index at a time.)
+        for seed in 0..12 {
+            // Bonds of 4, 8 or 16 (chunks of 2 and more), 16 to 32 tensors.
+            let (inputs, sizes) =
+                crate::order::tests::random_regular(16 + 2 * seed as usize, 3, seed, |r| {
+                    4 << (r.next_u64() % 3)
+                });
+            let names: Vec<char> = (0..sizes.len())
+                .map(|i| char::from_u32(0x4e00 + i as u32).unwrap())
+                .collect();
+            let text = inputs
+                .iter()
+                .map(|t| t.iter().map(|&a| names[a]).collect::<String>())
+                .collect::<Vec<_>>()
+                .join(",")
+                + "->";
+            let expr = einsum_syntax::parse(&text).unwrap().lower();
+            let shapes: Vec<Vec<usize>> = inputs
+                .iter()
+                .map(|t| t.iter().map(|&a| sizes[a]).collect())
+                .collect();
+            let bound = bind(&expr, &shapes).unwrap();
+            let free = plan(&bound, &PlanOptions::new()).unwrap();
+            let limit = (free.largest_temporary() / 16).max(1);
+            let sliced = plan(&bound, &PlanOptions::new().memory_limit(Some(limit))).unwrap();
+            let Some(slices) = sliced.slices() else {
+                continue;
+            };
+            assert!(sliced.largest_temporary() <= limit, "seed {seed}");
+            for (&a, &c) in slices.axes().iter().zip(slices.chunks()) {
+                assert!(c >= 1 && bound.axis(a).size.is_multiple_of(c) && c < bound.axis(a).size);
+            }
+            let labels: Vec<char> = slices.axes().iter().map(|&a| bound.axis(a).name).collect();
+            let single = plan(
+                &bound,
+                &PlanOptions::new()
+                    .optimize(Optimize::Path(sliced.path().clone()))
+                    .slicing(Slicing::Given(labels)),
+            )
+            .unwrap();
+            assert!(single.slices().unwrap().chunks().iter().all(|&c| c == 1));
+            assert!(
+                sliced.optimized_flops() <= single.optimized_flops(),
+                "seed {seed}: chunks cost more work"
+            );
+        }
     }
 
     #[test]

@@ -71,7 +71,7 @@ impl PlanOptions {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Slicing {
-    /// Slice: fix some axes to one index at a time, so that each slice's
+    /// Slice: fix some axes to one chunk of indices at a time, so that each slice's
     /// temporaries fit, and sum (or stack) the slices. The plan minimises
     /// the slices' total FLOPs, and an order that fits unsliced competes on
     /// the same total.
@@ -89,16 +89,19 @@ pub enum Slicing {
     Given(Vec<char>),
 }
 
-/// How a plan is sliced: the axes fixed, one index at a time, in each
-/// slice. Every slice runs the plan's steps, over [`Slices::bound`]; the
+/// How a plan is sliced: the axes fixed, a chunk of consecutive indices
+/// at a time, in each slice. Every slice runs the plan's steps, over [`Slices::bound`]; the
 /// slices' results are summed over the sliced axes the output does not
 /// hold and stacked along those it does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Slices {
     pub(crate) axes: Vec<AxisId>,
-    /// The problem one slice computes: the sliced axes at size 1.
+    /// Per sliced axis: how many of its indices one slice takes (a divisor
+    /// of its size).
+    pub(crate) chunks: Vec<usize>,
+    /// The problem one slice computes: the sliced axes at their chunks.
     pub(crate) bound: Bound,
-    /// How many slices: the product of the sliced axes' sizes.
+    /// How many slices: the product over the sliced axes of size / chunk.
     pub(crate) count: Count,
     pub(crate) unsliced_flops: Count,
     /// The memory limit it was sliced for, in elements.
@@ -114,8 +117,16 @@ impl Slices {
         &self.axes
     }
 
-    /// The problem one slice computes: the sliced axes have size 1, and so
-    /// has every dimension over them.
+    /// Per sliced axis (as [`axes`](Self::axes)): how many consecutive
+    /// indices one slice takes, a divisor of the axis's size (1: one index
+    /// per slice). Slice `i` of an axis covers indices `i * chunk ..
+    /// (i + 1) * chunk`.
+    pub fn chunks(&self) -> &[usize] {
+        &self.chunks
+    }
+
+    /// The problem one slice computes: each sliced axis has its chunk's
+    /// size, and so has every dimension over it.
     pub fn bound(&self) -> &Bound {
         &self.bound
     }

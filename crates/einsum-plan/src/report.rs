@@ -61,6 +61,9 @@ pub struct SlicingReport {
     pub axes: Vec<String>,
     /// Their sizes.
     pub sizes: Vec<usize>,
+    /// How many consecutive indices of each one slice takes (1: one index
+    /// per slice).
+    pub chunks: Vec<usize>,
     /// Which of them the output holds (stacked, not summed).
     pub stacked: Vec<bool>,
     /// How many slices.
@@ -242,6 +245,7 @@ impl Plan {
                     .map(|&a| bound.axis(a).name.to_string())
                     .collect(),
                 sizes: s.axes().iter().map(|&a| bound.axis(a).size).collect(),
+                chunks: s.chunks().to_vec(),
                 stacked: s
                     .axes()
                     .iter()
@@ -257,21 +261,28 @@ impl Plan {
     }
 
     /// How the plan is sliced, in one line (`None` when it is not): the
-    /// sliced axes with their sizes, the number of slices and the overhead,
-    /// `j (64), k (32, stacked): 2048 slices, overhead 1.234x`.
+    /// sliced axes with their sizes (and chunks of several indices), the
+    /// number of slices and the overhead,
+    /// `j (64), k (32 in chunks of 4, stacked): 512 slices, overhead 1.234x`.
     pub fn slicing_summary(&self) -> Option<String> {
         let s = self.slices()?;
         let axes: Vec<String> = s
             .axes()
             .iter()
-            .map(|&a| {
+            .zip(s.chunks())
+            .map(|(&a, &chunk)| {
                 let axis = self.bound.axis(a);
+                let chunk = if chunk > 1 {
+                    format!(" in chunks of {chunk}")
+                } else {
+                    String::new()
+                };
                 let stacked = if self.bound.output().contains(&a) {
                     ", stacked"
                 } else {
                     ""
                 };
-                format!("{} ({}{stacked})", axis.name, axis.size)
+                format!("{} ({}{chunk}{stacked})", axis.name, axis.size)
             })
             .collect();
         Some(format!(

@@ -644,6 +644,7 @@ impl Expression {
         info.set_item("axes", axes)?;
         let sizes: Vec<usize> = slices.axes().iter().map(|&a| bound.axis(a).size).collect();
         info.set_item("sizes", sizes)?;
+        info.set_item("chunks", slices.chunks().to_vec())?;
         let stacked: Vec<bool> = slices
             .axes()
             .iter()

@@ -25,7 +25,7 @@
 //! # Ok::<(), einsum_plan::PlanError>(())
 //! ```
 
-mod buffers;
+pub(crate) mod buffers;
 mod gemm;
 mod loops;
 

@@ -40,7 +40,7 @@ mod tree;
 pub use path::Path;
 pub(crate) use path::SsaPath;
 pub(crate) use search::{Search, with_merged};
-pub(crate) use slice::{Problem, find_sliced, tree_flops};
+pub(crate) use slice::{Problem, find_sliced, slice_chunks, tree_flops};
 pub(crate) use tree::{ContractionTree, Tree};
 
 use crate::axis_set::AxisSet;

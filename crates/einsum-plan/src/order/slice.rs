@@ -28,6 +28,8 @@ use super::random_greedy::SplitMix64;
 use super::{ContractionTree, Optimize, OrderError, Path, find};
 use crate::cost::Objective;
 use crate::count::Count;
+use crate::fit::BufferId;
+use crate::fit::buffers::Pool;
 
 /// Slicing trials: one greedy per ranking, then each again with noise.
 const TRIALS: usize = 2 * Rank::ALL.len();
@@ -283,6 +285,93 @@ pub(crate) fn find_sliced(
         .ok_or(OrderError::MemoryLimit { needed: None })
 }
 
+/// How many indices of each sliced axis one slice takes (a divisor of the
+/// axis's size, see [`next_chunk`]), for `tree` sliced along `axes` under
+/// `limit`: one each,
+/// then grown while all the slice's temporaries together still fit, the
+/// growth that leaves the least total work first. A chunk of several indices repeats less of the
+/// work that does not span the axis, and keeps a matrix product a matrix
+/// product rather than a matrix-vector one. An axis whose chunk reaches its
+/// size is not sliced at all: its chunk is its size.
+pub(crate) fn slice_chunks(
+    tree: &dyn ContractionTree,
+    temp_inputs: &[bool],
+    sizes: &[usize],
+    axes: &[usize],
+    limit: usize,
+) -> Vec<usize> {
+    let shape = Shape::of(tree, temp_inputs);
+    let mut chunks = vec![1; axes.len()];
+    let mut current = shape.total_log2_chunked(sizes, axes, &chunks);
+    let log_limit = (limit.max(1) as f64).log2();
+    // What one index per slice holds already (its temporaries each fit, but
+    // may together exceed the limit).
+    let memory_of = |chunks: &[usize]| {
+        let eff = chunked_sizes(sizes, axes, chunks);
+        shape.workspace(&eff) + shape.result_len(&eff)
+    };
+    let held = memory_of(&chunks).max(limit as f64);
+    loop {
+        let mut choice: Option<(f64, usize, usize)> = None;
+        for (i, &a) in axes.iter().enumerate() {
+            // One step at a time, so that the axes share what the limit
+            // leaves.
+            let Some(next) = next_chunk(sizes[a], chunks[i]) else {
+                continue;
+            };
+            let mut trial = chunks.clone();
+            trial[i] = next;
+            // Every temporary still within the limit, and the slice's
+            // workspace for them with a partial sum of its result no more
+            // than the limit (or than one index per slice holds already):
+            // a chunk grows only into memory the run would not use. A
+            // growth that saves no work (larger kernels, fewer slices)
+            // takes at most half the limit, so that two slices still run
+            // at once.
+            let eff = chunked_sizes(sizes, axes, &trial);
+            if shape.largest_log2(&eff) > log_limit + 1e-9 {
+                continue;
+            }
+            let memory = memory_of(&trial);
+            let total = shape.total_log2_chunked(sizes, axes, &trial);
+            let saves = total < current - 1e-9;
+            if memory > held || (!saves && memory > (limit / 2) as f64) {
+                continue;
+            }
+            if choice.is_none_or(|(t, _, _)| total < t - 1e-9) {
+                choice = Some((total, i, next));
+            }
+        }
+        let Some((total, i, next)) = choice else {
+            return chunks;
+        };
+        (chunks[i], current) = (next, total);
+    }
+}
+
+/// `sizes` with each sliced axis at its chunk: the problem of one slice.
+pub(crate) fn chunked_sizes(sizes: &[usize], axes: &[usize], chunks: &[usize]) -> Vec<usize> {
+    let mut sizes = sizes.to_vec();
+    for (&a, &c) in axes.iter().zip(chunks) {
+        sizes[a] = c;
+    }
+    sizes
+}
+
+/// The next chunk of an axis of `size` after `chunk` (which divides it):
+/// the smallest multiple of `chunk` by a small prime that divides `size`.
+/// Sizes made of small primes (powers of two, most tensor dimensions) reach
+/// every such divisor; an axis whose size is a large prime keeps one index
+/// per slice. Constant time, whatever the size.
+fn next_chunk(size: usize, chunk: usize) -> Option<usize> {
+    const PRIMES: [usize; 11] = [2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31];
+    PRIMES
+        .iter()
+        .filter_map(|&p| chunk.checked_mul(p))
+        .filter(|&c| c <= size && size.is_multiple_of(c))
+        .min()
+}
+
 /// `tree` sliced along `axes`, against `unsliced_flops`.
 fn sliced_with(tree: Box<dyn ContractionTree>, axes: Vec<usize>, unsliced_flops: &Count) -> Sliced {
     Sliced {
@@ -315,15 +404,29 @@ struct Shape {
     /// Every temporary's axes: the contractions' results but the root's,
     /// and the inputs that are temporaries.
     temps: Vec<Vec<usize>>,
+    /// How many of `temps` are inputs (they come first); the rest are the
+    /// contractions' results, in the order the steps write them.
+    temp_inputs: usize,
+    /// Per contraction: the temporaries it reads (indices into `temps`).
+    reads: Vec<[Option<usize>; 2]>,
+    /// The result's axes.
+    result: Vec<usize>,
 }
 
 impl Shape {
     fn of(tree: &dyn ContractionTree, temp_inputs: &[bool]) -> Shape {
         let mut steps = Vec::new();
-        let mut temps: Vec<Vec<usize>> = (0..tree.leaves())
-            .filter(|&k| temp_inputs.get(k).copied().unwrap_or(false))
-            .map(|k| tree.axes(k))
-            .collect();
+        // Each node's temporary, by index into `temps`, if it is one.
+        let mut temp_of: Vec<Option<usize>> = vec![None; tree.nodes()];
+        let mut temps: Vec<Vec<usize>> = Vec::new();
+        for (k, slot) in temp_of.iter_mut().enumerate().take(tree.leaves()) {
+            if temp_inputs.get(k).copied().unwrap_or(false) {
+                *slot = Some(temps.len());
+                temps.push(tree.axes(k));
+            }
+        }
+        let inputs = temps.len();
+        let mut reads = Vec::new();
         for node in tree.post_order() {
             let (a, b) = tree.children(node).expect("a contraction has children");
             let mut union = tree.axes(a);
@@ -335,11 +438,50 @@ impl Shape {
             let result = tree.axes(node);
             let sums = union.len() != result.len();
             steps.push((union, sums));
+            reads.push([temp_of[a], temp_of[b]]);
             if node != tree.root() {
+                temp_of[node] = Some(temps.len());
                 temps.push(result);
             }
         }
-        Shape { steps, temps }
+        Shape {
+            steps,
+            temps,
+            temp_inputs: inputs,
+            reads,
+            result: tree.axes(tree.root()),
+        }
+    }
+
+    /// Elements of the buffers a run of one slice holds for its
+    /// temporaries under these sizes, as the fit hands them out (by
+    /// liveness, [`Pool`]: a temporary takes a free buffer when written and
+    /// gives it back once read), copies not included.
+    fn workspace(&self, sizes: &[usize]) -> f64 {
+        let len = |t: usize| Count::product(self.temps[t].iter().map(|&a| sizes[a]));
+        let mut pool = Pool::default();
+        let mut held: Vec<Option<BufferId>> = vec![None; self.temps.len()];
+        for (t, slot) in held.iter_mut().enumerate().take(self.temp_inputs) {
+            *slot = Some(pool.take(len(t)));
+        }
+        // Contraction results are numbered after the temporary inputs, in
+        // the order the steps write them.
+        let mut next = self.temp_inputs;
+        for read in &self.reads {
+            if next < self.temps.len() {
+                held[next] = Some(pool.take(len(next)));
+                next += 1;
+            }
+            for t in read.iter().flatten() {
+                if let Some(id) = held[*t].take() {
+                    pool.give_back(id);
+                }
+            }
+        }
+        pool.into_lens()
+            .iter()
+            .map(|len| len.saturating_u128() as f64)
+            .sum()
     }
 
     /// log2 of the total FLOPs of all slices when `sliced` are fixed.
@@ -363,6 +505,29 @@ impl Shape {
         slices + log2_sum(&per_step)
     }
 
+    /// log2 of the total FLOPs of all slices when each of `sliced` is cut
+    /// into chunks of `chunks` indices (dividing its size).
+    fn total_log2_chunked(&self, sizes: &[usize], sliced: &[usize], chunks: &[usize]) -> f64 {
+        let eff = chunked_sizes(sizes, sliced, chunks);
+        let slices: f64 = sliced
+            .iter()
+            .zip(chunks)
+            .map(|(&a, &c)| ((sizes[a] / c.max(1)).max(1) as f64).log2())
+            .sum();
+        let per_step: Vec<f64> = self
+            .steps
+            .iter()
+            .map(|(union, sums)| {
+                union
+                    .iter()
+                    .map(|&a| (eff[a].max(1) as f64).log2())
+                    .sum::<f64>()
+                    + f64::from(*sums)
+            })
+            .collect();
+        slices + log2_sum(&per_step)
+    }
+
     /// log2 of the largest temporary's elements when `sliced` are fixed.
     fn largest_log2_with(&self, sizes: &[usize], sliced: &[usize]) -> f64 {
         self.temps
@@ -374,6 +539,11 @@ impl Shape {
                     .sum::<f64>()
             })
             .fold(0.0, f64::max)
+    }
+
+    /// Elements of the result under these sizes.
+    fn result_len(&self, sizes: &[usize]) -> f64 {
+        self.result.iter().map(|&a| sizes[a] as f64).product()
     }
 
     fn largest_log2(&self, sizes: &[usize]) -> f64 {
@@ -671,6 +841,17 @@ mod tests {
         let p = problem_of(&inputs, &[0], &sizes, &[true, false]);
         let sliced = find_sliced(&p, 10, &Optimize::Greedy).unwrap();
         assert_eq!(sliced.axes.len(), 1);
+    }
+
+    #[test]
+    fn chunks_grow_by_small_primes() {
+        assert_eq!(next_chunk(4096, 1), Some(2));
+        assert_eq!(next_chunk(4096, 2048), Some(4096));
+        assert_eq!(next_chunk(4096, 4096), None);
+        assert_eq!(next_chunk(90, 6), Some(18));
+        assert_eq!(next_chunk(97, 1), None);
+        assert_eq!(next_chunk(usize::MAX, 1), Some(3));
+        assert_eq!(next_chunk(1 << 63, 1 << 62), Some(1 << 63));
     }
 
     #[test]

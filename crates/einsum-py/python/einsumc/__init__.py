@@ -16,7 +16,7 @@ what ``set_num_threads`` set for the process). ``explain`` shows the plan
 
 ``memory_limit=`` (ours: elements, or a size in bytes such as ``'512MiB'``) on ``einsum``, ``contract``,
 ``contract_expression`` and ``explain`` bounds every temporary; a
-contraction that no order fits is sliced (some axes fixed one index at a
+contraction that no order fits is sliced (some axes fixed one chunk of indices at a
 time, the slices summed or stacked). numpy's ``optimize=(name, limit)`` and
 ``contract_path(memory_limit=)`` keep their meaning: a path within the
 limit, or none. A compiled expression's slices (``num_slices``,

@@ -408,7 +408,8 @@ class ContractExpression(_einsumc.Compiled):
     @property
     def slicing(self):
         """How the contraction is sliced (``None`` when it is not): a dict of
-        ``slices``, ``axes``, ``sizes``, ``stacked`` (axes the output holds),
+        ``slices``, ``axes``, ``sizes``, ``chunks`` (indices of each axis one
+        slice takes), ``stacked`` (axes the output holds),
         ``slice_shape``, ``overhead`` (sliced over unsliced FLOPs),
         ``limit`` and ``summary``."""
         return self._expression.slicing(self._shapes)
