@@ -352,6 +352,7 @@ fn divide(rng: &mut SplitMix64) -> Divide {
         cutoff: 2 + (rng.next_u64() % 9) as usize,
         parts: 2 << (rng.next_u64() % 3),
         multilevel: true,
+        sweep: f64::INFINITY,
     }
 }
 
