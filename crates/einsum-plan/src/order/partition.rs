@@ -14,6 +14,7 @@
 //! (`reconfigure`), which also mends what the cutoff leaves rough.
 
 use std::collections::BinaryHeap;
+use std::time::Instant;
 
 use super::multilevel::{self, Hypergraph};
 use super::random_greedy::SplitMix64;
@@ -79,12 +80,23 @@ pub(crate) fn order_with<const W: usize>(
     divide: &Divide,
     rng: &mut SplitMix64,
 ) -> Option<SsaPath> {
+    order_until(search, divide, rng, None)
+}
+
+/// [`order_with`], given up (`None`) once `deadline` has passed.
+pub(crate) fn order_until<const W: usize>(
+    search: &Search<'_, W>,
+    divide: &Divide,
+    rng: &mut SplitMix64,
+    deadline: Option<Instant>,
+) -> Option<SsaPath> {
     let n = search.inputs.len();
     let mut builder = Builder {
         search,
         path: SsaPath::with_capacity(n.saturating_sub(1)),
         sets: search.inputs.clone(),
         divide: *divide,
+        deadline,
         holders: Vec::new(),
         state: Vec::new(),
         taken: Vec::new(),
@@ -103,6 +115,8 @@ struct Builder<'s, 'a, const W: usize> {
     /// Axes of every tensor id so far (operands, then each result).
     sets: Vec<AxisSet<W>>,
     divide: Divide,
+    /// When to give up (checked before each part is split).
+    deadline: Option<Instant>,
     /// The operands holding each axis, the output counting as one more
     /// (`u32::MAX`); built on the first sweep.
     holders: Vec<Vec<u32>>,
@@ -117,6 +131,9 @@ impl<const W: usize> Builder<'_, '_, W> {
     fn build(&mut self, group: &[usize], rng: &mut SplitMix64) -> Option<usize> {
         if group.len() == 1 {
             return Some(group[0]);
+        }
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            return None;
         }
         let id = if group.len() <= self.divide.cutoff.max(2) {
             self.greedy(group, group)?
