@@ -139,7 +139,8 @@ pub(crate) fn search<const W: usize>(
             }
         }
     };
-    match (own, search.naive()) {
+    let naive = search.naive_below(own.as_ref().map(|(_, g)| *g));
+    match (own, naive) {
         (Some((_, g)), Some((path, n))) if *n < g => Some(path.clone()),
         (None, Some((path, _))) => Some(path.clone()),
         (own, _) => own.map(|(path, _)| path),
