@@ -8,10 +8,8 @@
 //! greedy, trial 1 the flat bisection `reconfigure` uses; then four of five
 //! trials are divisive orders from the multilevel partitioner
 //! (`multilevel.rs`, through `partition.rs`) with a random balance
-//! tolerance, its decay as parts shrink, the part size left to greedy,
-//! the number of parts per split (2, 4 or 8) and, in 30% of them, the
-//! tolerance from which a part is ordered by a sweep (one intermediate
-//! grown tensor by tensor) instead of split, and one of five is a greedy
+//! tolerance, its decay as parts shrink, the part size left to greedy and
+//! the number of parts per split (2, 4 or 8), and one of five is a greedy
 //! run with random cost modifier, temperature and size jitter
 //! (`sampled_greedy.rs`). Each trial is refined with subtrees of 6; the
 //! four cheapest (by cost, then trial number) are polished with subtrees
@@ -60,9 +58,6 @@ const GENERATION: usize = 32;
 /// How many of the cheapest divisive trials' knobs later generations
 /// nudge.
 const ELITE: usize = 8;
-
-/// The share of divisive trials that sweep their loosest parts.
-const SWEEP_SHARE: f64 = 0.3;
 
 /// The share of a time budget spent on trials (the rest polishes).
 const TRIALS_SHARE: f64 = 0.85;
@@ -360,17 +355,12 @@ fn divide(rng: &mut SplitMix64) -> Divide {
         cutoff: 2 + (rng.next_u64() % 9) as usize,
         parts: 2 << (rng.next_u64() % 3),
         multilevel: true,
-        // Some trials order the parts whose tolerance reaches a threshold
-        // in [0.6, 1] by a sweep rather than by peeling them tensor by
-        // tensor (what bisection does there, at quadratic cost): 48 trials
-        // per network of 100-300 tensors on `benches/quality_networks.txt`
-        // went from 1.63x to 1.52x cotengra's FLOPs (geometric mean; 1.48x
-        // to 1.52x with other shares and thresholds).
-        sweep: if rng.next_f64() < SWEEP_SHARE {
-            0.6 + 0.4 * rng.next_f64()
-        } else {
-            f64::INFINITY
-        },
+        // Sweeping the loosest parts instead of peeling them (see
+        // `Divide::sweep`) is not drawn: in 30% of the trials (from a
+        // tolerance in [0.6, 1]), 48 trials per network on the 31 networks
+        // of 100-300 tensors of `benches/quality_networks.txt` ended 1.44x
+        // cotengra's FLOPs (geometric mean) against 1.28x without.
+        sweep: f64::INFINITY,
     }
 }
 

@@ -428,24 +428,11 @@ fn refine(h: &Hypergraph, incidence: &[Vec<u32>], side: &mut [u8], limit: u64) {
         heap[0].clear();
         heap[1].clear();
         moves.clear();
-        // Only boundary vertices (on a cut edge) start as candidates when
-        // the sides are balanced: an interior vertex enters once a
-        // neighbour's move changes its gain (which that move always does).
-        // Unbalanced, any vertex of the heavy side may have to move.
-        let unbalanced = w[0] > limit || w[1] > limit;
         for v in 0..n {
-            let boundary = || {
-                incidence[v].iter().any(|&e| {
-                    let [a, b] = count[e as usize];
-                    a > 0 && b > 0
-                })
-            };
-            if unbalanced || boundary() {
-                heap[side[v] as usize].push(Move {
-                    gain: current[v],
-                    vertex: v as u32,
-                });
-            }
+            heap[side[v] as usize].push(Move {
+                gain: current[v],
+                vertex: v as u32,
+            });
         }
         let start = (w[0] <= limit && w[1] <= limit, -cut);
         let mut best = start;
