@@ -182,10 +182,21 @@ pub(crate) fn step_loops(
     let mut kept = Vec::new();
     let mut summed = Vec::new();
     let right_axes = right.map_or(&[][..], |(axes, _)| axes);
-    for (i, axis) in bound.axes().iter().enumerate() {
-        let id = AxisId::new(i);
-        let touched = left.contains(&id) || right_axes.contains(&id) || out_axes.contains(&id);
-        if !touched || axis.size == 1 {
+    // The axes the step touches, in the network's axis order (visiting
+    // every axis of the network per step made planning quadratic in the
+    // number of tensors).
+    let mut touched: Vec<AxisId> = left
+        .iter()
+        .chain(right_axes)
+        .chain(out_axes)
+        .copied()
+        .collect();
+    touched.sort_unstable_by_key(|a| a.index());
+    touched.dedup();
+    for id in touched {
+        let i = id.index();
+        let axis = bound.axis(id);
+        if axis.size == 1 {
             continue;
         }
         let dim = Loop {

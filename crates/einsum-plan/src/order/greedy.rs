@@ -139,7 +139,8 @@ pub(crate) fn search<const W: usize>(
             }
         }
     };
-    match (own, search.naive()) {
+    let naive = search.naive_below(own.as_ref().map(|(_, g)| *g));
+    match (own, naive) {
         (Some((_, g)), Some((path, n))) if *n < g => Some(path.clone()),
         (None, Some((path, _))) => Some(path.clone()),
         (own, _) => own.map(|(path, _)| path),
@@ -155,12 +156,21 @@ fn run<const W: usize>(
     let mut state = State::new(search, ties);
 
     // Operands with identical axes first: an elementwise product (with any
-    // sum over axes no one else holds) never grows anything.
+    // sum over axes no one else holds) never grows anything. Each operand
+    // pairs with the first live one before it with the same axes, found by
+    // hashing (comparing every pair was quadratic).
+    let mut first: std::collections::HashMap<AxisSet<W>, usize> = std::collections::HashMap::new();
     for b in 0..search.inputs.len() {
-        if let Some(a) = (0..b)
-            .find(|&a| state.live[a].is_some_and(|s| Some(s) == state.live[b]) && state.alive > 1)
-        {
-            state.contract(a, b)?;
+        let set = state.set(b);
+        match first.get(&set) {
+            Some(&a) if state.alive > 1 => {
+                first.remove(&set);
+                state.contract(a, b)?;
+            }
+            Some(_) => {}
+            None => {
+                first.insert(set, b);
+            }
         }
     }
 
@@ -213,12 +223,18 @@ fn run<const W: usize>(
         let result = state.set(new);
         let mut seen = Vec::new();
         for axis in result.iter() {
-            for &t in &state.holders[axis] {
-                if t != new && state.live[t].is_some() && !seen.contains(&t) {
+            // Dead holders dropped as they are met, so an axis that many
+            // contractions carry (an output axis) is not rescanned whole
+            // at each step.
+            let mut holders = std::mem::take(&mut state.holders[axis]);
+            holders.retain(|&t| state.live[t].is_some());
+            for &t in &holders {
+                if t != new && !seen.contains(&t) {
                     seen.push(t);
                     heap.push(Reverse(state.candidate(t, new)));
                 }
             }
+            state.holders[axis] = holders;
         }
     }
 
@@ -239,7 +255,8 @@ struct State<'s, 'a, const W: usize> {
     live: Vec<Option<AxisSet<W>>>,
     /// Each tensor's element count, computed once.
     sizes: Vec<Cost>,
-    /// Tensors (live or not) holding each axis, in creation order.
+    /// Tensors holding each axis, in creation order (dead ones among
+    /// them until the axis is next scanned).
     holders: Vec<Vec<usize>>,
     /// Live tensors holding each axis.
     counts: Vec<u32>,

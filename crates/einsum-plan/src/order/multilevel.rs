@@ -120,23 +120,24 @@ pub(crate) fn bisect(h: &Hypergraph, imbalance: f64, rng: &mut SplitMix64) -> Ve
     // Coarsening: the levels, finest first, and each level's map from its
     // vertices to the next level's.
     // Each level's incidence is built once, for clustering and refining.
-    let mut levels: Vec<Hypergraph> = vec![h.clone()];
+    // Level 0 is `h` itself; `coarse[i]` is level `i + 1`.
+    let mut coarse: Vec<Hypergraph> = Vec::new();
     let mut incidences: Vec<Vec<Vec<u32>>> = vec![h.incidence()];
     let mut maps: Vec<Vec<u32>> = Vec::new();
-    while levels.last().expect("one level").vertices() > COARSEST {
-        let fine = levels.last().expect("one level");
+    while coarse.last().unwrap_or(h).vertices() > COARSEST {
+        let fine = coarse.last().unwrap_or(h);
         let (map, clusters) = cluster(fine, incidences.last().expect("one level"), cap, rng);
         if (fine.vertices() as f64) < clusters as f64 * MIN_SHRINK {
             break;
         }
-        let coarse = contract(fine, &map, clusters);
+        let next = contract(fine, &map, clusters);
         maps.push(map);
-        incidences.push(coarse.incidence());
-        levels.push(coarse);
+        incidences.push(next.incidence());
+        coarse.push(next);
     }
 
     // Initial partition of the coarsest level.
-    let coarsest = levels.last().expect("one level");
+    let coarsest = coarse.last().unwrap_or(h);
     let incidence = incidences.last().expect("one level");
     let mut best: Option<(bool, f64, Vec<u8>)> = None;
     for _ in 0..INITIAL_TRIES {
@@ -157,7 +158,8 @@ pub(crate) fn bisect(h: &Hypergraph, imbalance: f64, rng: &mut SplitMix64) -> Ve
     for level in (0..maps.len()).rev() {
         let map = &maps[level];
         side = map.iter().map(|&c| side[c as usize]).collect();
-        refine(&levels[level], &incidences[level], &mut side, limit);
+        let fine = if level == 0 { h } else { &coarse[level - 1] };
+        refine(fine, &incidences[level], &mut side, limit);
     }
     side
 }
@@ -410,13 +412,22 @@ fn refine(h: &Hypergraph, incidence: &[Vec<u32>], side: &mut [u8], limit: u64) {
     };
     let mut w = weights(h, side);
     let mut cut = h.cut(side);
+    // Buffers of the passes, allocated once.
+    let mut locked = vec![false; n];
+    let mut current: Vec<f64> = vec![0.0; n];
+    let mut heap: [BinaryHeap<Move>; 2] = [BinaryHeap::new(), BinaryHeap::new()];
+    let mut moves: Vec<usize> = Vec::new();
     for _ in 0..PASSES {
-        let mut locked = vec![false; n];
+        locked.fill(false);
         if let Some(x) = h.fixed {
             locked[x as usize] = true;
         }
-        let mut current: Vec<f64> = (0..n).map(|v| gain(v, side, &count)).collect();
-        let mut heap: [BinaryHeap<Move>; 2] = [BinaryHeap::new(), BinaryHeap::new()];
+        for (v, g) in current.iter_mut().enumerate() {
+            *g = gain(v, side, &count);
+        }
+        heap[0].clear();
+        heap[1].clear();
+        moves.clear();
         for v in 0..n {
             heap[side[v] as usize].push(Move {
                 gain: current[v],
@@ -426,7 +437,6 @@ fn refine(h: &Hypergraph, incidence: &[Vec<u32>], side: &mut [u8], limit: u64) {
         let start = (w[0] <= limit && w[1] <= limit, -cut);
         let mut best = start;
         let mut best_len = 0;
-        let mut moves: Vec<usize> = Vec::new();
         // Stop a pass after this many moves past the best state once it is
         // balanced: long runs of losing moves rarely climb back.
         let patience = (n / 4).max(25);

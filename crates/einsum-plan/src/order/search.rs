@@ -5,7 +5,7 @@
 //!
 //! Which optimizer runs is chosen in the module's front (`Search::run`).
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 
 use super::{SsaPath, naive};
 use crate::axis_set::AxisSet;
@@ -25,6 +25,9 @@ pub(crate) struct Search<'a, const W: usize> {
     /// run compares itself with it, and random greedy and reconfigure run
     /// greedy many times over the same problem.
     naive: OnceCell<Option<(SsaPath, Cost)>>,
+    /// A score the left-to-right order is known to reach, from a replay
+    /// stopped there (see `naive_below`).
+    naive_floor: Cell<Cost>,
 }
 
 /// One candidate pairwise contraction.
@@ -50,13 +53,36 @@ impl<'a, const W: usize> Search<'a, W> {
             limit,
             objective,
             naive: OnceCell::new(),
+            naive_floor: Cell::new(Cost::ZERO),
         }
     }
 
-    /// The left-to-right order within the limit, with its score (see
-    /// `naive::scored`), computed once.
-    pub(crate) fn naive(&self) -> Option<&(SsaPath, Cost)> {
-        self.naive.get_or_init(|| naive::scored(self)).as_ref()
+    /// The left-to-right order within the limit with its score, when that
+    /// score is below `bound` (`None` for no bound). The replay stops once
+    /// its running score reaches the bound: scores only grow along a path,
+    /// and on large networks the left-to-right order's intermediates hold
+    /// most of the network's axes, so a whole replay is quadratic (a fifth
+    /// of greedy's time at 2,500 tensors) where greedy's own order is
+    /// usually beaten within a few steps.
+    pub(crate) fn naive_below(&self, bound: Option<Cost>) -> Option<&(SsaPath, Cost)> {
+        fn below(found: &Option<(SsaPath, Cost)>, bound: Option<Cost>) -> Option<&(SsaPath, Cost)> {
+            found
+                .as_ref()
+                .filter(|(_, score)| bound.is_none_or(|b| *score < b))
+        }
+        if let Some(found) = self.naive.get() {
+            return below(found, bound);
+        }
+        if bound.is_some_and(|b| self.naive_floor.get() >= b) {
+            return None;
+        }
+        match naive::scored_below(self, bound) {
+            Ok(found) => below(self.naive.get_or_init(|| found), bound),
+            Err(floor) => {
+                self.naive_floor.set(self.naive_floor.get().max(floor));
+                None
+            }
+        }
     }
 
     /// Contracts `a` with `b`, keeping the axes in `keep` (the output and the
@@ -112,6 +138,20 @@ impl<'a, const W: usize> Search<'a, W> {
         path: &[(usize, usize)],
         mut visit: impl FnMut(usize, usize, usize, &Pair<W>),
     ) -> Option<usize> {
+        self.replay_while(path, |step, a, b, pair| {
+            visit(step, a, b, pair);
+            true
+        })
+    }
+
+    /// [`replay`](Search::replay), stopped after the first contraction
+    /// for which `visit` returns `false` (the count is then of the tensors
+    /// left at that point).
+    pub(crate) fn replay_while(
+        &self,
+        path: &[(usize, usize)],
+        mut visit: impl FnMut(usize, usize, usize, &Pair<W>) -> bool,
+    ) -> Option<usize> {
         let mut live: Vec<Option<AxisSet<W>>> = self.inputs.iter().copied().map(Some).collect();
         let mut holders = vec![0u32; self.sizes.len()];
         for set in &self.inputs {
@@ -141,8 +181,11 @@ impl<'a, const W: usize> Search<'a, W> {
             for axis in pair.result.iter() {
                 holders[axis] += 1;
             }
-            visit(step, a, b, &pair);
+            let go_on = visit(step, a, b, &pair);
             live.push(Some(pair.result));
+            if !go_on {
+                break;
+            }
         }
         Some(live.iter().flatten().count())
     }
