@@ -355,12 +355,6 @@ fn divide(rng: &mut SplitMix64) -> Divide {
         cutoff: 2 + (rng.next_u64() % 9) as usize,
         parts: 2 << (rng.next_u64() % 3),
         multilevel: true,
-        // Sweeping the loosest parts instead of peeling them (see
-        // `Divide::sweep`) is not drawn: in 30% of the trials (from a
-        // tolerance in [0.6, 1]), 48 trials per network on the 31 networks
-        // of 100-300 tensors of `benches/quality_networks.txt` ended 1.44x
-        // cotengra's FLOPs (geometric mean) against 1.28x without.
-        sweep: f64::INFINITY,
     }
 }
 

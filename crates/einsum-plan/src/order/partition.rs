@@ -40,7 +40,6 @@ pub(crate) fn order<const W: usize>(
         cutoff: CUTOFF,
         multilevel: false,
         parts: 2,
-        sweep: f64::INFINITY,
     };
     order_with(search, &divide, rng)
 }
@@ -67,10 +66,6 @@ pub(crate) struct Divide {
     /// to a power of two, by repeated bisection) whose results greedy
     /// joins, as cotengra's `parts`; 2 is plain recursive bisection.
     pub parts: usize,
-    /// With `multilevel`, a part whose balance tolerance reaches this is
-    /// not bisected but ordered by a sweep (see `Builder::sweep`);
-    /// `f64::INFINITY` never sweeps.
-    pub sweep: f64,
 }
 
 /// One divisive order as `divide` says, its random choices drawn from
@@ -98,7 +93,6 @@ pub(crate) fn order_until<const W: usize>(
         divide: *divide,
         deadline,
         holders: Vec::new(),
-        state: Vec::new(),
         taken: Vec::new(),
     };
     let group: Vec<usize> = (0..n).collect();
@@ -118,10 +112,9 @@ struct Builder<'s, 'a, const W: usize> {
     /// When to give up (checked before each part is split).
     deadline: Option<Instant>,
     /// The operands holding each axis, the output counting as one more
-    /// (`u32::MAX`); built on the first sweep.
+    /// (`u32::MAX`); built on first use.
     holders: Vec<Vec<u32>>,
-    /// Per operand, per axis: the sweep's scratch, zero between sweeps.
-    state: Vec<u8>,
+    /// Per axis: scratch of `outside`, zero between calls.
     taken: Vec<u32>,
 }
 
@@ -139,15 +132,8 @@ impl<const W: usize> Builder<'_, '_, W> {
             self.greedy(group, group)?
         } else {
             let share = group.len() as f64 / self.search.inputs.len() as f64;
-            let imbalance = (self.divide.imbalance * share.powf(self.divide.decay)).min(
-                std::env::var("CAP")
-                    .ok()
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(1.0),
-            );
-            if self.divide.multilevel && imbalance >= self.divide.sweep {
-                self.sweep(group, rng)
-            } else if self.divide.multilevel {
+            let imbalance = (self.divide.imbalance * share.powf(self.divide.decay)).min(1.0);
+            if self.divide.multilevel {
                 let mut parts = Vec::new();
                 split(
                     self.search,
@@ -177,130 +163,6 @@ impl<const W: usize> Builder<'_, '_, W> {
         // A part's result is an intermediate unless the part is everything.
         let whole = group.len() == self.search.inputs.len();
         (whole || self.sets[id].size(self.search.sizes) <= self.search.limit).then_some(id)
-    }
-
-    /// Orders the operands of `group` by a sweep: from a random operand,
-    /// one intermediate grows by the neighbouring operand that leaves it
-    /// the smallest (fewest `log2` index bits open: held by an operand
-    /// outside it, or by the output), ties broken at random; a
-    /// disconnected group continues from a random operand not yet taken.
-    /// What a bisection with a free balance does part after part (peeling
-    /// a few tensors off at a time, each peel a fresh partition of what is
-    /// left: quadratic), in one pass of `O(pins log n)`.
-    fn sweep(&mut self, group: &[usize], rng: &mut SplitMix64) -> usize {
-        let search = self.search;
-        self.count_holders();
-        let holders = std::mem::take(&mut self.holders);
-        let mut state = std::mem::take(&mut self.state);
-        let mut taken = std::mem::take(&mut self.taken);
-        // 0: outside the group, 1: in the group, 2: taken.
-        for &t in group {
-            state[t] = 1;
-        }
-        let bits = |axis: usize| (search.sizes[axis].max(1) as f64).log2();
-        // The change in open bits if `t` joins.
-        let delta = |t: usize, taken: &[u32]| -> f64 {
-            search.inputs[t]
-                .iter()
-                .map(|axis| {
-                    let total = holders[axis].len() as u32;
-                    let have = taken[axis];
-                    if have + 1 == total {
-                        // Closes (or was never open: held by `t` alone).
-                        if have > 0 { -bits(axis) } else { 0.0 }
-                    } else if have == 0 {
-                        bits(axis)
-                    } else {
-                        0.0
-                    }
-                })
-                .sum()
-        };
-        #[derive(PartialEq)]
-        struct Key(f64, u64, usize);
-        impl Eq for Key {}
-        impl PartialOrd for Key {
-            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-                Some(self.cmp(other))
-            }
-        }
-        impl Ord for Key {
-            // Smallest delta first (a max-heap of reversed keys).
-            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-                other.0.total_cmp(&self.0).then(other.1.cmp(&self.1))
-            }
-        }
-        let mut heap: std::collections::BinaryHeap<Key> = std::collections::BinaryHeap::new();
-        let mut current: std::collections::HashMap<usize, f64> = std::collections::HashMap::new();
-        let mut closed_all = AxisSet::<W>::default();
-        let mut result: Option<usize> = None;
-        let mut left = group.len();
-        // Untaken operands of the group in a random order, for restarts.
-        let mut restart: Vec<usize> = group.to_vec();
-        for i in (1..restart.len()).rev() {
-            let j = (rng.next_u64() % (i as u64 + 1)) as usize;
-            restart.swap(i, j);
-        }
-        while left > 0 {
-            let t = loop {
-                match heap.pop() {
-                    Some(Key(d, _, t)) => {
-                        if state[t] == 1 && current.get(&t) == Some(&d) {
-                            break t;
-                        }
-                    }
-                    None => {
-                        while state[*restart.last().expect("an operand left")] != 1 {
-                            restart.pop();
-                        }
-                        break restart.pop().expect("an operand left");
-                    }
-                }
-            };
-            state[t] = 2;
-            left -= 1;
-            let set = search.inputs[t];
-            for axis in set.iter() {
-                taken[axis] += 1;
-                if taken[axis] as usize == holders[axis].len() {
-                    closed_all.insert(axis);
-                }
-            }
-            result = Some(match result {
-                None => t,
-                Some(r) => {
-                    let union = self.sets[r].union(&set);
-                    let open = union.difference(&closed_all);
-                    self.sets.push(open);
-                    self.path.push((r, t));
-                    self.sets.len() - 1
-                }
-            });
-            // The neighbours' deltas changed.
-            for axis in set.iter() {
-                for &u in &holders[axis] {
-                    if u == OUT || state[u as usize] != 1 {
-                        continue;
-                    }
-                    let u = u as usize;
-                    let d = delta(u, &taken);
-                    if current.get(&u) != Some(&d) {
-                        current.insert(u, d);
-                        heap.push(Key(d, rng.next_u64(), u));
-                    }
-                }
-            }
-        }
-        for &t in group {
-            state[t] = 0;
-            for axis in search.inputs[t].iter() {
-                taken[axis] = 0;
-            }
-        }
-        self.holders = holders;
-        self.state = state;
-        self.taken = taken;
-        result.expect("a group is not empty")
     }
 
     /// Contracts tensors `a` and `b`, which together hold the operands of
@@ -353,7 +215,6 @@ impl<const W: usize> Builder<'_, '_, W> {
         for axis in search.output.iter() {
             self.holders[axis].push(OUT);
         }
-        self.state = vec![0; search.inputs.len()];
         self.taken = vec![0; search.sizes.len()];
     }
 
@@ -737,48 +598,6 @@ mod tests {
         assert!(best < greedy, "bisection {best} vs greedy {greedy}");
         let reconfigured = search.run(&Optimize::Auto).unwrap().path();
         assert!(search.score(&reconfigured).unwrap().0 <= best.min(greedy));
-    }
-
-    #[test]
-    fn sweeps_give_complete_orders_whose_intermediates_keep_the_right_axes() {
-        // A lattice with an output axis on two operands: every part swept
-        // (a threshold of 0), then only the loosest ones.
-        let (mut inputs, mut sizes) = lattice(5, 3);
-        let open = sizes.len();
-        sizes.push(2);
-        inputs[3].push(open);
-        inputs[17].push(open);
-        let search = search_of(&inputs, &[open], &sizes, None);
-        let mut rng = SplitMix64(4);
-        for sweep in [0.0, 0.7] {
-            let divide = Divide {
-                imbalance: 0.3,
-                decay: -1.5,
-                cutoff: 3,
-                multilevel: true,
-                parts: 2,
-                sweep,
-            };
-            let path = order_with(&search, &divide, &mut rng).expect("no memory limit");
-            assert_eq!(path.len(), inputs.len() - 1);
-            // The builder's own result sets are what a replay computes.
-            let mut sets = search.inputs.clone();
-            let mut b = Builder {
-                search: &search,
-                path: SsaPath::new(),
-                sets: search.inputs.clone(),
-                divide,
-                deadline: None,
-                holders: Vec::new(),
-                state: Vec::new(),
-                taken: Vec::new(),
-            };
-            let all: Vec<usize> = (0..inputs.len()).collect();
-            b.build(&all, &mut SplitMix64(4)).unwrap();
-            search.replay(&b.path, |_, _, _, pair| sets.push(pair.result));
-            assert_eq!(sets, b.sets, "sweep from {sweep}");
-            assert!(search.score(&path).is_some());
-        }
     }
 
     #[test]
