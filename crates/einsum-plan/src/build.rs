@@ -770,22 +770,26 @@ mod tests {
 
     #[test]
     fn slices_take_chunks_the_limit_leaves_room_for() {
-        // A ring of 256x256 matrices at 4,096 elements: one index of 'a'
-        // per slice leaves two 256-element temporaries; chunks of 2 use
+        // A ring of 256x256 matrices at 16,384 elements: one index of 'a'
+        // per slice leaves two 256-element temporaries; chunks of 8 use
         // half the limit (a growth that saves no work leaves room for two
         // slices at once), and keep the matrix products products.
         let expr = einsum_syntax::parse("ab,bc,cd,da->").unwrap().lower();
         let shapes: [&[usize]; 4] = [&[256, 256]; 4];
         let bound = bind(&expr, &shapes).unwrap();
-        let ring = plan(&bound, &PlanOptions::new().memory_limit(Some(4096))).unwrap();
+        let ring = plan(&bound, &PlanOptions::new().memory_limit(Some(16384))).unwrap();
         let slices = ring.slices().unwrap();
-        assert_eq!(slices.chunks(), [2]);
-        assert_eq!(slices.count(), 128);
-        assert!(2 * ring.largest_temporary() < 4096 / 2 + 1);
+        assert_eq!(slices.chunks(), [8]);
+        assert_eq!(slices.count(), 32);
+        assert!(2 * ring.largest_temporary() < 16384 / 2 + 1);
         assert!(
             ring.to_string()
-                .contains("a (256 in chunks of 2): 128 slices")
+                .contains("a (256 in chunks of 8): 32 slices")
         );
+        // At 4,096 the same growth would reach chunks of 2 only: too thin
+        // to pay, so one index per slice.
+        let thin = plan(&bound, &PlanOptions::new().memory_limit(Some(4096))).unwrap();
+        assert_eq!(thin.slices().unwrap().chunks(), [1]);
         // Random networks: chunks divide their axes, every temporary fits,
         // and the total work is never more than one index per slice gives
         // on the same order and axes. (Sliced to 1/16 of their largest

@@ -311,43 +311,60 @@ pub(crate) fn slice_chunks(
         shape.workspace(&eff) + shape.result_len(&eff)
     };
     let held = memory_of(&chunks).max(limit as f64);
-    loop {
-        let mut choice: Option<(f64, usize, usize)> = None;
-        for (i, &a) in axes.iter().enumerate() {
-            // One step at a time, so that the axes share what the limit
-            // leaves.
-            let Some(next) = next_chunk(sizes[a], chunks[i]) else {
-                continue;
+    // First the growth that saves work, then the growth that only makes
+    // the kernels larger; the latter is kept only when it multiplies the
+    // chunks by `FREE_GROWTH_MIN` at least (a chunk of two or four indices
+    // turns a matrix-vector product into a matrix product too thin to run
+    // faster, measured slower on small rings).
+    for free in [false, true] {
+        let before = chunks.clone();
+        loop {
+            let mut choice: Option<(f64, usize, usize)> = None;
+            for (i, &a) in axes.iter().enumerate() {
+                // One step at a time, so that the axes share what the
+                // limit leaves.
+                let Some(next) = next_chunk(sizes[a], chunks[i]) else {
+                    continue;
+                };
+                let mut trial = chunks.clone();
+                trial[i] = next;
+                // Every temporary still within the limit, and the slice's
+                // workspace for them with a partial sum of its result no
+                // more than the limit (or than one index per slice holds
+                // already): a chunk grows only into memory the run would
+                // not use. A growth that saves no work takes at most half
+                // the limit, so that two slices still run at once.
+                let eff = chunked_sizes(sizes, axes, &trial);
+                if shape.largest_log2(&eff) > log_limit + 1e-9 {
+                    continue;
+                }
+                let memory = memory_of(&trial);
+                let total = shape.total_log2_chunked(sizes, axes, &trial);
+                let saves = total < current - 1e-9;
+                if memory > held || (!saves && (!free || memory > (limit / 2) as f64)) {
+                    continue;
+                }
+                if choice.is_none_or(|(t, _, _)| total < t - 1e-9) {
+                    choice = Some((total, i, next));
+                }
+            }
+            let Some((total, i, next)) = choice else {
+                break;
             };
-            let mut trial = chunks.clone();
-            trial[i] = next;
-            // Every temporary still within the limit, and the slice's
-            // workspace for them with a partial sum of its result no more
-            // than the limit (or than one index per slice holds already):
-            // a chunk grows only into memory the run would not use. A
-            // growth that saves no work (larger kernels, fewer slices)
-            // takes at most half the limit, so that two slices still run
-            // at once.
-            let eff = chunked_sizes(sizes, axes, &trial);
-            if shape.largest_log2(&eff) > log_limit + 1e-9 {
-                continue;
-            }
-            let memory = memory_of(&trial);
-            let total = shape.total_log2_chunked(sizes, axes, &trial);
-            let saves = total < current - 1e-9;
-            if memory > held || (!saves && memory > (limit / 2) as f64) {
-                continue;
-            }
-            if choice.is_none_or(|(t, _, _)| total < t - 1e-9) {
-                choice = Some((total, i, next));
-            }
+            (chunks[i], current) = (next, total);
         }
-        let Some((total, i, next)) = choice else {
-            return chunks;
-        };
-        (chunks[i], current) = (next, total);
+        let grown: usize = chunks.iter().zip(&before).map(|(c, b)| c / b).product();
+        if free && grown < FREE_GROWTH_MIN {
+            return before;
+        }
     }
+    chunks
 }
+
+/// The least factor by which growth that saves no work must multiply the
+/// chunks to be kept: a matrix product's microkernel takes 4 to 8 rows at
+/// once, so fewer rows than 8 gain little over a matrix-vector product.
+const FREE_GROWTH_MIN: usize = 8;
 
 /// `sizes` with each sliced axis at its chunk: the problem of one slice.
 pub(crate) fn chunked_sizes(sizes: &[usize], axes: &[usize], chunks: &[usize]) -> Vec<usize> {
