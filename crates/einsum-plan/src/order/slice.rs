@@ -748,6 +748,19 @@ mod tests {
         }
     }
 
+    /// Greedy's order of a network with no output and no limit.
+    fn greedy_tree(inputs: &[Vec<usize>], sizes: &[usize]) -> Box<dyn ContractionTree> {
+        find(
+            inputs,
+            &[],
+            sizes,
+            None,
+            Objective::Flops,
+            &Optimize::Greedy,
+        )
+        .unwrap()
+    }
+
     /// The largest temporary of a tree under these sizes, in elements.
     fn largest(tree: &dyn ContractionTree, sizes: &[usize]) -> f64 {
         Shape::of(tree, &[]).largest_log2(sizes).exp2()
@@ -771,15 +784,7 @@ mod tests {
             let (inputs, sizes) = random_regular(60, 3, seed, |r| 2 + (r.next_u64() % 3) as usize);
             let temps = vec![false; inputs.len()];
             let p = problem_of(&inputs, &[], &sizes, &temps);
-            let free = find(
-                &inputs,
-                &[],
-                &sizes,
-                None,
-                Objective::Flops,
-                &Optimize::Greedy,
-            )
-            .unwrap();
+            let free = greedy_tree(&inputs, &sizes);
             let peak = largest(&*free, &sizes);
             let limit = (peak / 8.0) as usize;
             let sliced = find_sliced(&p, limit, &Optimize::Greedy).unwrap();
@@ -806,15 +811,7 @@ mod tests {
         let mut better = 0;
         for seed in 0..8 {
             let (inputs, sizes) = random_regular(40, 3, seed, |r| 2 + (r.next_u64() % 3) as usize);
-            let tree = find(
-                &inputs,
-                &[],
-                &sizes,
-                None,
-                Objective::Flops,
-                &Optimize::Greedy,
-            )
-            .unwrap();
+            let tree = greedy_tree(&inputs, &sizes);
             let shape = Shape::of(&*tree, &[]);
             let log_limit = shape.largest_log2(&sizes) - 4.0;
             let mut rng = SplitMix64(seed);
