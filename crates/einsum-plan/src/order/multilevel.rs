@@ -381,6 +381,28 @@ impl Ord for Move {
     }
 }
 
+/// Moves vertex `v` to the other side, keeping each edge's pin counts per
+/// side (`count`) and the sides' weights (`w`) in step: a refinement move,
+/// and the same move undone.
+fn flip(
+    h: &Hypergraph,
+    incidence: &[Vec<u32>],
+    v: usize,
+    side: &mut [u8],
+    count: &mut [[u32; 2]],
+    w: &mut [u64; 2],
+) {
+    let from = side[v] as usize;
+    let to = 1 - from;
+    for &e in &incidence[v] {
+        count[e as usize][from] -= 1;
+        count[e as usize][to] += 1;
+    }
+    side[v] = to as u8;
+    w[from] -= u64::from(h.weight[v]);
+    w[to] += u64::from(h.weight[v]);
+}
+
 /// Fiduccia–Mattheyses refinement of `side` in place: passes of moves,
 /// each the best-gain unlocked vertex that may move, rolled back to the
 /// best state seen (balanced first, then the lightest cut). A move may not
@@ -464,13 +486,7 @@ fn refine(h: &Hypergraph, incidence: &[Vec<u32>], side: &mut [u8], limit: u64) {
             let to = 1 - from;
             heap[from].pop();
             locked[v] = true;
-            for &e in &incidence[v] {
-                count[e as usize][from] -= 1;
-                count[e as usize][to] += 1;
-            }
-            side[v] = to as u8;
-            w[from] -= u64::from(h.weight[v]);
-            w[to] += u64::from(h.weight[v]);
+            flip(h, incidence, v, side, &mut count, &mut w);
             cut -= g;
             moves.push(v);
             for &e in &incidence[v] {
@@ -506,15 +522,7 @@ fn refine(h: &Hypergraph, incidence: &[Vec<u32>], side: &mut [u8], limit: u64) {
             }
         }
         for &v in moves[best_len..].iter().rev() {
-            let from = side[v] as usize;
-            let to = 1 - from;
-            for &e in &incidence[v] {
-                count[e as usize][from] -= 1;
-                count[e as usize][to] += 1;
-            }
-            side[v] = to as u8;
-            w[from] -= u64::from(h.weight[v]);
-            w[to] += u64::from(h.weight[v]);
+            flip(h, incidence, v, side, &mut count, &mut w);
         }
         // The cut recomputed, so float drift does not accumulate.
         cut = h.cut(side);
