@@ -129,9 +129,10 @@ fn a_sliced_run_holds_what_its_program_says() {
 
     // `einsum!` with a memory limit in bytes (read at compile time) slices
     // the same ring; without one, it holds the two 256x256 temporaries. In
-    // i64, whose matrix products run on our own loops: the gemm crate's
-    // packing scratch (thread-local, up to a whole 256x256 operand) is not
-    // ours to count.
+    // i64, whose products run on our own GEMM kernel, which packs nothing
+    // for these one-row products (a slice's are 1x256 by 256x256): the
+    // gemm crate's packing scratch (thread-local, up to a whole 256x256
+    // operand) is not ours to count.
     let arrays: Vec<ndarray::Array2<i64>> = data
         .iter()
         .map(|d| ndarray::Array2::from_shape_fn((n, n), |(i, j)| d[i * n + j] as i64))

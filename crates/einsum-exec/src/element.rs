@@ -61,9 +61,9 @@ pub(crate) const MAX_LANES: usize = 16;
 /// `bool`. Sealed: the kernels are written for these.
 ///
 /// Integers wrap on overflow in their own width, as numpy's do; `bool`
-/// computes as numpy's does (a product is `and`, a sum is `or`). Floats and
-/// complex numbers use the GEMM kernels for matrix products; integers and
-/// `bool` use the strided loops.
+/// computes as numpy's does (a product is `and`, a sum is `or`). Matrix
+/// products run on the `gemm` crate's kernels for floats and complex
+/// numbers and on this crate's own blocked kernel for integers and `bool`.
 pub trait Element:
     Copy + Send + Sync + PartialEq + std::fmt::Debug + 'static + sealed::Sealed
 {
@@ -110,11 +110,16 @@ macro_rules! float {
     };
 }
 
+/// An integer type, with the register tile (`$mr` rows by `$nr` columns)
+/// of its GEMM kernel ([`crate::kernels::igemm`]): two 256-bit vectors a
+/// row, and as many rows as leave the 16 vector registers room for the
+/// operands (fewer where the multiply needs scratch registers: 8-bit
+/// products go through 16 bits, and AVX2 has no 64-bit multiply).
 macro_rules! integer {
-    ($t:ty, $name:literal) => {
+    ($t:ty, $name:literal, $mr:literal, $nr:literal) => {
         impl sealed::Sealed for $t {
             fn gemm_kernel() -> Option<sealed::GemmKernel<Self>> {
-                None
+                Some(crate::kernels::igemm::kernel::<$t, $mr, $nr>())
             }
         }
         impl Element for $t {
@@ -147,18 +152,18 @@ float!(
     Complex::new(0.0, 0.0),
     Complex::new(1.0, 0.0)
 );
-integer!(i8, "int8");
-integer!(i16, "int16");
-integer!(i32, "int32");
-integer!(i64, "int64");
-integer!(u8, "uint8");
-integer!(u16, "uint16");
-integer!(u32, "uint32");
-integer!(u64, "uint64");
+integer!(i8, "int8", 4, 64);
+integer!(i16, "int16", 6, 32);
+integer!(i32, "int32", 6, 16);
+integer!(i64, "int64", 4, 8);
+integer!(u8, "uint8", 4, 64);
+integer!(u16, "uint16", 6, 32);
+integer!(u32, "uint32", 6, 16);
+integer!(u64, "uint64", 4, 8);
 
 impl sealed::Sealed for bool {
     fn gemm_kernel() -> Option<sealed::GemmKernel<Self>> {
-        None
+        Some(crate::kernels::igemm::kernel::<bool, 4, 64>())
     }
 }
 impl Element for bool {

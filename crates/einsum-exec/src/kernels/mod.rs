@@ -7,6 +7,7 @@
 //! names that validation.
 
 pub(crate) mod gemm;
+pub(crate) mod igemm;
 pub(crate) mod isa;
 pub(crate) mod peak;
 pub(crate) mod reduce;

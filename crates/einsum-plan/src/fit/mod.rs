@@ -89,7 +89,9 @@ impl GemmPolicy {
 const TINY_GEMM: usize = 16 * 16 * 16;
 
 /// What the plan is fitted for, beyond strides: whether the element type has
-/// GEMM kernels (floats and complex numbers do, integers do not).
+/// GEMM kernels (every type the executor runs on has one today: the
+/// `gemm` crate's for floats and complex numbers, the executor's own for
+/// integers and `bool`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Target {
     /// GEMM kernels exist for the element type.
@@ -99,7 +101,7 @@ pub struct Target {
 impl Target {
     /// An element type with GEMM kernels (what a plan's own report assumes).
     pub const BLAS: Target = Target { blas: true };
-    /// An element type without (integers: every step on the strided loops).
+    /// An element type without (every step on the strided loops).
     pub const LOOPS: Target = Target { blas: false };
 }
 
