@@ -18,8 +18,11 @@ parallel, so timings don't compete):
    then criterion's median from
    `<target>/criterion/<group>/<id>/new/estimates.json` for the groups
    `exec_1t`, `exec_2t` (a compiled `einsum::Einsum`, `Par::Seq` or
-   `Par::Rayon(2)`, `run_into` a preallocated output), `bandwidth` and
-   `small_overhead`. Every file must have been written by this run.
+   `Par::Rayon(2)`, `run_into` a preallocated output) and
+   `small_overhead`. Every file must have been written by this run. Then
+   the machine's limits, measured afresh in this run by
+   `einsum-explain --limits --format json` (FMA peaks for f32 and f64;
+   read and copy bandwidth of the L2 cache, the L3 cache and DRAM).
 3. Peers, for 1 and then 2 threads (OMP_NUM_THREADS, OPENBLAS_NUM_THREADS,
    MKL_NUM_THREADS set in the environment of a fresh process, before numpy
    is imported): `numpy.einsum(optimize=False)`, `numpy.einsum(optimize=True)`
@@ -50,16 +53,17 @@ geometric mean of the ratios per thread count. Memory-bound workloads
 (FLOPs per element moved at most 4: row dots, dot, sums, Hadamard,
 transposes, trace, diag, outer) get their achieved GB/s (bytes read and
 written once, see `moved_bytes`) as a fraction of the measured bandwidth
-(`bandwidth/read_Nt` when the result is under 10% of the bytes,
-`bandwidth/copy_Nt` otherwise); compute-bound (GEMM-shaped) workloads their
-GFLOP/s (opt_einsum's FLOP count of the best order) as a fraction of numpy
+of the nearest level that holds them all (read when the result is under
+10% of the bytes, copy otherwise; same thread count); compute-bound
+(GEMM-shaped) workloads their GFLOP/s (opt_einsum's FLOP count of the best
+order) as a fraction of the measured FMA peak for the dtype and of numpy
 `a @ b`'s of the same dtype at the nearest size, same thread count.
 Problems moving under 64 KB measure call overhead and get no fraction.
 
 Options:
   --quick           short criterion times and small peer budgets (smoke test;
                     the report says so)
-  --only NAME[,..]  only these workloads (the bandwidth and overhead benches
+  --only NAME[,..]  only these workloads (the limits and the overhead bench
                     still run)
   --no-cargo        reuse the criterion results already in <target>/criterion
   --no-write        print the report only; leave docs/performance.md alone
@@ -102,6 +106,8 @@ MATMULS = [("matmul_1024_f64", 1024, "float64"), ("matmul_2048_f64", 2048, "floa
 THREADS = [1, 2]
 BYTES = {"float32": 4, "float64": 8, "int64": 8, "int32": 4, "complex64": 8, "complex128": 16}
 LINE = 64  # bytes: a diagonal element costs its whole cache line
+PEAK_OF = {"float64": "fma_f64_gflops", "complex128": "fma_f64_gflops", "float32": "fma_f32_gflops",
+           "complex64": "fma_f32_gflops"}
 MEMORY_BOUND_INTENSITY = 4.0  # FLOPs per element moved, at most
 BUSY_CORES = 0.1  # other processes' average CPU use above which the report warns
 TINY_BYTES = 64 * 1024  # smaller problems measure call overhead, not the memory system
@@ -297,6 +303,31 @@ def run_worker(spec, threads, call_limit, python=VENV_PYTHON, script=None):
     return result
 
 
+def machine_limits():
+    """This machine's limits, measured afresh by this checkout's
+    `einsum-explain --limits` (FMA peaks; read and copy bandwidth of the L2
+    cache, the L3 cache and DRAM; at 1 thread and at every core), as its
+    JSON."""
+    cmd = ["cargo", "run", "--quiet", "--release", "-p", "einsum-explain", "--", "--limits", "--format", "json"]
+    log(f"$ {shell(cmd)}")
+    return json.loads(subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True).stdout)
+
+
+def limits_at(limits, threads):
+    """The limits measured at `threads` threads (else at one)."""
+    return limits["threads"].get(str(threads)) or limits["threads"]["1"]
+
+
+def level_of(nbytes, limits, threads):
+    """The nearest level that holds `nbytes` of data: each core's L2, the
+    shared L3, else DRAM (as `einsum-explain --analyze` picks it)."""
+    if nbytes <= limits["l2_bytes"] * threads:
+        return "L2"
+    if nbytes <= limits["l3_bytes"]:
+        return "L3"
+    return "DRAM"
+
+
 def target_dir():
     path = os.environ.get("CARGO_TARGET_DIR")
     return os.path.abspath(path) if path else os.path.join(ROOT, "target")
@@ -438,11 +469,7 @@ def main():
         for threads in THREADS:
             ours[(w["name"], threads)], mtime = criterion_median(f"exec_{threads}t", w["name"], since)
             oldest = mtime if oldest is None else min(oldest, mtime)
-    bandwidth = {}
-    for kind in ("read", "copy"):
-        for threads in THREADS:
-            seconds, _ = criterion_median("bandwidth", f"{kind}_{threads}t", since)
-            bandwidth[(kind, threads)] = 800e6 / seconds  # both move 800 MB
+    limits = machine_limits()
     overhead, _ = criterion_median("small_overhead", "run_4x4", since)
 
     # 3. Peers.
@@ -542,8 +569,9 @@ def main():
     p("")
     p("Ratio = best peer's time / ours: above 1, ours is faster. Achieved = ours against the machine: "
       "GB/s over the bytes read and written once, as a fraction of the measured bandwidth (read or copy, "
-      "same threads), for memory-bound workloads; GFLOP/s (opt_einsum's count for the best order) as a "
-      "fraction of numpy `a @ b`'s (same dtype, nearest size, same threads) for GEMM-shaped ones.")
+      "same threads) of the nearest level that holds them (L2, L3, DRAM), for memory-bound workloads; "
+      "GFLOP/s (opt_einsum's count for the best order) as a fraction of the measured FMA peak and of numpy "
+      "`a @ b`'s (same dtype, nearest size, same threads) for GEMM-shaped ones.")
     p("")
     p("| workload | subscripts | dtype | ours 1t | best peer 1t | ratio 1t | ours 2t | best peer 2t | ratio 2t "
       "| achieved 1t | achieved 2t |")
@@ -575,16 +603,20 @@ def main():
                 achieved.append(f"overhead-bound ({fmt_time(mine)}/call)")
             elif intensity <= MEMORY_BOUND_INTENSITY:
                 kind = "read" if out_bytes < 0.1 * moved else "copy"
+                level = level_of(moved, limits, threads)
+                limit = limits_at(limits, threads)[f"{kind}_gbytes_per_second"][level] * 1e9
                 gbs = moved / mine
-                achieved.append(f"{gbs / 1e9:.1f} GB/s = {gbs / bandwidth[(kind, threads)]:.0%} of {kind}"
-                                + (" (fits in L3)" if l3 and moved <= l3 else ""))
+                achieved.append(f"{gbs / 1e9:.1f} GB/s = {gbs / limit:.0%} of {level} {kind}")
             else:
                 refs = [(n_, n, d) for n_, n, d in MATMULS if d == w["dtype"] and matmul.get((n_, threads))]
                 if refs:
                     ref, n, _ = min(refs, key=lambda r: abs(math.log(flops / (2 * r[1] ** 3))))
                     ref_rate = 2 * n ** 3 / matmul[(ref, threads)]
                     rate = flops / mine
-                    achieved.append(f"{rate / 1e9:.1f} GFLOP/s = {rate / ref_rate:.0%} of `@` {n}")
+                    peak = PEAK_OF.get(w["dtype"])
+                    peak_text = (f" = {rate / 1e9 / limits_at(limits, threads)[peak]:.0%} of FMA peak"
+                                 if peak else "")
+                    achieved.append(f"{rate / 1e9:.1f} GFLOP/s{peak_text}, {rate / ref_rate:.0%} of `@` {n}")
                 else:
                     achieved.append(f"{flops / mine / 1e9:.1f} GFLOP/s")
         cells += achieved
@@ -599,10 +631,15 @@ def main():
             f"{n} {t}t ({r:.2f}: {fmt_time(m)} against {meth} {fmt_time(b)})" for n, t, r, meth, m, b in slower))
         p("")
 
-    p("References (same run): "
-      + "; ".join(f"read {t}t {bandwidth[('read', t)] / 1e9:.1f} GB/s, copy {t}t "
-                  f"{bandwidth[('copy', t)] / 1e9:.1f} GB/s" for t in THREADS)
-      + " (`bandwidth/*`, 800 MB moved); numpy `a @ b`, timed before and after each thread count's "
+    def levels(at, kind):
+        return " / ".join(f"{lv} {at[f'{kind}_gbytes_per_second'][lv]:.1f}" for lv in ("L2", "L3", "DRAM"))
+
+    p("References (same run): machine limits by `einsum-explain --limits` (L2 "
+      f"{limits['l2_bytes'] >> 10} KiB per core, L3 {limits['l3_bytes'] >> 20} MiB): "
+      + "; ".join(f"{t}t FMA f64 {limits_at(limits, t)['fma_f64_gflops']:.1f} / f32 "
+                  f"{limits_at(limits, t)['fma_f32_gflops']:.1f} GFLOP/s, read GB/s {levels(limits_at(limits, t), 'read')}, "
+                  f"copy GB/s {levels(limits_at(limits, t), 'copy')}" for t in THREADS)
+      + "; numpy `a @ b`, timed before and after each thread count's "
         "workloads, the faster median used: "
       + "; ".join(f"{n_} {t}t {' / '.join(fmt_time(x) for x in matmul_runs[(n_, t)])} = "
                   f"{2 * n ** 3 / matmul[(n_, t)] / 1e9:.1f} GFLOP/s"
@@ -635,18 +672,24 @@ def main():
     log(f"total {total_seconds:.0f} s")
 
 
-def write_doc(report):
+def write_doc(report, begin=BEGIN, end=END, section=None):
+    """Puts `report` into docs/performance.md between the markers `begin`
+    and `end` (appended at the end, under `section`'s text, if they are not
+    there); the file is written whole (a temporary renamed into place)."""
     with open(DOC, encoding="utf-8") as f:
         text = f.read()
-    block = f"{BEGIN}\n{report}\n{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
+    block = f"{begin}\n{report.rstrip()}\n{end}"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        _, tail = rest.split(end, 1)
         text = head + block + tail
     else:
-        text = text.rstrip("\n") + "\n\n" + SECTION.format(block=block)
-    with open(DOC, "w", encoding="utf-8") as f:
+        text = text.rstrip("\n") + "\n\n" + (section or SECTION).format(block=block)
+    tmp = DOC + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
         f.write(text)
+    os.replace(tmp, DOC)
+    log(f"wrote {DOC}")
 
 
 SECTION = """## Execution against numpy and opt_einsum
@@ -654,8 +697,8 @@ SECTION = """## Execution against numpy and opt_einsum
 `python3 benches/compare_exec.py` (from anywhere; it sets up its own venv,
 `.venv-bench/`, with numpy and opt_einsum): `cargo bench --bench exec`, then
 numpy.einsum (optimize=False and True) and opt_einsum.contract on every
-workload at 1 and 2 threads, numpy's `a @ b` and the machine's bandwidth as
-references; the block below is its output, rewritten by each run
+workload at 1 and 2 threads, numpy's `a @ b` and the machine's limits
+(`einsum-explain --limits`) as references; the block below is its output, rewritten by each run
 (`--quick` for a smoke test, `--only NAME[,NAME]`, `--no-cargo` to reuse
 criterion's results; see the script's docstring for the method). A full
 run takes about 10 minutes on the 2-core machine.

@@ -201,7 +201,7 @@ def main():
     report = render(selected, times, info, args.quick, total, load_start, other_cores)
     print(report)
     if not args.no_write:
-        write_doc(report)
+        cx.write_doc(report, BEGIN, END, SECTION + "{block}\n")
 
 
 def render(selected, times, info, quick, total, load_start, other_cores):
@@ -266,23 +266,6 @@ def render(selected, times, info, quick, total, load_start, other_cores):
 SECTION = """## einsumc from Python against numpy and opt_einsum
 
 """
-
-
-def write_doc(report):
-    with open(cx.DOC) as f:
-        text = f.read()
-    block = f"{BEGIN}\n{report}{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        text = head + block + tail
-    else:
-        text = text.rstrip("\n") + "\n\n" + SECTION + block + "\n"
-    tmp = cx.DOC + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, cx.DOC)
-    cx.log(f"wrote {cx.DOC}")
 
 
 if __name__ == "__main__":

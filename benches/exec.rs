@@ -1,6 +1,6 @@
 //! Execution time: every workload of `../shared/workloads.toml`, on one and
-//! on two threads, plus the machine's memory bandwidth and the per-call
-//! overhead of a tiny product.
+//! on two threads, plus the per-call overhead of a tiny product (the
+//! machine's limits are `einsum-explain --limits`'s).
 //!
 //! Run: `cargo bench --bench exec` (about 5.5 minutes on the 2-core machine).
 //! `benches/compare_exec.py` runs this, times numpy and opt_einsum on the
@@ -12,9 +12,6 @@
 //!   `einsum::Einsum` with `Par::Seq` or `Par::Rayon(2)`, one warm-up call
 //!   (plans, sizes the workspace), then `run_into` a preallocated output:
 //!   the kernels, not the output's allocation.
-//! - `bandwidth/read_1t`, `read_2t`: wrapping `u64` sum over 800 MB
-//!   (`read_2t`: two halves on two threads). `copy_1t`, `copy_2t`:
-//!   `copy_from_slice` of 400 MB (400 MB read, 400 MB written).
 //! - `small_overhead/run_4x4`: `Einsum::run` (returning a new array) on
 //!   4x4 `ij,jk->ik`, `Par::Seq`: the whole per-call cost of a compiled
 //!   expression.
@@ -22,7 +19,7 @@
 //! Environment:
 //!
 //! - `EINSUM_BENCH_FILTER=name[,name]`: only these workloads (exact names;
-//!   the `bandwidth` and `small_overhead` groups always run). Criterion's
+//!   the `small_overhead` group always runs). Criterion's
 //!   own filter (`cargo bench --bench exec -- exec_1t/dot_10M`) works too;
 //!   operands are made only for workloads that run.
 //! - `EINSUM_BENCH_QUICK=1`: short warm-up and measurement, 10 samples
@@ -240,60 +237,6 @@ fn exec(c: &mut Criterion) {
     }
 }
 
-/// Wrapping sum of a slice: a pure streaming read.
-fn sum(data: &[u64]) -> u64 {
-    data.iter().fold(0u64, |acc, &x| acc.wrapping_add(x))
-}
-
-/// Memory bandwidth: streaming reads and copies, 1 and 2 threads.
-fn bandwidth(c: &mut Criterion) {
-    let mut group = c.benchmark_group("bandwidth");
-    group.sample_size(10);
-    group.sampling_mode(SamplingMode::Flat);
-    if quick() {
-        group.warm_up_time(Duration::from_millis(300));
-        group.measurement_time(Duration::from_secs(1));
-    } else {
-        group.warm_up_time(Duration::from_secs(1));
-        group.measurement_time(Duration::from_secs(3));
-    }
-    {
-        // 800 MB, written first so every page is really mapped (a zeroed
-        // allocation would read the shared zero page).
-        let data: Vec<u64> = (0..100_000_000u64).collect();
-        group.bench_function("read_1t", |b| b.iter(|| sum(black_box(&data))));
-        group.bench_function("read_2t", |b| {
-            b.iter(|| {
-                let (left, right) = black_box(&data).split_at(data.len() / 2);
-                std::thread::scope(|s| {
-                    let other = s.spawn(|| sum(right));
-                    sum(left).wrapping_add(other.join().unwrap())
-                })
-            })
-        });
-    }
-    {
-        // 400 MB to 400 MB.
-        let source: Vec<u64> = (0..50_000_000u64).collect();
-        let mut target: Vec<u64> = (0..50_000_000u64).rev().collect();
-        group.bench_function("copy_1t", |b| {
-            b.iter(|| target.copy_from_slice(black_box(&source)))
-        });
-        group.bench_function("copy_2t", |b| {
-            b.iter(|| {
-                let half = source.len() / 2;
-                let (s0, s1) = black_box(&source).split_at(half);
-                let (t0, t1) = target.split_at_mut(half);
-                std::thread::scope(|s| {
-                    s.spawn(|| t1.copy_from_slice(s1));
-                    t0.copy_from_slice(s0);
-                });
-            })
-        });
-    }
-    group.finish();
-}
-
 /// The whole cost of one call on a tiny product: plan lookup, views,
 /// output allocation, the kernel.
 fn small_overhead(c: &mut Criterion) {
@@ -317,5 +260,5 @@ fn small_overhead(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, exec, bandwidth, small_overhead);
+criterion_group!(benches, exec, small_overhead);
 criterion_main!(benches);

@@ -1,7 +1,9 @@
 //! The machine's limits `--analyze` compares each step with (a roofline):
-//! FMA peaks for `f32` and `f64` and memory bandwidth (read and copy),
-//! measured by [`einsum::exec::limits`] at one thread and at every core,
-//! once per machine, and cached as JSON.
+//! FMA peaks for `f32` and `f64` and the bandwidth (read and copy) of data
+//! in the L2 cache, the L3 cache and main memory, measured by
+//! [`einsum::exec::limits`] at one thread and at every core, once per
+//! machine, and cached as JSON; `einsum-explain --limits` measures them
+//! afresh and prints them.
 //!
 //! The cache is `$EINSUM_LIMITS_CACHE` if set, else
 //! `$XDG_CACHE_HOME/einsum/limits.json`, else `~/.cache/einsum/limits.json`.
@@ -14,11 +16,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
-use einsum::exec::limits::{Precision, copy_bandwidth, fma_peak, read_bandwidth};
+use einsum::exec::limits::{Caches, Level, Precision, copy_bandwidth, fma_peak, read_bandwidth};
 use serde_json::{Value, json};
 
 /// What the cache's format is; a file of another version is measured again.
-const VERSION: u64 = 1;
+const VERSION: u64 = 2;
 
 /// The measured limits, per thread count.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,6 +29,8 @@ pub struct Limits {
     pub cpu: String,
     /// Cores (hardware threads) the measurement saw.
     pub cores: usize,
+    /// The cache sizes the levels were measured with.
+    pub caches: Caches,
     /// Per thread count: GFLOP/s of `f32` and `f64` multiply-adds, GB/s of
     /// reading and of copying.
     pub at: BTreeMap<usize, AtThreads>,
@@ -39,10 +43,54 @@ pub struct AtThreads {
     pub fma_f32: f64,
     /// GFLOP/s of `f64` fused multiply-adds.
     pub fma_f64: f64,
-    /// GB/s read.
-    pub read: f64,
-    /// GB/s read plus written by a copy.
-    pub copy: f64,
+    /// GB/s read, per level.
+    pub read: PerLevel,
+    /// GB/s read plus written by a copy, per level.
+    pub copy: PerLevel,
+}
+
+/// A bandwidth at each [`Level`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PerLevel {
+    /// Data in one core's L2 cache.
+    pub l2: f64,
+    /// Data in the shared L3 cache.
+    pub l3: f64,
+    /// Data in main memory.
+    pub dram: f64,
+}
+
+impl PerLevel {
+    /// Measures `f` at every level.
+    fn measure(f: impl Fn(Level) -> Result<f64>) -> Result<PerLevel> {
+        Ok(PerLevel {
+            l2: f(Level::L2)?,
+            l3: f(Level::L3)?,
+            dram: f(Level::Dram)?,
+        })
+    }
+
+    /// The bandwidth at `level`.
+    pub fn at(&self, level: Level) -> f64 {
+        match level {
+            Level::L2 => self.l2,
+            Level::L3 => self.l3,
+            Level::Dram => self.dram,
+        }
+    }
+
+    fn to_json(self) -> Value {
+        json!({"L2": self.l2, "L3": self.l3, "DRAM": self.dram})
+    }
+
+    fn from_json(value: &Value) -> Option<PerLevel> {
+        let f = |key: &str| value.get(key).and_then(Value::as_f64).filter(|x| *x > 0.0);
+        Some(PerLevel {
+            l2: f("L2")?,
+            l3: f("L3")?,
+            dram: f("DRAM")?,
+        })
+    }
 }
 
 impl Limits {
@@ -59,15 +107,37 @@ impl Limits {
                 AtThreads {
                     fma_f32: fma_peak(Precision::F32, threads),
                     fma_f64: fma_peak(Precision::F64, threads),
-                    read: read_bandwidth(threads)?,
-                    copy: copy_bandwidth(threads)?,
+                    read: PerLevel::measure(|l| Ok(read_bandwidth(l, threads)?))?,
+                    copy: PerLevel::measure(|l| Ok(copy_bandwidth(l, threads)?))?,
                 },
             );
         }
         Ok(Limits {
             cpu: cpu_model(),
             cores,
+            caches: Caches::of_this_cpu(),
             at,
+        })
+    }
+
+    /// The roofline for a run on `threads` threads in `precision` (`None`:
+    /// integers and `bool`, compared with the bandwidth alone).
+    pub fn roof(
+        &self,
+        threads: usize,
+        precision: Option<Precision>,
+    ) -> Option<crate::render::Roof> {
+        let at = self.for_threads(threads)?;
+        Some(crate::render::Roof {
+            peak_gflops: precision.map(|p| match p {
+                Precision::F32 => at.fma_f32,
+                Precision::F64 => at.fma_f64,
+            }),
+            levels: Level::ALL.map(|level| crate::render::RoofLevel {
+                level,
+                capacity: level.capacity(self.caches, threads),
+                read_gbs: at.read.at(level),
+            }),
         })
     }
 
@@ -83,10 +153,14 @@ impl Limits {
         {
             return Ok(limits);
         }
+        Limits::measure_and_cache()
+    }
+
+    /// Measures this machine and writes the cache (a cache that cannot be
+    /// written only costs the next run a measurement).
+    pub fn measure_and_cache() -> Result<Limits> {
         let limits = Limits::measure()?;
-        if let Some(path) = &path {
-            // A cache that cannot be written only costs the next run a
-            // measurement.
+        if let Some(path) = &cache_path() {
             let _ = write_whole(path, &limits.to_json());
         }
         Ok(limits)
@@ -110,12 +184,14 @@ impl Limits {
                 (
                     t.to_string(),
                     json!({"fma_f32_gflops": a.fma_f32, "fma_f64_gflops": a.fma_f64,
-                           "read_gbytes_per_second": a.read, "copy_gbytes_per_second": a.copy}),
+                           "read_gbytes_per_second": a.read.to_json(),
+                           "copy_gbytes_per_second": a.copy.to_json()}),
                 )
             })
             .collect();
-        let value =
-            json!({"version": VERSION, "cpu": self.cpu, "cores": self.cores, "threads": at});
+        let value = json!({"version": VERSION, "cpu": self.cpu, "cores": self.cores,
+                           "l2_bytes": self.caches.l2, "l3_bytes": self.caches.l3,
+                           "threads": at});
         serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
     }
 
@@ -133,16 +209,62 @@ impl Limits {
                 AtThreads {
                     fma_f32: f("fma_f32_gflops")?,
                     fma_f64: f("fma_f64_gflops")?,
-                    read: f("read_gbytes_per_second")?,
-                    copy: f("copy_gbytes_per_second")?,
+                    read: PerLevel::from_json(a.get("read_gbytes_per_second")?)?,
+                    copy: PerLevel::from_json(a.get("copy_gbytes_per_second")?)?,
                 },
             );
         }
         Some(Limits {
             cpu: value.get("cpu")?.as_str()?.to_owned(),
             cores: usize::try_from(value.get("cores")?.as_u64()?).ok()?,
+            caches: Caches {
+                l2: usize::try_from(value.get("l2_bytes")?.as_u64()?).ok()?,
+                l3: usize::try_from(value.get("l3_bytes")?.as_u64()?).ok()?,
+            },
             at,
         })
+    }
+}
+
+impl std::fmt::Display for Limits {
+    /// A table: per thread count, the FMA peaks and each level's read and
+    /// copy bandwidth.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{} ({} cores; L2 {} KiB per core, L3 {} MiB)",
+            self.cpu,
+            self.cores,
+            self.caches.l2 >> 10,
+            self.caches.l3 >> 20
+        )?;
+        writeln!(
+            f,
+            "{:>7} {:>12} {:>12}  {:>24}  {:>24}",
+            "threads",
+            "f32 GFLOP/s",
+            "f64 GFLOP/s",
+            "read GB/s (L2, L3, DRAM)",
+            "copy GB/s (L2, L3, DRAM)"
+        )?;
+        let levels = |p: PerLevel| format!("{:.1}, {:.1}, {:.1}", p.l2, p.l3, p.dram);
+        for (threads, at) in &self.at {
+            writeln!(
+                f,
+                "{threads:>7} {:>12.1} {:>12.1}  {:>24}  {:>24}",
+                at.fma_f32,
+                at.fma_f64,
+                levels(at.read),
+                levels(at.copy)
+            )?;
+        }
+        match cache_path() {
+            Some(path) => writeln!(f, "cached in {}", path.display()),
+            None => writeln!(
+                f,
+                "not cached (no HOME, XDG_CACHE_HOME or EINSUM_LIMITS_CACHE)"
+            ),
+        }
     }
 }
 
@@ -195,12 +317,24 @@ mod tests {
         let at = |x: f64| AtThreads {
             fma_f32: 2.0 * x,
             fma_f64: x,
-            read: 20.0,
-            copy: 15.0,
+            read: PerLevel {
+                l2: 90.0,
+                l3: 40.0,
+                dram: 20.0,
+            },
+            copy: PerLevel {
+                l2: 80.0,
+                l3: 35.0,
+                dram: 15.0,
+            },
         };
         let limits = Limits {
             cpu: "Some CPU".into(),
             cores: 4,
+            caches: Caches {
+                l2: 1 << 20,
+                l3: 32 << 20,
+            },
             at: [(1, at(50.0)), (4, at(190.0))].into_iter().collect(),
         };
         assert_eq!(Limits::from_json(&limits.to_json()), Some(limits.clone()));

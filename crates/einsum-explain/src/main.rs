@@ -17,9 +17,10 @@ use einsum::plan::fit::Fitted;
 use einsum::plan::{Budget, MemoryLimit, Optimize, Plan, PlanOptions, Slicing};
 use ndarray::{ArrayD, IxDyn};
 
+use einsum::exec::limits::Precision;
 use einsum_explain::dtype::{Array, DType};
 use einsum_explain::npy;
-use einsum_explain::render::{self, Analysis, ElementType, Roof};
+use einsum_explain::render::{self, Analysis, ElementType};
 
 const EXAMPLES: &str = "\
 Examples:
@@ -37,8 +38,8 @@ error, with carets under the offending labels, goes to stderr).";
 #[command(name = "einsum-explain", version, about, after_help = EXAMPLES)]
 struct Args {
     /// The subscripts, e.g. 'ij,jk->ik' (may start with '-': '->' is valid).
-    #[arg(allow_hyphen_values = true)]
-    subscripts: String,
+    #[arg(allow_hyphen_values = true, required_unless_present = "limits")]
+    subscripts: Option<String>,
     /// One per input term: a shape (3x4x5, 7, or scalar for 0-d) or a .npy file.
     operands: Vec<String>,
     /// How to choose the contraction order.
@@ -103,6 +104,12 @@ struct Args {
     /// With --analyze: timed runs after one warm-up (median and minimum reported).
     #[arg(long, value_name = "N")]
     repeat: Option<usize>,
+    /// Measure this machine's limits afresh (FMA peaks; read and copy
+    /// bandwidth of the L2 cache, the L3 cache and main memory; at one
+    /// thread and at every core), cache them for --analyze and print them
+    /// (text, or --format json). Takes no expression.
+    #[arg(long, conflicts_with_all = ["subscripts", "operands", "analyze", "output"])]
+    limits: bool,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -164,6 +171,13 @@ fn main() -> ExitCode {
 }
 
 fn explain(args: &Args) -> Result<String> {
+    let Some(subscripts) = &args.subscripts else {
+        let limits = einsum_explain::limits::Limits::measure_and_cache()?;
+        return Ok(match args.format {
+            Format::Json => limits.to_json(),
+            _ => limits.to_string(),
+        });
+    };
     let optimize = match args.optimize {
         OptimizeArg::Auto => Optimize::Auto,
         OptimizeArg::Optimal => Optimize::Optimal,
@@ -230,7 +244,7 @@ fn explain(args: &Args) -> Result<String> {
         } else {
             Slicing::WhenNeeded
         });
-    let plan = einsum::explain(&args.subscripts, &shapes, &options)
+    let plan = einsum::explain(subscripts, &shapes, &options)
         .map_err(|err| name_files(err, &args.operands, &operands))?;
 
     if args.output.is_some() && operands.iter().any(|o| matches!(o, Operand::Shape(_))) {
@@ -279,14 +293,7 @@ fn explain(args: &Args) -> Result<String> {
         if args.analyze {
             let mut measured = measured;
             let limits = einsum_explain::limits::Limits::cached()?;
-            measured.roof = limits.for_threads(threads).map(|at| Roof {
-                peak_gflops: match dtype {
-                    DType::F32 | DType::C64 => Some(at.fma_f32),
-                    DType::F64 | DType::C128 => Some(at.fma_f64),
-                    DType::I32 | DType::I64 => None,
-                },
-                bandwidth_gbs: at.read,
-            });
+            measured.roof = limits.roof(threads, Precision::of_dtype(dtype.name()));
             analysis = Some(measured);
         }
     }

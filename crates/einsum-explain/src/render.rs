@@ -5,6 +5,7 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use einsum::exec::limits::Level;
 use einsum::exec::{
     Element, ExecError, Program, RunOptions, StridedView, StridedViewMut, Workspace,
 };
@@ -73,33 +74,55 @@ pub fn time_runs<T: Element>(
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Roof {
     /// GFLOP/s of fused multiply-adds for the element type (none for
-    /// integers: their steps are compared with the bandwidth alone).
+    /// integers and `bool`: their steps are compared with the bandwidth
+    /// alone).
     pub peak_gflops: Option<f64>,
-    /// GB/s of reading memory.
-    pub bandwidth_gbs: f64,
+    /// The read bandwidth of each level data can live at, nearest first.
+    pub levels: [RoofLevel; 3],
+}
+
+/// One level of memory in a [`Roof`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RoofLevel {
+    /// Which.
+    pub level: Level,
+    /// Bytes of data up to which a step's data stays there.
+    pub capacity: u128,
+    /// GB/s of reading data there.
+    pub read_gbs: f64,
 }
 
 impl Roof {
+    /// The level a step that moves `bytes` reads from: the nearest that
+    /// holds them all (repeated runs find the data there).
+    pub fn level(&self, bytes: u128) -> RoofLevel {
+        self.levels
+            .into_iter()
+            .find(|l| bytes <= l.capacity)
+            .unwrap_or(self.levels[2])
+    }
+
     /// The fraction of the roofline a step reached: its GFLOP/s over the
-    /// lower of the FMA peak and what the bandwidth can feed at its
-    /// arithmetic intensity, or for a step without arithmetic (or of
-    /// integers), its GB/s over the bandwidth.
+    /// lower of the FMA peak and what the bandwidth of its data's level
+    /// can feed at its arithmetic intensity, or for a step without
+    /// arithmetic (or of integers), its GB/s over that bandwidth.
     pub fn fraction(&self, flops: u128, bytes: u128, seconds: f64) -> Option<f64> {
         if seconds <= 0.0 || bytes == 0 && flops == 0 {
             return None;
         }
+        let bandwidth = self.level(bytes).read_gbs;
         let gflops = flops as f64 / seconds / 1e9;
         let gbs = bytes as f64 / seconds / 1e9;
         match self.peak_gflops {
             Some(peak) if flops > 0 => {
                 let fed = if bytes > 0 {
-                    self.bandwidth_gbs * flops as f64 / bytes as f64
+                    bandwidth * flops as f64 / bytes as f64
                 } else {
                     f64::INFINITY
                 };
                 Some(gflops / peak.min(fed))
             }
-            _ => (bytes > 0).then(|| gbs / self.bandwidth_gbs),
+            _ => (bytes > 0).then(|| gbs / bandwidth),
         }
     }
 }
@@ -188,8 +211,6 @@ pub fn text(
         if a.threads == 1 { "" } else { "s" },
         dtype.name
     );
-    let cache = last_level_cache();
-    let mut in_cache = false;
     let _ = writeln!(
         out,
         "{:>5} {:>12} {:>12} {:>10} {:>10}{}",
@@ -203,20 +224,18 @@ pub fn text(
     for (i, (step, times)) in plan.steps().iter().zip(&a.steps).enumerate() {
         let m = median(times);
         let bytes = elements_moved(plan, step).saturating_mul(elem_size as u128);
-        let fits = cache.is_some_and(|c| bytes <= c as u128);
-        in_cache |= fits;
-        let roof = a
-            .roof
-            .and_then(|r| r.fraction(step.flops, bytes, m))
-            .map_or(String::new(), |f| format!(" {:>5.0}%", f * 100.0));
+        let roof = a.roof.map_or(String::new(), |r| {
+            let level = r.level(bytes).level.name();
+            r.fraction(step.flops, bytes, m)
+                .map_or(String::new(), |f| format!(" {:>5.0}% {level}", f * 100.0))
+        });
         let _ = writeln!(
             out,
-            "{i:>5} {:>12} {:>12} {:>10.2} {:>10.2}{roof}{}",
+            "{i:>5} {:>12} {:>12} {:>10.2} {:>10.2}{roof}",
             human(m),
             human(minimum(times)),
             per_second(step.flops, m),
             per_second(bytes, m),
-            if fits { " *" } else { "" }
         );
     }
     let m = median(&a.totals);
@@ -229,44 +248,25 @@ pub fn text(
         per_second(plan.optimized_flops(), m)
     );
     if let Some(roof) = a.roof {
+        let levels: Vec<String> = roof
+            .levels
+            .iter()
+            .map(|l| format!("{} {:.1}", l.level.name(), l.read_gbs))
+            .collect();
         let _ = writeln!(
             out,
             "roof: the step's rate as a fraction of this machine's limit at {} thread{} \
-             ({}{:.1} GB/s read; measured once, cached in {})",
+             ({}GB/s read from {}: the nearest level that holds the step's data, named \
+             after the fraction; measured once, cached in {})",
             a.threads,
             if a.threads == 1 { "" } else { "s" },
             roof.peak_gflops
                 .map_or(String::new(), |p| format!("FMA peak {p:.1} GFLOP/s, ")),
-            roof.bandwidth_gbs,
+            levels.join(", "),
             crate::limits::cache_path().map_or("no file".to_owned(), |p| p.display().to_string())
         );
     }
-    if let (true, Some(c)) = (in_cache, cache) {
-        let _ = writeln!(
-            out,
-            "* the step's data fits in the {} MiB last-level cache: repeated runs read it \
-             from there, so its GB/s can exceed the machine's DRAM bandwidth",
-            c >> 20
-        );
-    }
     out
-}
-
-/// Bytes of the largest CPU cache (Linux's sysfs), when known.
-fn last_level_cache() -> Option<usize> {
-    let dir = std::fs::read_dir("/sys/devices/system/cpu/cpu0/cache").ok()?;
-    dir.filter_map(|entry| {
-        let text = std::fs::read_to_string(entry.ok()?.path().join("size")).ok()?;
-        let text = text.trim();
-        let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit())?);
-        let scale = match unit {
-            "K" => 1 << 10,
-            "M" => 1 << 20,
-            _ => return None,
-        };
-        digits.parse::<usize>().ok()?.checked_mul(scale)
-    })
-    .max()
 }
 
 /// The plan report as JSON, with `analyze` when measured. FLOP counts are
@@ -290,13 +290,16 @@ pub fn json(
             .enumerate()
             .map(|(i, (step, times))| {
                 let m = median(times);
+                let bytes =
+                    |step: &Step| elements_moved(plan, step).saturating_mul(elem_size as u128);
                 json!({
                     "copied_elements": a.copied.get(i).copied().unwrap_or(0),
                     "median_seconds": m,
                     "min_seconds": minimum(times),
                     "gflops_per_second": per_second(step.flops, m),
-                    "gbytes_per_second": per_second(elements_moved(plan, step).saturating_mul(elem_size as u128), m),
-                    "roof_fraction": a.roof.and_then(|r| r.fraction(step.flops, elements_moved(plan, step).saturating_mul(elem_size as u128), m)),
+                    "gbytes_per_second": per_second(bytes(step), m),
+                    "roof_fraction": a.roof.and_then(|r| r.fraction(step.flops, bytes(step), m)),
+                    "roof_level": a.roof.map(|r| r.level(bytes(step)).level.name()),
                 })
             })
             .collect();
@@ -306,7 +309,12 @@ pub fn json(
                 "repeat": a.repeat,
                 "threads": a.threads,
                 "workspace_elements": a.workspace,
-                "limits": a.roof.map(|r| json!({"fma_peak_gflops": r.peak_gflops, "read_gbytes_per_second": r.bandwidth_gbs})),
+                "limits": a.roof.map(|r| json!({
+                    "fma_peak_gflops": r.peak_gflops,
+                    "read_gbytes_per_second": r.levels.iter()
+                        .map(|l| (l.level.name().to_owned(), json!(l.read_gbs)))
+                        .collect::<serde_json::Map<_, _>>(),
+                })),
                 "median_seconds": median(&a.totals),
                 "min_seconds": minimum(&a.totals),
                 "steps": steps,

@@ -8,18 +8,28 @@ use std::process::{Command, Output};
 /// figures for this machine's CPU (so no test measures, and none writes
 /// the user's cache), in a file of their own.
 fn limits_cache() -> PathBuf {
-    use einsum_explain::limits::{AtThreads, Limits, cpu_model};
+    use einsum::exec::limits::Caches;
+    use einsum_explain::limits::{AtThreads, Limits, PerLevel, cpu_model};
     static PATH: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     PATH.get_or_init(|| {
         let at = AtThreads {
             fma_f32: 64.0,
             fma_f64: 32.0,
-            read: 16.0,
-            copy: 12.0,
+            read: PerLevel {
+                l2: 64.0,
+                l3: 32.0,
+                dram: 16.0,
+            },
+            copy: PerLevel {
+                l2: 48.0,
+                l3: 24.0,
+                dram: 12.0,
+            },
         };
         let limits = Limits {
             cpu: cpu_model(),
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            caches: Caches::of_this_cpu(),
             at: [(1, at)].into_iter().collect(),
         };
         let path = temp_dir("limits").join("limits.json");
@@ -272,16 +282,21 @@ fn analyze_reports_the_promised_json_keys() {
     assert_eq!(steps.len(), value["steps"].as_array().expect("steps").len());
     assert!(steps.iter().all(|s| s["median_seconds"].as_f64().is_some()));
     // The roofline: the cached limits (see `limits_cache`), each step's
-    // fraction of the lower of the FMA peak and what the bandwidth feeds.
+    // fraction of the lower of the FMA peak and what the bandwidth of its
+    // data's level feeds (these steps' few kilobytes stay in the L2 cache).
     assert_eq!(analyze["limits"]["fma_peak_gflops"], 32.0);
-    assert_eq!(analyze["limits"]["read_gbytes_per_second"], 16.0);
+    assert_eq!(
+        analyze["limits"]["read_gbytes_per_second"],
+        serde_json::json!({"L2": 64.0, "L3": 32.0, "DRAM": 16.0})
+    );
     for (step, measured) in value["steps"].as_array().expect("steps").iter().zip(steps) {
         let seconds = measured["median_seconds"].as_f64().expect("seconds");
         let flops = step["flops"].as_f64().expect("flops");
         let gflops = flops / seconds / 1e9;
         let gbs = measured["gbytes_per_second"].as_f64().expect("GB/s");
         let bytes_per_flop = gbs / gflops;
-        let roof = 32.0f64.min(16.0 / bytes_per_flop);
+        assert_eq!(measured["roof_level"], "L2");
+        let roof = 32.0f64.min(64.0 / bytes_per_flop);
         let want = gflops / roof;
         let got = measured["roof_fraction"].as_f64().expect("fraction");
         assert!(

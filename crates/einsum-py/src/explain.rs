@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use einsum::exec::{Allocation, Par, Program, RunOptions, StridedView, target};
 use einsum::plan::fit::{Fitted, c_order_strides, fit};
-use einsum_explain::render::{self, Analysis, ElementType, Roof};
+use einsum_explain::render::{self, Analysis, ElementType};
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
@@ -167,14 +167,10 @@ impl WithElem for Explain<'_, '_> {
                 let limits = py
                     .detach(einsum_explain::limits::Limits::cached)
                     .map_err(|e| PyRuntimeError::new_err(format!("{e:#}")))?;
-                analysis.roof = limits.for_threads(analysis.threads).map(|at| Roof {
-                    peak_gflops: match self.name {
-                        "float32" | "complex64" => Some(at.fma_f32),
-                        "float64" | "complex128" => Some(at.fma_f64),
-                        _ => None,
-                    },
-                    bandwidth_gbs: at.read,
-                });
+                analysis.roof = limits.roof(
+                    analysis.threads,
+                    einsum::exec::limits::Precision::of_dtype(self.name),
+                );
                 Some(analysis)
             }
         };

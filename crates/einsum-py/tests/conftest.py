@@ -26,11 +26,13 @@ def _fixed_limits():
     except OSError:
         pass
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    at = {"fma_f32_gflops": 64.0, "fma_f64_gflops": 32.0, "read_gbytes_per_second": 16.0,
-          "copy_gbytes_per_second": 12.0}
+    at = {"fma_f32_gflops": 64.0, "fma_f64_gflops": 32.0,
+          "read_gbytes_per_second": {"L2": 64.0, "L3": 32.0, "DRAM": 16.0},
+          "copy_gbytes_per_second": {"L2": 48.0, "L3": 24.0, "DRAM": 12.0}}
     path = os.path.join(tempfile.mkdtemp(prefix="einsumc-limits-"), "limits.json")
     with open(path, "w") as f:
-        json.dump({"version": 1, "cpu": cpu, "cores": cores, "threads": {"1": at}}, f)
+        json.dump({"version": 2, "cpu": cpu, "cores": cores, "l2_bytes": 1 << 20, "l3_bytes": 16 << 20,
+                   "threads": {"1": at}}, f)
     os.environ["EINSUM_LIMITS_CACHE"] = path
 
 

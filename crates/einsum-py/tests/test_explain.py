@@ -59,9 +59,12 @@ def test_analyze_times_every_step():
     assert len(analyze["steps"]) == 2
     assert all(s["median_seconds"] > 0 for s in analyze["steps"])
     # The roofline, against the fixed limits conftest.py caches.
-    assert analyze["limits"] == {"fma_peak_gflops": 32.0, "read_gbytes_per_second": 16.0}
+    assert analyze["limits"] == {"fma_peak_gflops": 32.0,
+                                 "read_gbytes_per_second": {"L2": 64.0, "L3": 32.0, "DRAM": 16.0}}
     assert all(s["roof_fraction"] > 0 for s in analyze["steps"])
-    assert "roof" in str(e) and "FMA peak 32.0 GFLOP/s, 16.0 GB/s read" in str(e)
+    # A few kilobytes per step: the roof is the L2 cache's.
+    assert all(s["roof_level"] == "L2" for s in analyze["steps"])
+    assert "roof" in str(e) and "FMA peak 32.0 GFLOP/s, GB/s read from L2 64.0, L3 32.0, DRAM 16.0" in str(e)
     # Shapes get random data when analyzed.
     shaped = einsumc.explain("ij,jk->ik", (8, 9), (9, 10), analyze=True, repeat=1, dtype="float32")
     assert shaped.to_dict()["dtype"] == "float32"

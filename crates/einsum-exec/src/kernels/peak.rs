@@ -1,9 +1,12 @@
-//! The FMA microkernels [`crate::limits::fma_peak`] times: multiply-adds on
+//! The microkernels [`crate::limits`] times. The FMA ones ([`crate::limits::fma_peak`]): multiply-adds on
 //! twelve independent vector accumulators (enough in flight to cover two
 //! FMA units' latency), nothing read from memory. With AVX2+FMA they are
 //! written with the intrinsics (the compiler did not keep a plain loop's
 //! `f64` accumulators in vector registers); on other CPUs a plain multiply
-//! and add.
+//! and add. The read one ([`crate::limits::read_bandwidth`]): a wrapping
+//! sum of `u64`s, in the widest version this CPU has, so the sum is never
+//! what limits the reads (in the baseline's 128-bit vectors it can be, for
+//! data in the L2 cache).
 
 use std::hint::black_box;
 
@@ -79,3 +82,36 @@ fma_kernel!(
     _mm256_add_pd,
     _mm256_storeu_pd
 );
+
+/// The wrapping sum of `xs`, in `isa`'s version: eight lanes at a time, so
+/// the compiler keeps them in two (AVX2) or four (baseline) vector
+/// registers.
+pub(crate) fn wrapping_sum(isa: Isa, xs: &[u64]) -> u64 {
+    #[inline(always)]
+    fn sum(xs: &[u64]) -> u64 {
+        let mut acc = [0u64; 8];
+        let mut chunks = xs.chunks_exact(8);
+        for c in &mut chunks {
+            for (a, &x) in acc.iter_mut().zip(c) {
+                *a = a.wrapping_add(x);
+            }
+        }
+        let tail = chunks
+            .remainder()
+            .iter()
+            .fold(0u64, |t, &x| t.wrapping_add(x));
+        acc.iter().fold(tail, |t, &x| t.wrapping_add(x))
+    }
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    fn avx2(xs: &[u64]) -> u64 {
+        sum(xs)
+    }
+    match isa {
+        Isa::Baseline => sum(xs),
+        // SAFETY: `Isa::Avx2` is only chosen on a CPU that reports AVX2 and
+        // FMA (`isa::best`).
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { avx2(xs) },
+    }
+}
