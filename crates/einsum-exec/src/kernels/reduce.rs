@@ -19,6 +19,8 @@ type SumLeaf<T> = unsafe fn(*const T, isize, usize) -> T;
 
 versions!(dot_leaf, dot_block, DotLeaf<T>, (a: *const T, sa: isize, b: *const T, sb: isize, n: usize) -> T);
 versions!(sum_leaf, sum_block, SumLeaf<T>, (a: *const T, sa: isize, n: usize) -> T);
+versions!(dot_exact_leaf, dot_exact, DotLeaf<T>, (a: *const T, sa: isize, b: *const T, sb: isize, n: usize) -> T);
+versions!(sum_exact_leaf, sum_exact, SumLeaf<T>, (a: *const T, sa: isize, n: usize) -> T);
 
 /// `sum(a[i*sa] * b[i*sb] for i < n)`, pairwise.
 ///
@@ -32,8 +34,13 @@ pub(crate) unsafe fn dot<T: Element>(
     sb: isize,
     n: usize,
 ) -> T {
+    let isa = isa::detected();
+    if T::EXACT {
+        // SAFETY: the caller's contract; the version is this CPU's.
+        return unsafe { dot_exact_leaf::<T>(isa)(a, sa, b, sb, n) };
+    }
     // SAFETY: the caller's contract; the leaf is this CPU's version.
-    unsafe { dot_tree(a, sa, b, sb, n, dot_leaf::<T>(isa::detected())) }
+    unsafe { dot_tree(a, sa, b, sb, n, dot_leaf::<T>(isa)) }
 }
 
 /// [`dot`] with its blocks summed by `leaf`.
@@ -120,8 +127,13 @@ unsafe fn dot_block<T: Element>(a: *const T, sa: isize, b: *const T, sb: isize, 
 /// # Safety
 /// Every `a.offset(i * sa)` for `i < n` must be a valid element.
 pub(crate) unsafe fn sum<T: Element>(a: *const T, sa: isize, n: usize) -> T {
+    let isa = isa::detected();
+    if T::EXACT {
+        // SAFETY: the caller's contract; the version is this CPU's.
+        return unsafe { sum_exact_leaf::<T>(isa)(a, sa, n) };
+    }
     // SAFETY: the caller's contract; the leaf is this CPU's version.
-    unsafe { sum_tree(a, sa, n, sum_leaf::<T>(isa::detected())) }
+    unsafe { sum_tree(a, sa, n, sum_leaf::<T>(isa)) }
 }
 
 /// [`sum`] with its blocks summed by `leaf`.
@@ -181,6 +193,47 @@ unsafe fn sum_block<T: Element>(a: *const T, sa: isize, n: usize) -> T {
         }
     }
     combine(acc, lanes)
+}
+
+/// [`dot`] for a type whose sums are exact in any order ([`Element`]'s
+/// `EXACT`): with unit strides one plain reduction the compiler vectorises
+/// as it likes; strided, [`dot_block`]'s independent loads over the whole
+/// length.
+///
+/// # Safety
+/// As [`dot`].
+#[inline(always)]
+unsafe fn dot_exact<T: Element>(a: *const T, sa: isize, b: *const T, sb: isize, n: usize) -> T {
+    if sa == 1 && sb == 1 {
+        // SAFETY: with unit strides the caller's contract makes these slices.
+        let (xs, ys) = unsafe {
+            (
+                std::slice::from_raw_parts(a, n),
+                std::slice::from_raw_parts(b, n),
+            )
+        };
+        return xs
+            .iter()
+            .zip(ys)
+            .fold(T::ZERO, |acc, (x, y)| acc.add(x.mul(*y)));
+    }
+    // SAFETY: the caller's contract.
+    unsafe { dot_block(a, sa, b, sb, n) }
+}
+
+/// [`sum`] for a type whose sums are exact in any order, as [`dot_exact`].
+///
+/// # Safety
+/// As [`sum`].
+#[inline(always)]
+unsafe fn sum_exact<T: Element>(a: *const T, sa: isize, n: usize) -> T {
+    if sa == 1 {
+        // SAFETY: with a unit stride the caller's contract makes this a slice.
+        let xs = unsafe { std::slice::from_raw_parts(a, n) };
+        return xs.iter().fold(T::ZERO, |acc, x| acc.add(*x));
+    }
+    // SAFETY: the caller's contract.
+    unsafe { sum_block(a, sa, n) }
 }
 
 /// The first `lanes` accumulators (a power of two) added pairwise: each
@@ -244,6 +297,38 @@ mod tests {
                 dot(xs.as_ptr().add(999), -1, ys.as_ptr(), 1, 1000),
                 xs.iter().rev().zip(&ys).map(|(x, y)| x * y).sum::<i64>()
             );
+        }
+    }
+
+    #[test]
+    fn exact_types_reduce_in_one_pass_in_every_version() {
+        // 8-bit integers wrap many times over 5000 elements; bools sum as
+        // `or`. Both versions, unit and strided walks, against folds.
+        let xs: Vec<i8> = (0..5000).map(|i| (i * 37 % 251) as i8).collect();
+        let ys: Vec<u8> = (0..5000).map(|i| (i * 91 % 253) as u8).collect();
+        let bs: Vec<bool> = (0..5000).map(|i| i % 997 == 996).collect();
+        for isa in [isa::Isa::Baseline, isa::best()] {
+            for (stride, n) in [(1isize, 5000usize), (3, 1666), (1, 995)] {
+                let walk = |k: usize| k * stride as usize;
+                // SAFETY: `n` steps of `stride` stay inside 5000 elements.
+                unsafe {
+                    let d = dot_exact_leaf::<i8>(isa)(xs.as_ptr(), stride, xs.as_ptr(), stride, n);
+                    let want = (0..n).fold(0i8, |a, k| {
+                        a.wrapping_add(xs[walk(k)].wrapping_mul(xs[walk(k)]))
+                    });
+                    assert_eq!(d, want, "{isa:?} i8 dot stride {stride}");
+                    let s = sum_exact_leaf::<u8>(isa)(ys.as_ptr(), stride, n);
+                    let want = (0..n).fold(0u8, |a, k| a.wrapping_add(ys[walk(k)]));
+                    assert_eq!(s, want, "{isa:?} u8 sum stride {stride}");
+                    let any =
+                        dot_exact_leaf::<bool>(isa)(bs.as_ptr(), stride, bs.as_ptr(), stride, n);
+                    assert_eq!(
+                        any,
+                        (0..n).any(|k| bs[walk(k)]),
+                        "{isa:?} bool stride {stride}"
+                    );
+                }
+            }
         }
     }
 
