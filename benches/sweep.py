@@ -27,7 +27,13 @@ run, one step after the other (never in parallel, so timings don't compete):
    einsumc.einsum (ours, what a numpy user calls) and
    einsumc.contract_expression. Each method: one warm-up call, then
    timeit-style loops (at least 50 ms; 10 ms with --quick) for up to a
-   budget (0.4 s; 0.1 s), the median; a first call over 10 s is timed once.
+   budget (0.4 s; 0.1 s), the median; a first call over 10 s (5 s) is
+   timed once, and a process still running after 120 s (60 s) is stopped,
+   losing the figures of the methods it had not finished. The order within
+   a process: numpy's answer (untimed, the reference every result is
+   checked against), a 0.3 s pause (OpenBLAS's threads spin for about
+   0.1 s after a call: on two cores they took a core from our second
+   thread), ours, then the peers, numpy's optimize=False last.
    Every call allocates its result, on both sides.
 4. The report, on stdout and in docs/performance.md between
    `<!-- sweep:begin -->` and `<!-- sweep:end -->`: per case, ours and the
@@ -41,7 +47,8 @@ cache), each kind of step on each:
 - size: the data (operands and result) in the L2 cache (about a quarter of
   it), in the L3 cache (about a quarter), in main memory (over 4x the L3);
   products whose FLOPs grow faster than their data (GEMM-shaped kinds) are
-  capped at 2048x2048 operands;
+  capped at 2048x2048 operands (the three-matrix chain at 256x256, since
+  numpy's optimize=False runs it as one loop over four indices);
 - dtype: float32, complex128, complex64, float16, int64, int32, int16, int8,
   uint8, bool;
 - layout of every operand of two or more axes: F order (every axis
@@ -94,6 +101,8 @@ PEERS = [
     ("oe_expression", "opt_einsum.contract_expression"),
 ]
 OURS = [("einsumc", "einsumc.einsum"), ("einsumc_expression", "einsumc.contract_expression")]
+# The order a worker times them in (see `worker`).
+ORDER = ["einsumc", "einsumc_expression", "np_einsum_opt", "oe_contract", "oe_expression", "np_einsum"]
 ITEMSIZE = {"float64": 8, "float32": 4, "float16": 2, "complex128": 16, "complex64": 8, "int64": 8,
             "int32": 4, "int16": 2, "int8": 1, "uint8": 1, "bool": 1}
 PRECISION = {"float64": "f64", "complex128": "f64", "float32": "f32", "complex64": "f32", "float16": "f32"}
@@ -141,7 +150,9 @@ KINDS = [
     ("dot3", "i,i,i->", lambda n: [(n // 3,)] * 3, False),
     ("rowdot3", "ij,ij,ij->i", lambda n: [(isqrt(n // 3),) * 2] * 3, False),
     ("bilinear", "i,ij,j->", lambda n: [(isqrt(n),), (isqrt(n),) * 2, (isqrt(n),)], False),
-    ("chain3", "ij,jk,kl->il", lambda n: [(min(1024, isqrt(n // 4)),) * 2] * 3, True),
+    # numpy's optimize=False runs a chain as one loop over all four
+    # indices: capped at 256 (4e9 points, seconds), whatever the size.
+    ("chain3", "ij,jk,kl->il", lambda n: [(min(256, isqrt(n // 4)),) * 2] * 3, True),
 ]
 
 
@@ -234,17 +245,22 @@ def worker(spec):
     calls["oe_expression"] = lambda: oe_expr(*ops)
     our_expr = einsumc.contract_expression(sub, *shapes)
     calls["einsumc_expression"] = lambda: our_expr(*ops)
-    want = None
-    for method, _ in PEERS + OURS:
+    # The reference answer, numpy's, first and untimed; then a pause, so
+    # OpenBLAS's threads (which spin for about 0.1 s after a call) are
+    # asleep before ours run: on two cores their spinning took a core
+    # from our second thread. Ours run next, then the peers, numpy's
+    # optimize=False last (the one whose naive loop can run for minutes:
+    # when the process is stopped, only its figure is lost).
+    want = np.asarray(np.einsum(sub, *ops, optimize=True))
+    time.sleep(0.3)
+    for method in ORDER:
         call = calls[method]
         start = time.perf_counter()
         result = np.asarray(call())
         first = time.perf_counter() - start
         # Every method's answer is checked against numpy's: a fast wrong
         # answer is no result.
-        if want is None:
-            want = result
-        elif not check(np, result, want, spec["dtype"]):
+        if not check(np, result, want, spec["dtype"]):
             print(json.dumps({"method": method, "error": "result differs from np.einsum"}), flush=True)
             continue
         runs = [first]
@@ -380,7 +396,7 @@ def main():
         row = dict(axis=axis, spec=spec, times={})
         for threads in cx.THREADS:
             spec_t = dict(spec, budget=budget, min_loop=min_loop, call_limit=call_limit)
-            got = run_case(spec_t, threads, limit=30 * call_limit)
+            got = run_case(spec_t, threads, limit=12 * call_limit)
             row["times"][threads] = got
             ours = got.get("einsumc")
             peers = {m: got.get(m) for m, _ in PEERS}

@@ -635,6 +635,7 @@ mod tests {
 
     /// Shapes around every blocking edge: single elements, partial
     /// register tiles, more than one `KC`, `MC` and `NC` block.
+    #[cfg(not(miri))]
     const SHAPES: &[(usize, usize, usize)] = &[
         (1, 1, 1),
         (1, 7, 3),
@@ -647,6 +648,11 @@ mod tests {
         (200, 1030, 20),
         (6, 2100, 300),
     ];
+    /// Under Miri (which checks every pointer the kernel follows, a
+    /// thousand times slower): each path once, a partial tile and a second
+    /// `KC` block included.
+    #[cfg(miri)]
+    const SHAPES: &[(usize, usize, usize)] = &[(1, 7, 3), (5, 1, 9), (7, 9, 0), (13, 17, 260)];
 
     fn every_case<T: Element, const MR: usize, const NR: usize>(cast: impl Fn(i64) -> T + Copy) {
         let mut g = Gen(0x9e37_79b9_7f4a_7c15);
