@@ -268,9 +268,11 @@ def ensure_venv():
     subprocess.run(check, check=True)
 
 
-def run_worker(spec, threads, call_limit, python=VENV_PYTHON, script=None):
-    """One measurement in a fresh process of `python` running `script`'s
-    worker (this file's by default); None if a call overran."""
+def spawn_worker(spec, threads, python=VENV_PYTHON, script=None):
+    """A fresh process of `python` running `script`'s worker (this file's by
+    default) on `spec`, with the thread variables set to `threads`: the
+    process, its command, and a queue of the JSON lines it prints (None
+    when it ends)."""
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
@@ -284,6 +286,13 @@ def run_worker(spec, threads, call_limit, python=VENV_PYTHON, script=None):
         lines.put(None)
 
     threading.Thread(target=read, daemon=True).start()
+    return proc, cmd, lines
+
+
+def run_worker(spec, threads, call_limit, python=VENV_PYTHON, script=None):
+    """One measurement in a fresh process of `python` running `script`'s
+    worker (this file's by default); None if a call overran."""
+    proc, cmd, lines = spawn_worker(spec, threads, python, script)
     # Making the operands (up to 100M normals), then the first call, then the
     # repeats: each with its own deadline.
     deadlines = {"ready": 300, "first": call_limit, "seconds": spec["budget"] * 2 + 2 * call_limit}

@@ -82,7 +82,6 @@ import queue
 import statistics
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -288,19 +287,10 @@ def check(np, got, want, dtype):
 
 
 def run_case(spec, threads, limit):
-    env = dict(os.environ)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = str(threads)
-    cmd = [cx.VENV_PYTHON, os.path.abspath(__file__), "--worker", json.dumps(dict(spec, threads=threads))]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
-    lines = queue.Queue()
-
-    def read():
-        for line in proc.stdout:
-            lines.put(json.loads(line))
-        lines.put(None)
-
-    threading.Thread(target=read, daemon=True).start()
+    """Every method's time on one case at `threads` threads, in a fresh
+    process stopped after `limit` seconds (the methods it finished by then
+    are kept)."""
+    proc, _, lines = cx.spawn_worker(dict(spec, threads=threads), threads, script=__file__)
     got = {}
     deadline = time.time() + limit
     try:

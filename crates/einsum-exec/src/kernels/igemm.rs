@@ -142,7 +142,7 @@ unsafe fn gemm_tiled<T: Element, const MR: usize, const NR: usize>(
             let b = &mut b_pack[..kc * panels * NR];
             // SAFETY: rows pc..pc+kc and columns jc..jc+nc of the right
             // matrix are within the caller's k×n.
-            unsafe { pack_b::<T, NR>(b, offset(rhs, pc, jc), kc, nc) };
+            unsafe { pack::<T, NR>(b, offset(rhs, pc, jc).ptr, rhs.rs, rhs.cs, kc, nc) };
             let b: &[T] = b;
             let first = pc == 0;
             let shared = Shared((lhs, dst));
@@ -164,7 +164,7 @@ unsafe fn gemm_tiled<T: Element, const MR: usize, const NR: usize>(
                     let a = &mut a[..kc * mc.next_multiple_of(MR)];
                     // SAFETY: rows ic..ic+mc and columns pc..pc+kc of the
                     // left matrix are within the caller's m×k.
-                    unsafe { pack_a::<T, MR>(a, offset(lhs, ic, pc), mc, kc) };
+                    unsafe { pack::<T, MR>(a, offset(lhs, ic, pc).ptr, lhs.cs, lhs.rs, kc, mc) };
                     let tile = Tile {
                         dst: offset(dst, ic, jc),
                         rows: mc,
@@ -236,56 +236,35 @@ fn buffers<T: Element>(b: usize, a: usize) -> Option<(Vec<T>, Vec<T>)> {
     Some((make(b)?, make(a)?))
 }
 
-/// Packs rows `0..kc` and columns `0..nc` of `rhs` into `out` as panels of
-/// `NR` columns, each `kc` rows of `NR` contiguous elements, zero-padded.
+/// Packs `mat` into `out` as panels `W` wide: panel `q` holds indices
+/// `q*W..(q+1)*W` along `across` (`len` of them in all, the last panel
+/// zero-padded), each for `steps` steps along `along`, its `W` elements of
+/// a step contiguous. The right matrix packs its columns across and its
+/// rows along (`W` = `NR`); the left its rows across and columns along
+/// (`W` = `MR`).
 ///
 /// # Safety
-/// Every `(p, j)` with `p < kc`, `j < nc` of `rhs` is a valid element.
-unsafe fn pack_b<T: Element, const NR: usize>(
+/// Every `mat.ptr + a*along + c*across` with `a < steps`, `c < len` is a
+/// valid element.
+unsafe fn pack<T: Element, const W: usize>(
     out: &mut [T],
-    rhs: Mat<*const T>,
-    kc: usize,
-    nc: usize,
+    ptr: *const T,
+    along: isize,
+    across: isize,
+    steps: usize,
+    len: usize,
 ) {
-    for (q, panel) in out.chunks_exact_mut(kc * NR).enumerate() {
-        let j0 = q * NR;
-        let width = NR.min(nc - j0);
-        for (p, row) in panel.chunks_exact_mut(NR).enumerate() {
-            let base = rhs
-                .ptr
-                .wrapping_offset(p as isize * rhs.rs + j0 as isize * rhs.cs);
-            for (j, x) in row[..width].iter_mut().enumerate() {
-                // SAFETY: (p, j0 + j) is within kc×nc, as the caller promises.
-                *x = unsafe { *base.offset(j as isize * rhs.cs) };
+    for (q, panel) in out.chunks_exact_mut(steps * W).enumerate() {
+        let c0 = q * W;
+        let width = W.min(len - c0);
+        for (a, step) in panel.chunks_exact_mut(W).enumerate() {
+            let base = ptr.wrapping_offset(a as isize * along + c0 as isize * across);
+            for (c, x) in step[..width].iter_mut().enumerate() {
+                // SAFETY: (a, c0 + c) is within steps×len, as the caller
+                // promises.
+                *x = unsafe { *base.offset(c as isize * across) };
             }
-            row[width..].fill(T::ZERO);
-        }
-    }
-}
-
-/// Packs rows `0..mc` and columns `0..kc` of `lhs` into `out` as panels of
-/// `MR` rows, each `kc` columns of `MR` contiguous elements, zero-padded.
-///
-/// # Safety
-/// Every `(i, p)` with `i < mc`, `p < kc` of `lhs` is a valid element.
-unsafe fn pack_a<T: Element, const MR: usize>(
-    out: &mut [T],
-    lhs: Mat<*const T>,
-    mc: usize,
-    kc: usize,
-) {
-    for (q, panel) in out.chunks_exact_mut(kc * MR).enumerate() {
-        let i0 = q * MR;
-        let height = MR.min(mc - i0);
-        for (p, col) in panel.chunks_exact_mut(MR).enumerate() {
-            let base = lhs
-                .ptr
-                .wrapping_offset(i0 as isize * lhs.rs + p as isize * lhs.cs);
-            for (i, x) in col[..height].iter_mut().enumerate() {
-                // SAFETY: (i0 + i, p) is within mc×kc, as the caller promises.
-                *x = unsafe { *base.offset(i as isize * lhs.rs) };
-            }
-            col[height..].fill(T::ZERO);
+            step[width..].fill(T::ZERO);
         }
     }
 }
