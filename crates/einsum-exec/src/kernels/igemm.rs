@@ -628,10 +628,11 @@ mod tests {
         (6, 2100, 300),
     ];
     /// Under Miri (which checks every pointer the kernel follows, a
-    /// thousand times slower): each path once, a partial tile and a second
-    /// `KC` block included.
+    /// thousand times slower): each path (thin rows, thin columns, no
+    /// `k`, packed with partial tiles) on every layout, for one type (five
+    /// types with a second `KC` block ran over 20 minutes there).
     #[cfg(miri)]
-    const SHAPES: &[(usize, usize, usize)] = &[(1, 7, 3), (5, 1, 9), (7, 9, 0), (13, 17, 260)];
+    const SHAPES: &[(usize, usize, usize)] = &[(1, 7, 3), (5, 1, 9), (7, 9, 0), (13, 17, 5)];
 
     fn every_case<T: Element, const MR: usize, const NR: usize>(cast: impl Fn(i64) -> T + Copy) {
         let mut g = Gen(0x9e37_79b9_7f4a_7c15);
@@ -671,6 +672,11 @@ mod tests {
     #[test]
     fn products_equal_the_triple_loop_on_every_layout_and_blocking() {
         every_case::<i64, 4, 8>(|x| x);
+        if cfg!(miri) {
+            // One type is enough for the pointer checks (the others only
+            // change the tile and the arithmetic).
+            return;
+        }
         every_case::<i32, 6, 16>(|x| x as i32);
         every_case::<u8, 4, 64>(|x| x as u8);
         every_case::<i16, 6, 32>(|x| x as i16);
