@@ -78,7 +78,7 @@ mod macros;
 pub use api::{Einsum, Operand, Options, einsum, einsum_into, operands, plans_made};
 #[doc(inline)] // the stage's own docs as a module here, so links to it resolve
 pub use einsum_exec as exec;
-pub use einsum_exec::{Accum, Element, GemmPolicy, Par, RunOptions};
+pub use einsum_exec::{Accum, Element, GemmPolicy, Par, RunOptions, f16};
 pub use einsum_macros::{einsum, einsum_into, try_einsum, try_einsum_into};
 #[doc(inline)] // the stage's own docs as a module here, so links to it resolve
 pub use einsum_plan as plan;

@@ -128,6 +128,12 @@ macro_rules! small_integer {
 }
 small_integer!(i8: -10, i16: -10, u8: 0, u16: 0, u32: 0, u64: 0);
 
+impl Sample for einsum::f16 {
+    fn sample(seed: u64) -> Self {
+        einsum::f16::from_f64(unit(seed))
+    }
+}
+
 impl Sample for bool {
     fn sample(seed: u64) -> Self {
         mix(seed) % 2 == 1
@@ -336,7 +342,9 @@ fn compare<T: Sample>(
             let error = (vr - re).abs() + (vi - im).abs();
             // Rounding in T of the products and of any order of summation:
             // a few ulps of the summed magnitudes (pairwise keeps it small).
-            let tolerance = 64.0 * T::EPSILON * scale + f64::MIN_POSITIVE;
+            // Halves: 8 ulps (0.8%), so a kernel that loses a bit shows.
+            let ulps = if T::EPSILON > 1e-4 { 8.0 } else { 64.0 };
+            let tolerance = ulps * T::EPSILON * scale + f64::MIN_POSITIVE;
             if error > tolerance {
                 return Err(format!(
                     "element {i} of {shape:?}: got {value:?}, want ({re}, {im}), error {error:e} > {tolerance:e}"
@@ -711,4 +719,11 @@ fn small_integers_unsigned_and_booleans_every_layout() {
     run_corpus::<u32>(false);
     run_corpus::<u64>(false);
     run_corpus::<bool>(false);
+}
+
+#[test]
+fn float16_every_layout() {
+    // Halves round each product and addition they store, and accumulate
+    // dots and sums in f32; within a few half ulps of the precise sums.
+    run_corpus::<einsum::f16>(false);
 }

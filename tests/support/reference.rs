@@ -182,6 +182,19 @@ real!(u16, 0.0);
 real!(u32, 0.0);
 real!(u64, 0.0);
 
+impl Magnitude for einsum::f16 {
+    fn magnitude(self) -> f64 {
+        f64::from(self.to_f32()).abs()
+    }
+    fn distance(self, other: Self) -> f64 {
+        (f64::from(self.to_f32()) - f64::from(other.to_f32())).abs()
+    }
+    fn parts(self) -> (f64, f64) {
+        (f64::from(self.to_f32()), 0.0)
+    }
+    const EPSILON: f64 = 0.0009765625; // 2^-10, half's ulp at 1
+}
+
 impl Magnitude for bool {
     fn magnitude(self) -> f64 {
         f64::from(u8::from(self))

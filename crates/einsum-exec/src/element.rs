@@ -1,6 +1,8 @@
 //! The element types the executor runs on.
 
+use half::f16;
 use num_complex::Complex;
+use sealed::Sealed as _;
 
 pub(crate) mod sealed {
     /// `gemm::gemm`'s signature: sizes, then the destination, left and right
@@ -31,6 +33,17 @@ pub(crate) mod sealed {
     /// What the executor needs of an element type beyond arithmetic, out of
     /// users' reach.
     pub trait Sealed: Sized {
+        /// The type sums of this one accumulate in: itself, except for
+        /// `f16`, whose dots and sums run in `f32` and are rounded once
+        /// at the end, as numpy's half loops do.
+        type Acc: super::Element;
+
+        /// `self` as an accumulator.
+        fn widen(self) -> Self::Acc;
+
+        /// An accumulated value rounded back to this type.
+        fn narrow(acc: Self::Acc) -> Self;
+
         /// The GEMM kernel for this type, if there is one.
         fn gemm_kernel() -> Option<GemmKernel<Self>>;
 
@@ -64,14 +77,18 @@ pub(crate) mod sealed {
 /// The most accumulators any element type's sum leaves keep.
 pub(crate) const MAX_LANES: usize = 16;
 
-/// A number type einsum can run on: `f32`, `f64`, `Complex<f32>`,
-/// `Complex<f64>`, the signed and unsigned integers of 8 to 64 bits, and
-/// `bool`. Sealed: the kernels are written for these.
+/// A number type einsum can run on: `f16` (`half::f16`), `f32`, `f64`,
+/// `Complex<f32>`, `Complex<f64>`, the signed and unsigned integers of 8 to
+/// 64 bits, and `bool`. Sealed: the kernels are written for these.
 ///
 /// Integers wrap on overflow in their own width, as numpy's do; `bool`
-/// computes as numpy's does (a product is `and`, a sum is `or`). Matrix
-/// products run on the `gemm` crate's kernels for floats and complex
-/// numbers and on this crate's own blocked kernel for integers and `bool`.
+/// computes as numpy's does (a product is `and`, a sum is `or`). `f16`
+/// computes as numpy's half loops do: each product and each addition to a
+/// stored element in `f32`, rounded to half; a dot or sum along an axis
+/// accumulates in `f32` and is rounded once. Matrix products run on the
+/// `gemm` crate's kernels for floats and complex numbers (its `f16` kernel
+/// packs to `f32` and accumulates there) and on this crate's own blocked
+/// kernel for integers and `bool`.
 pub trait Element:
     Copy + Send + Sync + PartialEq + std::fmt::Debug + 'static + sealed::Sealed
 {
@@ -98,6 +115,15 @@ pub fn target<T: Element>() -> einsum_plan::fit::Target {
 macro_rules! float {
     ($t:ty, $name:literal, $zero:expr, $one:expr) => {
         impl sealed::Sealed for $t {
+            type Acc = Self;
+            #[inline(always)]
+            fn widen(self) -> Self {
+                self
+            }
+            #[inline(always)]
+            fn narrow(acc: Self) -> Self {
+                acc
+            }
             fn gemm_kernel() -> Option<sealed::GemmKernel<Self>> {
                 Some(gemm::gemm::<$t>)
             }
@@ -126,6 +152,15 @@ macro_rules! float {
 macro_rules! integer {
     ($t:ty, $name:literal, $mr:literal, $nr:literal) => {
         impl sealed::Sealed for $t {
+            type Acc = Self;
+            #[inline(always)]
+            fn widen(self) -> Self {
+                self
+            }
+            #[inline(always)]
+            fn narrow(acc: Self) -> Self {
+                acc
+            }
             fn gemm_kernel() -> Option<sealed::GemmKernel<Self>> {
                 Some(crate::kernels::igemm::kernel::<$t, $mr, $nr>())
             }
@@ -170,7 +205,109 @@ integer!(u16, "uint16", 6, 32);
 integer!(u32, "uint32", 6, 16);
 integer!(u64, "uint64", 4, 8);
 
+impl sealed::Sealed for f16 {
+    type Acc = f32;
+    #[inline(always)]
+    fn widen(self) -> f32 {
+        half_bits::widen(self.to_bits())
+    }
+    #[inline(always)]
+    fn narrow(acc: f32) -> Self {
+        f16::from_bits(half_bits::narrow(acc))
+    }
+    fn gemm_kernel() -> Option<sealed::GemmKernel<Self>> {
+        Some(gemm::gemm::<f16>)
+    }
+}
+impl Element for f16 {
+    const ZERO: Self = f16::ZERO;
+    const ONE: Self = f16::ONE;
+    const NAME: &'static str = "float16";
+    #[inline(always)]
+    fn add(self, other: Self) -> Self {
+        f16::narrow(self.widen() + other.widen())
+    }
+    #[inline(always)]
+    fn mul(self, other: Self) -> Self {
+        f16::narrow(self.widen() * other.widen())
+    }
+}
+
+/// Conversions between half and single precision in plain integer and
+/// float arithmetic with no branches a loop could not turn into selects,
+/// so the kernels' loops over halves vectorise (the `half` crate's
+/// conversions check for F16C on every call, which kept them scalar: a
+/// half dot ran no faster than numpy's scalar loop). Exact: every half
+/// widens to the same `f32` as `half`'s, and `narrow` rounds to nearest,
+/// ties to even, as `half` and numpy do (tested against `half` below).
+mod half_bits {
+    /// The `f32` of the half with bits `h`.
+    #[inline(always)]
+    pub(super) fn widen(h: u16) -> f32 {
+        let h = u32::from(h);
+        let sign = (h & 0x8000) << 16;
+        let magnitude = (h & 0x7fff) << 13; // exponent and significand, in f32's place
+        let exponent = magnitude & (0x7c00 << 13);
+        // Normal numbers: rebias the exponent (127 - 15).
+        let normal = magnitude + (112 << 23);
+        // Infinities and NaNs: the largest exponent.
+        let special = normal + (128 << 23) - (16 << 23);
+        // Zeros and subnormals: the significand as a multiple of 2^-24,
+        // made exact by one subtraction of the implied leading one.
+        let tiny = (f32::from_bits(magnitude + (113 << 23)) - f32::from_bits(113 << 23)).to_bits();
+        let bits = if exponent == 0x7c00 << 13 {
+            special
+        } else if exponent == 0 {
+            tiny
+        } else {
+            normal
+        };
+        f32::from_bits(bits | sign)
+    }
+
+    /// The half nearest `x` (ties to even), as bits; infinities beyond
+    /// half's range, NaN stays NaN.
+    #[inline(always)]
+    pub(super) fn narrow(x: f32) -> u16 {
+        let bits = x.to_bits();
+        let sign = (bits >> 16) & 0x8000;
+        let magnitude = bits & 0x7fff_ffff;
+        // At or above 65520 (half's largest finite plus half an ulp): inf;
+        // NaN: a quiet NaN.
+        let overflow = if magnitude > 0x7f80_0000 {
+            0x7e00
+        } else {
+            0x7c00
+        };
+        // Below 2^-14: a subnormal half. Adding 0.5 shifts the significand
+        // so the float unit rounds at 2^-24, ties to even.
+        let sub = (f32::from_bits(magnitude) + 0.5f32)
+            .to_bits()
+            .wrapping_sub(0.5f32.to_bits());
+        // Normal: rebias, then round the 13 dropped bits to nearest even.
+        let odd = (magnitude >> 13) & 1;
+        let normal = magnitude.wrapping_sub(112 << 23).wrapping_add(0xfff + odd) >> 13;
+        let h = if magnitude >= 0x4780_0000 - 0x1000 {
+            overflow
+        } else if magnitude < 113 << 23 {
+            sub
+        } else {
+            normal
+        };
+        (h | sign) as u16
+    }
+}
+
 impl sealed::Sealed for bool {
+    type Acc = Self;
+    #[inline(always)]
+    fn widen(self) -> Self {
+        self
+    }
+    #[inline(always)]
+    fn narrow(acc: Self) -> Self {
+        acc
+    }
     fn gemm_kernel() -> Option<sealed::GemmKernel<Self>> {
         Some(crate::kernels::igemm::kernel::<bool, 4, 64>())
     }
@@ -192,6 +329,7 @@ impl Element for bool {
 
 #[cfg(test)]
 mod tests {
+    use super::sealed::Sealed;
     use super::*;
 
     #[test]
@@ -209,6 +347,80 @@ mod tests {
         assert!(!false.add(false));
         assert!(!true.mul(false));
         assert!(Element::mul(true, true));
+    }
+
+    #[test]
+    fn halves_round_each_operation_and_accumulate_in_f32() {
+        let h = f16::from_f32;
+        // 2048 + 1 is not a half (spacing 2 there): the addition rounds.
+        assert_eq!(h(2048.0).add(h(1.0)), h(2048.0));
+        // ...but an accumulator keeps it.
+        let acc = h(2048.0).widen() + h(1.0).widen() + h(1.0).widen();
+        assert_eq!(f16::narrow(acc), h(2050.0));
+        assert_eq!(h(3.0).mul(h(0.5)), h(1.5));
+        assert_eq!(f16::ZERO.to_bits(), 0, "zeroed memory reads as 0.0");
+    }
+
+    #[test]
+    fn half_conversions_match_the_half_crate() {
+        for h in 0..=u16::MAX {
+            let x = f16::from_bits(h);
+            let wide = half_bits::widen(h);
+            if x.is_nan() {
+                assert!(wide.is_nan(), "{h:#x}");
+                assert!(f16::from_bits(half_bits::narrow(wide)).is_nan());
+            } else {
+                assert_eq!(wide.to_bits(), x.to_f32().to_bits(), "{h:#x}");
+                assert_eq!(half_bits::narrow(wide), h, "round trip {h:#x}");
+            }
+        }
+        // Floats between halves (ties, just off ties), around every
+        // boundary: subnormals, the normal range's ends, overflow.
+        let mut floats: Vec<f32> = vec![
+            0.0,
+            -0.0,
+            65504.0,
+            65519.99,
+            65520.0,
+            65536.0,
+            1e10,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::MAX,
+            f32::MIN_POSITIVE,
+            1e-10,
+            2.98e-8,
+            2.99e-8,
+            5.96e-8,
+            6.0e-5,
+            6.1035e-5,
+            6.10352e-5,
+        ];
+        let mut seed = 0x1234_5678u32;
+        for _ in 0..200_000 {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            floats.push(f32::from_bits(seed));
+        }
+        for h in (0..0x7c00u32).step_by(7) {
+            let lo = f16::from_bits(h as u16).to_f32();
+            let hi = f16::from_bits(h as u16 + 1).to_f32();
+            let mid = (lo + hi) / 2.0;
+            floats.extend([
+                mid,
+                f32::from_bits(mid.to_bits() + 1),
+                f32::from_bits(mid.to_bits() - 1),
+                -mid,
+            ]);
+        }
+        for x in floats {
+            let want = f16::from_f32(x);
+            let got = half_bits::narrow(x);
+            if x.is_nan() {
+                assert!(f16::from_bits(got).is_nan(), "{x:e}");
+            } else {
+                assert_eq!(got, want.to_bits(), "{x:e} ({:#x})", x.to_bits());
+            }
+        }
     }
 
     #[test]

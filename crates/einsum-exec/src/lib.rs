@@ -71,6 +71,8 @@ mod workspace;
 pub use einsum_plan::GemmPolicy;
 pub use element::{Element, target};
 pub use error::{ExecError, ProgramProblem};
+/// numpy's `float16`, as the `half` crate defines it (one of the [`Element`] types).
+pub use half::f16;
 pub use memory::{
     Allocation, advise_huge_pages, bytes_of, check_bytes, check_shape, machine_bytes, try_zeroed,
 };

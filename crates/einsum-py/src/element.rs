@@ -62,6 +62,7 @@ macro_rules! elements {
 }
 
 elements! {
+    F16: half::f16, b'f', 2, "float16";
     F32: f32, b'f', 4, "float32";
     F64: f64, b'f', 8, "float64";
     C64: Complex<f32>, b'c', 8, "complex64";

@@ -61,9 +61,10 @@ def test_matches_numpy(problem):
     assert got.dtype == np.asarray(want).dtype
     assert got.shape == np.shape(want)
     if got.dtype == np.float16:
-        # float16 runs as float32, rounded to half once: equal to numpy's
-        # float32 result rounded (numpy's own half result also rounds its
-        # intermediates, so it is compared loosely).
+        # float16 computes as numpy's half loops do: products and stored
+        # sums rounded to half, dots and sums along an axis in float32.
+        # Close to numpy's float32 result rounded, and loosely to numpy's
+        # own half result (which rounds in its iterator's order).
         wide = np.asarray(np.einsum(subscripts, *[o.astype(np.float32) for o in ops])).astype(np.float16)
         np.testing.assert_allclose(got.astype(np.float32), wide.astype(np.float32), rtol=1e-3, atol=1e-3)
         np.testing.assert_allclose(got.astype(np.float32), np.asarray(want, np.float32), rtol=2e-2, atol=64)

@@ -86,8 +86,7 @@ def test_a_memory_limit_is_elements_or_a_size_in_bytes():
 def test_a_memory_limit_in_bytes_counts_the_elements_of_the_dtype(dtype):
     terms, arrays = ring(5, 12, 6, dtype)
     subscripts = terms + "->a"
-    # What a run computes in: float16 runs as float32.
-    element_bytes = 4 if dtype == np.float16 else np.dtype(dtype).itemsize
+    element_bytes = np.dtype(dtype).itemsize
     size = f"{20 * element_bytes}B"
     want = einsumc.einsum(subscripts, *arrays, memory_limit=20)
     assert np.array_equal(einsumc.einsum(subscripts, *arrays, memory_limit=size), want)
@@ -99,7 +98,7 @@ def test_a_memory_limit_in_bytes_counts_the_elements_of_the_dtype(dtype):
     # Mixed dtypes: the size counts elements of the promoted type.
     mixed = [np.real(arrays[0]).astype(np.float32), *arrays[1:]]
     compute = np.result_type(*mixed)
-    wide = 4 if compute == np.float16 else compute.itemsize
+    wide = compute.itemsize
     assert np.array_equal(
         einsumc.einsum(subscripts, *mixed, memory_limit=f"{20 * wide}B"),
         einsumc.einsum(subscripts, *mixed, memory_limit=20),

@@ -404,13 +404,13 @@ unsafe fn skinny<T: Element>(
                 // are k elements each, within the caller's contract; (i, j)
                 // is a result element.
                 unsafe {
-                    let sum = super::reduce::dot(
+                    let sum = T::narrow(super::reduce::dot(
                         offset(lhs, i, 0).ptr,
                         lhs.cs,
                         offset(rhs, 0, j).ptr,
                         rhs.rs,
                         k,
-                    );
+                    ));
                     let d = offset(dst, i, j).ptr;
                     *d = if read { (*d).add(sum) } else { sum };
                 }

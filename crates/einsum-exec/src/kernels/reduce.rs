@@ -13,16 +13,24 @@ use crate::element::{Element, MAX_LANES};
 const PER_LANE: usize = 16;
 
 /// A dot leaf: `dot_block` in one instruction set's version.
-type DotLeaf<T> = unsafe fn(*const T, isize, *const T, isize, usize) -> T;
+type DotLeaf<T> = unsafe fn(*const T, isize, *const T, isize, usize) -> Acc<T>;
 /// A sum leaf: `sum_block` in one instruction set's version.
-type SumLeaf<T> = unsafe fn(*const T, isize, usize) -> T;
+type SumLeaf<T> = unsafe fn(*const T, isize, usize) -> Acc<T>;
+/// An exact type's dot leaf (its accumulator is itself).
+type ExactDotLeaf<T> = unsafe fn(*const T, isize, *const T, isize, usize) -> T;
+/// An exact type's sum leaf.
+type ExactSumLeaf<T> = unsafe fn(*const T, isize, usize) -> T;
 
-versions!(dot_leaf, dot_block, DotLeaf<T>, (a: *const T, sa: isize, b: *const T, sb: isize, n: usize) -> T);
-versions!(sum_leaf, sum_block, SumLeaf<T>, (a: *const T, sa: isize, n: usize) -> T);
-versions!(dot_exact_leaf, dot_exact, DotLeaf<T>, (a: *const T, sa: isize, b: *const T, sb: isize, n: usize) -> T);
-versions!(sum_exact_leaf, sum_exact, SumLeaf<T>, (a: *const T, sa: isize, n: usize) -> T);
+/// What `T`'s sums accumulate in (`f32` for `f16`, else `T`).
+pub(crate) type Acc<T> = <T as crate::element::sealed::Sealed>::Acc;
 
-/// `sum(a[i*sa] * b[i*sb] for i < n)`, pairwise.
+versions!(dot_leaf, dot_block, DotLeaf<T>, (a: *const T, sa: isize, b: *const T, sb: isize, n: usize) -> Acc<T>);
+versions!(sum_leaf, sum_block, SumLeaf<T>, (a: *const T, sa: isize, n: usize) -> Acc<T>);
+versions!(dot_exact_leaf, dot_exact, ExactDotLeaf<T>, (a: *const T, sa: isize, b: *const T, sb: isize, n: usize) -> T);
+versions!(sum_exact_leaf, sum_exact, ExactSumLeaf<T>, (a: *const T, sa: isize, n: usize) -> T);
+
+/// `sum(a[i*sa] * b[i*sb] for i < n)`, pairwise, in `T`'s accumulator
+/// type (callers round it back with `T::narrow` where they store it).
 ///
 /// # Safety
 /// Every `a.offset(i * sa)` and `b.offset(i * sb)` for `i < n` must be a
@@ -33,11 +41,11 @@ pub(crate) unsafe fn dot<T: Element>(
     b: *const T,
     sb: isize,
     n: usize,
-) -> T {
+) -> Acc<T> {
     let isa = isa::detected();
     if T::EXACT {
         // SAFETY: the caller's contract; the version is this CPU's.
-        return unsafe { dot_exact_leaf::<T>(isa)(a, sa, b, sb, n) };
+        return unsafe { dot_exact_leaf::<T>(isa)(a, sa, b, sb, n) }.widen();
     }
     // SAFETY: the caller's contract; the leaf is this CPU's version.
     unsafe { dot_tree(a, sa, b, sb, n, dot_leaf::<T>(isa)) }
@@ -54,7 +62,7 @@ unsafe fn dot_tree<T: Element>(
     sb: isize,
     n: usize,
     leaf: DotLeaf<T>,
-) -> T {
+) -> Acc<T> {
     if n > PER_LANE * T::LANES {
         let half = (n / 2) & !(T::LANES - 1);
         // SAFETY: both halves index within the caller's `n` elements.
@@ -79,9 +87,15 @@ unsafe fn dot_tree<T: Element>(
 /// # Safety
 /// As [`dot`].
 #[inline(always)]
-unsafe fn dot_block<T: Element>(a: *const T, sa: isize, b: *const T, sb: isize, n: usize) -> T {
+unsafe fn dot_block<T: Element>(
+    a: *const T,
+    sa: isize,
+    b: *const T,
+    sb: isize,
+    n: usize,
+) -> Acc<T> {
     let lanes = T::LANES;
-    let mut acc = [T::ZERO; MAX_LANES];
+    let mut acc = [Acc::<T>::ZERO; MAX_LANES];
     if sa == 1 && sb == 1 {
         // SAFETY: with unit strides the caller's contract makes these slices.
         let (xs, ys) = unsafe {
@@ -94,11 +108,11 @@ unsafe fn dot_block<T: Element>(a: *const T, sa: isize, b: *const T, sb: isize, 
         let mut yc = ys.chunks_exact(lanes);
         for (x, y) in (&mut xc).zip(&mut yc) {
             for l in 0..lanes {
-                acc[l] = acc[l].add(x[l].mul(y[l]));
+                acc[l] = acc[l].add(x[l].widen().mul(y[l].widen()));
             }
         }
         for (l, (x, y)) in xc.remainder().iter().zip(yc.remainder()).enumerate() {
-            acc[l] = acc[l].add(x.mul(*y));
+            acc[l] = acc[l].add(x.widen().mul(y.widen()));
         }
     } else {
         // Independent loads per round, so many cache misses are in flight
@@ -109,28 +123,28 @@ unsafe fn dot_block<T: Element>(a: *const T, sa: isize, b: *const T, sb: isize, 
                 let k = (i + l) as isize;
                 // SAFETY: `i + l < n`, per the caller's contract.
                 let (x, y) = unsafe { (*a.offset(sa * k), *b.offset(sb * k)) };
-                *slot = slot.add(x.mul(y));
+                *slot = slot.add(x.widen().mul(y.widen()));
             }
             i += lanes;
         }
         for (l, k) in (i..n).enumerate() {
             // SAFETY: `k < n`, per the caller's contract.
             let (x, y) = unsafe { (*a.offset(sa * k as isize), *b.offset(sb * k as isize)) };
-            acc[l] = acc[l].add(x.mul(y));
+            acc[l] = acc[l].add(x.widen().mul(y.widen()));
         }
     }
     combine(acc, lanes)
 }
 
-/// `sum(a[i*sa] for i < n)`, pairwise.
+/// `sum(a[i*sa] for i < n)`, pairwise, in `T`'s accumulator type.
 ///
 /// # Safety
 /// Every `a.offset(i * sa)` for `i < n` must be a valid element.
-pub(crate) unsafe fn sum<T: Element>(a: *const T, sa: isize, n: usize) -> T {
+pub(crate) unsafe fn sum<T: Element>(a: *const T, sa: isize, n: usize) -> Acc<T> {
     let isa = isa::detected();
     if T::EXACT {
         // SAFETY: the caller's contract; the version is this CPU's.
-        return unsafe { sum_exact_leaf::<T>(isa)(a, sa, n) };
+        return unsafe { sum_exact_leaf::<T>(isa)(a, sa, n) }.widen();
     }
     // SAFETY: the caller's contract; the leaf is this CPU's version.
     unsafe { sum_tree(a, sa, n, sum_leaf::<T>(isa)) }
@@ -140,7 +154,7 @@ pub(crate) unsafe fn sum<T: Element>(a: *const T, sa: isize, n: usize) -> T {
 ///
 /// # Safety
 /// As [`sum`], and `leaf` runs on this CPU.
-unsafe fn sum_tree<T: Element>(a: *const T, sa: isize, n: usize, leaf: SumLeaf<T>) -> T {
+unsafe fn sum_tree<T: Element>(a: *const T, sa: isize, n: usize, leaf: SumLeaf<T>) -> Acc<T> {
     if n > PER_LANE * T::LANES {
         let half = (n / 2) & !(T::LANES - 1);
         // SAFETY: both halves index within the caller's `n` elements.
@@ -162,20 +176,20 @@ unsafe fn sum_tree<T: Element>(a: *const T, sa: isize, n: usize, leaf: SumLeaf<T
 /// # Safety
 /// As [`sum`].
 #[inline(always)]
-unsafe fn sum_block<T: Element>(a: *const T, sa: isize, n: usize) -> T {
+unsafe fn sum_block<T: Element>(a: *const T, sa: isize, n: usize) -> Acc<T> {
     let lanes = T::LANES;
-    let mut acc = [T::ZERO; MAX_LANES];
+    let mut acc = [Acc::<T>::ZERO; MAX_LANES];
     if sa == 1 {
         // SAFETY: with a unit stride the caller's contract makes this a slice.
         let xs = unsafe { std::slice::from_raw_parts(a, n) };
         let mut xc = xs.chunks_exact(lanes);
         for x in &mut xc {
             for l in 0..lanes {
-                acc[l] = acc[l].add(x[l]);
+                acc[l] = acc[l].add(x[l].widen());
             }
         }
         for (l, x) in xc.remainder().iter().enumerate() {
-            acc[l] = acc[l].add(*x);
+            acc[l] = acc[l].add(x.widen());
         }
     } else {
         // As in `dot_block`: independent loads per round.
@@ -183,13 +197,13 @@ unsafe fn sum_block<T: Element>(a: *const T, sa: isize, n: usize) -> T {
         while i + lanes <= n {
             for (l, slot) in acc.iter_mut().take(lanes).enumerate() {
                 // SAFETY: `i + l < n`, per the caller's contract.
-                *slot = slot.add(unsafe { *a.offset(sa * (i + l) as isize) });
+                *slot = slot.add(unsafe { *a.offset(sa * (i + l) as isize) }.widen());
             }
             i += lanes;
         }
         for (l, k) in (i..n).enumerate() {
             // SAFETY: `k < n`, per the caller's contract.
-            acc[l] = acc[l].add(unsafe { *a.offset(sa * k as isize) });
+            acc[l] = acc[l].add(unsafe { *a.offset(sa * k as isize) }.widen());
         }
     }
     combine(acc, lanes)
@@ -218,7 +232,7 @@ unsafe fn dot_exact<T: Element>(a: *const T, sa: isize, b: *const T, sb: isize, 
             .fold(T::ZERO, |acc, (x, y)| acc.add(x.mul(*y)));
     }
     // SAFETY: the caller's contract.
-    unsafe { dot_block(a, sa, b, sb, n) }
+    T::narrow(unsafe { dot_block(a, sa, b, sb, n) })
 }
 
 /// [`sum`] for a type whose sums are exact in any order, as [`dot_exact`].
@@ -233,7 +247,7 @@ unsafe fn sum_exact<T: Element>(a: *const T, sa: isize, n: usize) -> T {
         return xs.iter().fold(T::ZERO, |acc, x| acc.add(*x));
     }
     // SAFETY: the caller's contract.
-    unsafe { sum_block(a, sa, n) }
+    T::narrow(unsafe { sum_block(a, sa, n) })
 }
 
 /// The first `lanes` accumulators (a power of two) added pairwise: each

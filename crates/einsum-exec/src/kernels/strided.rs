@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use einsum_plan::fit::{Loops, Order, TILE};
 
 use super::isa::{self, versions};
-use super::reduce::{dot, sum};
+use super::reduce::{Acc, dot, sum};
 use super::{Dim, Shared, for_each_offset};
 use crate::element::Element;
 use crate::par::Accum;
@@ -110,7 +110,7 @@ pub(crate) unsafe fn run<T: Element>(loops: &Loops, bases: Bases<T>, accum: Accu
         let outer = loops.summed[0];
         let chunks = (threads * 4).min(outer.extent).min(MAX_PARTIALS);
         let shared = Shared(bases);
-        let mut partials = [T::ZERO; MAX_PARTIALS];
+        let mut partials = [Acc::<T>::ZERO; MAX_PARTIALS];
         partials[..chunks]
             .par_iter_mut()
             .enumerate()
@@ -130,9 +130,11 @@ pub(crate) unsafe fn run<T: Element>(loops: &Loops, bases: Bases<T>, accum: Accu
                     )
                 };
             });
-        let total = partials[..chunks].iter().fold(T::ZERO, |t, &p| t.add(p));
+        let total = partials[..chunks]
+            .iter()
+            .fold(Acc::<T>::ZERO, |t, &p| t.add(p));
         // SAFETY: a scalar result: its base is its one element.
-        unsafe { write(bases.out, total, accum) };
+        unsafe { write_acc(bases.out, total, accum) };
     } else {
         // SAFETY: the caller's contract.
         unsafe { serial(&loops.kept, &loops.summed, loops.order, bases, accum) };
@@ -178,7 +180,7 @@ unsafe fn serial<T: Element>(
             // SAFETY: offsets within the caller's contract.
             unsafe {
                 let value = reduce_all(summed, bases.a.offset(oa), bases.b.map(|b| b.offset(ob)));
-                write(bases.out.offset(oo), value, accum);
+                write_acc(bases.out.offset(oo), value, accum);
             }
         });
         return;
@@ -383,16 +385,16 @@ unsafe fn row2<T: Element>(
     }
 }
 
-/// The sum over `dims` of `a * b` (or of `a`).
+/// The sum over `dims` of `a * b` (or of `a`), in `T`'s accumulator type.
 ///
 /// # Safety
 /// Every offset `dims` reaches from `a` and `b` is a valid element.
-unsafe fn reduce_all<T: Element>(dims: &[Dim], a: *const T, b: Option<*const T>) -> T {
+unsafe fn reduce_all<T: Element>(dims: &[Dim], a: *const T, b: Option<*const T>) -> Acc<T> {
     let Some((inner, outer)) = dims.split_last() else {
         // SAFETY: no dims: the one element at each base.
-        return unsafe { b.map_or(*a, |b| (*a).mul(*b)) };
+        return unsafe { b.map_or((*a).widen(), |b| (*a).widen().mul((*b).widen())) };
     };
-    let mut total = T::ZERO;
+    let mut total = Acc::<T>::ZERO;
     for_each_offset(outer, |oa, ob, _| {
         // SAFETY: offsets within the caller's contract.
         let part = unsafe {
@@ -617,17 +619,17 @@ unsafe fn transpose<T: Element>(
     });
 }
 
-/// Writes or adds one result element.
+/// Writes or adds one result element from an accumulator, rounding once.
 ///
 /// # Safety
 /// `out` is a valid, exclusive element.
-unsafe fn write<T: Element>(out: *mut T, value: T, accum: Accum) {
+unsafe fn write_acc<T: Element>(out: *mut T, value: Acc<T>, accum: Accum) {
     // SAFETY: the caller's contract.
     unsafe {
-        *out = match accum {
+        *out = T::narrow(match accum {
             Accum::Replace => value,
-            Accum::Add => (*out).add(value),
-        }
+            Accum::Add => (*out).widen().add(value),
+        })
     }
 }
 

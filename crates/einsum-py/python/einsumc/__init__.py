@@ -7,9 +7,10 @@ expression compiler (Rust).
     array([ 1., 13., 41.])
 
 ``einsum``/``einsum_path`` follow numpy 2.x; ``contract``/``contract_path``/
-``contract_expression`` follow opt_einsum 3.4. Element types: float32,
-float64, complex64, complex128, int8-64, uint8-64, bool, and float16 (run
-as float32 and rounded once, as numpy's half loops accumulate) (``SUPPORTED_DTYPES``); others
+``contract_expression`` follow opt_einsum 3.4. Element types: float16,
+float32, float64, complex64, complex128, int8-64, uint8-64 and bool
+(``SUPPORTED_DTYPES``), all native in the executor (float16 computes as
+numpy's half loops do: in float32, rounded to half where stored); others
 raise ``TypeError``. Every call takes ``threads=`` (default: all cores, or
 what ``set_num_threads`` set for the process). ``explain`` shows the plan
 (einsum-explain's report), and with ``analyze=True`` times it step by step.

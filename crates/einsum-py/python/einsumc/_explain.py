@@ -3,7 +3,7 @@
 import numpy as np
 
 from . import _einsumc
-from ._numpy import _HALF, _HALF_RUNS_AS, _as_array, _check_dtype, _optimize_spec, _split
+from ._numpy import _as_array, _check_dtype, _optimize_spec, _split
 
 
 def _is_shape(op):
@@ -52,8 +52,6 @@ def explain(*operands, optimize="auto", memory_limit=None, analyze=False, repeat
     else:
         compute = np.dtype(np.float64)
     _check_dtype(compute)
-    if compute == _HALF:
-        compute = _HALF_RUNS_AS  # what runs (see einsumc.einsum)
     rng = np.random.default_rng(0)
     items = [
         (_random(a, compute, rng) if analyze else a) if _is_shape(a)

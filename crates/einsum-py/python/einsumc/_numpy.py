@@ -15,11 +15,8 @@ from . import _einsumc
 from ._terms import Problem, flop_count, from_sublists, validate_path, walk
 
 _compiled = _einsumc.compiled
-_HALF = np.dtype(np.float16)
-_HALF_RUNS_AS = np.dtype(np.float32)
-# The executor's element types, and float16, which runs as float32 (see
-# _einsum: numpy's own half loops accumulate in float32 too).
-SUPPORTED_DTYPES = tuple(np.dtype(name) for name in _einsumc.SUPPORTED_DTYPES) + (_HALF,)
+# The executor's element types.
+SUPPORTED_DTYPES = tuple(np.dtype(name) for name in _einsumc.SUPPORTED_DTYPES)
 _CASTINGS = ("no", "equiv", "safe", "same_kind", "unsafe")
 
 
@@ -93,9 +90,8 @@ def _layout(order, arrays):
 
 
 def _element_bytes(compute):
-    """Bytes of one element of what a run computes in: float16 runs as
-    float32."""
-    return _HALF_RUNS_AS.itemsize if compute == _HALF else compute.itemsize
+    """Bytes of one element of what a run computes in."""
+    return compute.itemsize
 
 
 def _limit_in_elements(optimize, element_bytes):
@@ -154,16 +150,6 @@ def _einsum(operands, out, dtype, order, casting, optimize, threads):
         if view is not None:
             return view
 
-    if compute == _HALF:
-        # float16: numpy's half loops widen each element to float32 and
-        # accumulate in float32; we run the whole contraction in float32
-        # on the half values and round the result to half once.
-        wide = expression.run(tuple(a.astype(_HALF_RUNS_AS) for a in arrays), None, threads, layout)
-        result = wide.astype(_HALF)
-        if out is not None:
-            np.copyto(out, result, casting="unsafe")
-            return out
-        return result[()] if result.ndim == 0 else result
     if out is not None:
         expression.run(tuple(arrays), out, threads)
         return out
