@@ -2,16 +2,19 @@
 //! arrays of any of them.
 
 use anyhow::{Result, bail};
+use einsum::f16;
 use ndarray::{ArrayD, IxDyn};
 use num_complex::Complex;
 
-/// One of the six element types.
+/// One of the seven element types.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum DType {
     /// `int32`
     I32,
     /// `int64`
     I64,
+    /// `float16`
+    F16,
     /// `float32`
     F32,
     /// `float64`
@@ -23,23 +26,25 @@ pub enum DType {
 }
 
 impl DType {
-    /// From `--dtype`: `f32`, `f64`, `c64`, `c128`, `i32`, `i64` (numpy's
-    /// names are accepted too).
+    /// From `--dtype`: `f16`, `f32`, `f64`, `c64`, `c128`, `i32`, `i64`
+    /// (numpy's names are accepted too).
     pub fn parse(text: &str) -> Result<DType> {
         Ok(match text {
+            "f16" | "float16" => DType::F16,
             "f32" | "float32" => DType::F32,
             "f64" | "float64" => DType::F64,
             "c64" | "complex64" => DType::C64,
             "c128" | "complex128" => DType::C128,
             "i32" | "int32" => DType::I32,
             "i64" | "int64" => DType::I64,
-            _ => bail!("unknown dtype '{text}' (f32, f64, c64, c128, i32, i64)"),
+            _ => bail!("unknown dtype '{text}' (f16, f32, f64, c64, c128, i32, i64)"),
         })
     }
 
     /// numpy's name for the type, e.g. `float64`.
     pub fn name(self) -> &'static str {
         match self {
+            DType::F16 => "float16",
             DType::F32 => "float32",
             DType::F64 => "float64",
             DType::C64 => "complex64",
@@ -52,6 +57,7 @@ impl DType {
     /// The size of one element in bytes.
     pub fn size(self) -> usize {
         match self {
+            DType::F16 => 2,
             DType::I32 | DType::F32 => 4,
             DType::I64 | DType::F64 | DType::C64 => 8,
             DType::C128 => 16,
@@ -63,6 +69,7 @@ impl DType {
     pub fn target(self) -> einsum::plan::fit::Target {
         use einsum::exec::target;
         match self {
+            DType::F16 => target::<f16>(),
             DType::F32 => target::<f32>(),
             DType::F64 => target::<f64>(),
             DType::C64 => target::<Complex<f32>>(),
@@ -79,9 +86,10 @@ impl DType {
         match (a, b) {
             (x, y) if x == y => x,
             (I32, I64) => I64,
-            (I32 | I64, F32) => F64,
+            (I32 | I64, F16 | F32) => F64,
+            (F16, F32) => F32,
             (_, F64) => F64,
-            (F32, C64) => C64,
+            (F16 | F32, C64) => C64,
             (_, C64) => C128,
             (_, C128) => C128,
             _ => b,
@@ -89,9 +97,11 @@ impl DType {
     }
 }
 
-/// An array of one of the six types.
+/// An array of one of the seven types.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Array {
+    /// `float16`
+    F16(ArrayD<f16>),
     /// `float32`
     F32(ArrayD<f32>),
     /// `float64`
@@ -109,6 +119,7 @@ pub enum Array {
 macro_rules! each {
     ($self:expr, $a:ident => $body:expr) => {
         match $self {
+            Array::F16($a) => $body,
             Array::F32($a) => $body,
             Array::F64($a) => $body,
             Array::C64($a) => $body,
@@ -123,6 +134,7 @@ impl Array {
     /// The element type.
     pub fn dtype(&self) -> DType {
         match self {
+            Array::F16(_) => DType::F16,
             Array::F32(_) => DType::F32,
             Array::F64(_) => DType::F64,
             Array::C64(_) => DType::C64,
@@ -168,6 +180,10 @@ impl Array {
             (Array::I32(a), DType::I64) => Array::I64(map(&a, i64::from)?),
             (Array::I32(a), DType::F64) => Array::F64(map(&a, f64::from)?),
             (Array::I64(a), DType::F64) => Array::F64(map(&a, |x| x as f64)?),
+            (Array::F16(a), DType::F32) => Array::F32(map(&a, f32::from)?),
+            (Array::F16(a), DType::F64) => Array::F64(map(&a, f64::from)?),
+            (Array::F16(a), DType::C64) => Array::C64(map(&a, |x| Complex::new(x.into(), 0.0))?),
+            (Array::F16(a), DType::C128) => Array::C128(map(&a, |x| c(x.into()))?),
             (Array::F32(a), DType::F64) => Array::F64(map(&a, f64::from)?),
             (Array::F32(a), DType::C64) => Array::C64(map(&a, |x| Complex::new(x, 0.0))?),
             (Array::I32(a), DType::C128) => Array::C128(map(&a, |x| c(f64::from(x)))?),
@@ -225,6 +241,7 @@ impl Array {
         }
         let integer = move |i: usize| (mix(key ^ i as u64) % 200) as i64 - 100;
         Ok(match dtype {
+            DType::F16 => Array::F16(filled(shape, reals(pair, f16::from_f64))?),
             DType::F32 => Array::F32(filled(shape, reals(pair, |x| x as f32))?),
             DType::F64 => Array::F64(filled(shape, reals(pair, |x| x))?),
             DType::C64 => Array::C64(filled(

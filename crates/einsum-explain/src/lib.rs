@@ -1,5 +1,5 @@
 //! The parts of the `einsum-explain` command line tool that stand on their
-//! own: arrays of the six element types ([`dtype`]), numpy's `.npy` files
+//! own: arrays of the seven element types ([`dtype`]), numpy's `.npy` files
 //! ([`npy`]), the plan reports in text, JSON and Graphviz ([`render`]) and
 //! the machine limits `--analyze` compares runs with ([`limits`]).
 //!

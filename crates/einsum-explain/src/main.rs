@@ -76,7 +76,7 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = 0)]
     seed: u64,
     /// Largest temporary allowed: elements (`1000000`), or bytes of
-    /// `--dtype`'s elements with a unit (`512MB`, `8GiB`). A contraction
+    /// the run's elements with a unit (`512MB`, `8GiB`). A contraction
     /// that no order fits is sliced.
     #[arg(long, value_name = "N|SIZE")]
     memory_limit: Option<MemoryLimit>,
@@ -84,7 +84,7 @@ struct Args {
     #[arg(long, requires = "memory_limit")]
     no_slice: bool,
     /// Element type for shape operands.
-    #[arg(long, default_value = "f64", value_parser = ["f32", "f64", "c64", "c128", "i32", "i64"])]
+    #[arg(long, default_value = "f64", value_parser = ["f16", "f32", "f64", "c64", "c128", "i32", "i64"])]
     dtype: String,
     /// Threads to run with (default: all cores).
     #[arg(long, value_name = "N")]
@@ -234,8 +234,17 @@ fn explain(args: &Args) -> Result<String> {
         .map(|text| Operand::parse(text))
         .collect::<Result<_>>()?;
     let shapes: Vec<&[usize]> = operands.iter().map(Operand::shape).collect();
-    let element_bytes = dtype_bytes(&args.dtype);
-    let memory_limit = args.memory_limit.map(|limit| limit.elements(element_bytes));
+    // The type that runs: the files' promoted, else `--dtype`'s; a limit
+    // in bytes counts its elements.
+    let file_dtype = operands
+        .iter()
+        .filter_map(|o| o.dtype())
+        .reduce(DType::promote);
+    let dtype = match file_dtype {
+        Some(d) => d,
+        None => DType::parse(&args.dtype)?,
+    };
+    let memory_limit = args.memory_limit.map(|limit| limit.elements(dtype.size()));
     let options = PlanOptions::new()
         .optimize(optimize)
         .memory_limit(memory_limit)
@@ -252,14 +261,6 @@ fn explain(args: &Args) -> Result<String> {
     }
     let run_needed = args.analyze || args.output.is_some();
     let mut analysis = None;
-    let file_dtype = operands
-        .iter()
-        .filter_map(|o| o.dtype())
-        .reduce(DType::promote);
-    let dtype = match file_dtype {
-        Some(d) => d,
-        None => DType::parse(&args.dtype)?,
-    };
     // How each step runs on the arrays this run has: those it makes are in
     // C order, files keep their own order unless cast.
     let strides: Vec<Vec<isize>> = operands.iter().map(|o| o.strides(dtype)).collect();
@@ -455,6 +456,7 @@ fn execute(
     }
     let dtype = arrays.first().map_or(DType::F64, Array::dtype);
     Ok(match dtype {
+        DType::F16 => typed!(F16),
         DType::F32 => typed!(F32),
         DType::F64 => typed!(F64),
         DType::C64 => typed!(C64),
@@ -488,14 +490,4 @@ fn execute_typed<T: Element>(
     let program = Program::from_fitted(Arc::new(plan.clone()), fitted.clone())?;
     let analysis = render::time_runs(&program, &inputs, &mut out, &options, repeat)?;
     Ok((out, analysis))
-}
-
-/// A memory limit as given: elements, or bytes.
-/// Bytes of one element of a `--dtype` name.
-fn dtype_bytes(dtype: &str) -> usize {
-    match dtype {
-        "f32" | "i32" => 4,
-        "c128" => 16,
-        _ => 8,
-    }
 }

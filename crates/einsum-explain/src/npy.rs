@@ -12,7 +12,7 @@
 //! exactly as long as its header says; any other source (a pipe) is read
 //! for at most one byte past the data, which must not exist.
 //!
-//! Where numpy accepts a file, so do we (for the six element types we
+//! Where numpy accepts a file, so do we (for the seven element types we
 //! support), with one exception the issue asks for: numpy ignores bytes
 //! after the data, we refuse them, since a file longer than its header
 //! promises was not written by numpy.
@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
+use einsum::f16;
 use ndarray::{ArrayD, IxDyn, ShapeBuilder};
 use num_complex::Complex;
 
@@ -214,6 +215,7 @@ pub fn read_from(mut reader: impl Read, len: Option<u64>) -> Result<Array, ReadE
         }
     }
     let array = match header.dtype {
+        DType::F16 => Array::F16(header.load(&mut reader, count, len.is_some())?),
         DType::F32 => Array::F32(header.load(&mut reader, count, len.is_some())?),
         DType::F64 => Array::F64(header.load(&mut reader, count, len.is_some())?),
         DType::C64 => Array::C64(header.load(&mut reader, count, len.is_some())?),
@@ -425,7 +427,7 @@ impl Header {
 
 /// The element type and byte order a `descr` string names. numpy accepts
 /// many more spellings (`'float64'`, `'d'`, `'<f08'`); these are the ones
-/// numpy writes for our six types, with `=` and `|` meaning native order as
+/// numpy writes for our seven types, with `=` and `|` meaning native order as
 /// they do to numpy.
 fn dtype_of(descr: &str) -> Result<(DType, bool), String> {
     let native_big = cfg!(target_endian = "big");
@@ -439,6 +441,7 @@ fn dtype_of(descr: &str) -> Result<(DType, bool), String> {
         (native_big, descr)
     };
     let dtype = match code {
+        "f2" => DType::F16,
         "f4" => DType::F32,
         "f8" => DType::F64,
         "c8" => DType::C64,
@@ -447,7 +450,7 @@ fn dtype_of(descr: &str) -> Result<(DType, bool), String> {
         "i8" => DType::I64,
         _ => {
             return Err(format!(
-                "dtype {} is not supported (float32, float64, complex64, complex128, int32, int64 are)",
+                "dtype {} is not supported (float16, float32, float64, complex64, complex128, int32, int64 are)",
                 quoted(descr)
             ));
         }
@@ -495,6 +498,7 @@ macro_rules! real_scalar {
     };
 }
 
+real_scalar!(f16, 2);
 real_scalar!(f32, 4);
 real_scalar!(f64, 8);
 real_scalar!(i32, 4);
@@ -523,6 +527,7 @@ impl<T: Scalar> Scalar for Complex<T> {
 /// Whatever `out` returns.
 pub fn write_to(mut out: impl Write, array: &Array) -> io::Result<()> {
     let descr = match array.dtype() {
+        DType::F16 => "<f2",
         DType::F32 => "<f4",
         DType::F64 => "<f8",
         DType::C64 => "<c8",
@@ -546,6 +551,7 @@ pub fn write_to(mut out: impl Write, array: &Array) -> io::Result<()> {
     out.write_all(&len.to_le_bytes())?;
     out.write_all(header.as_bytes())?;
     match array {
+        Array::F16(a) => write_values(&mut out, a.iter()),
         Array::F32(a) => write_values(&mut out, a.iter()),
         Array::F64(a) => write_values(&mut out, a.iter()),
         Array::C64(a) => write_values(&mut out, a.iter()),
@@ -1282,7 +1288,7 @@ mod tests {
             dict("'float64'", "False", "(2,)"),
             dict("'d'", "False", "(2,)"),
             dict("'<f08'", "False", "(2,)"),
-            // A sub-array dtype: not one of the six.
+            // A sub-array dtype: not one of the seven.
             dict("('<f8', (1,))", "False", "(2,)"),
             // An escape sequence: not decoded (see `literal`).
             dict("'\\x3cf8'", "False", "(2,)"),
@@ -1306,7 +1312,8 @@ mod tests {
 
     #[test]
     fn every_supported_dtype_reads_in_either_byte_order() {
-        let cases: [(&str, DType, usize); 6] = [
+        let cases: [(&str, DType, usize); 7] = [
+            ("f2", DType::F16, 2),
             ("f4", DType::F32, 4),
             ("f8", DType::F64, 8),
             ("c8", DType::C64, 8),
@@ -1332,6 +1339,7 @@ mod tests {
                     for (p, chunk) in element.chunks_mut(part).enumerate() {
                         let value: Vec<u8> = match (dtype, p) {
                             (_, 1) => vec![0; part],
+                            (DType::F16, _) => f16::from(k).to_le_bytes().to_vec(),
                             (DType::F32 | DType::C64, _) => f32::from(k).to_le_bytes().to_vec(),
                             (DType::F64 | DType::C128, _) => f64::from(k).to_le_bytes().to_vec(),
                             (DType::I32, _) => i32::from(k).to_le_bytes().to_vec(),
@@ -1571,7 +1579,7 @@ mod tests {
             ),
             (
                 dict("'<u4'", "False", "(2,)"),
-                "dtype '<u4' is not supported (float32, float64, complex64, complex128, int32, int64 are)",
+                "dtype '<u4' is not supported (float16, float32, float64, complex64, complex128, int32, int64 are)",
             ),
             (
                 dict("[('a', '<f8')]", "False", "(2,)"),
@@ -1598,6 +1606,7 @@ mod tests {
         let arrays = [
             Array::F64(a.clone()),
             Array::F32(a.mapv(|x| x as f32)),
+            Array::F16(a.mapv(f16::from_f64)),
             Array::I32(a.mapv(|x| x as i32)),
             Array::I64(a.mapv(|x| x as i64)),
             Array::C64(a.mapv(|x| Complex::new(x as f32, -x as f32))),

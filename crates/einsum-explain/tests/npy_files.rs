@@ -241,7 +241,7 @@ fn malformed_headers_are_refused_with_the_reason() {
         ),
         (
             "{'descr': '<u2', 'fortran_order': False, 'shape': (2,)}",
-            "dtype '<u2' is not supported (float32, float64, complex64, complex128, int32, int64 are)",
+            "dtype '<u2' is not supported (float16, float32, float64, complex64, complex128, int32, int64 are)",
         ),
     ] {
         std::fs::write(&path, header(text)).expect("write");

@@ -3,7 +3,7 @@
 Usage: numpy_cli.py <path to einsum-explain>
 
 Runs the binary the way an outside corpus would: numpy writes the operands
-with np.save (C or Fortran order, all six dtypes, some mixed), the binary
+with np.save (C or Fortran order, all seven dtypes, some mixed), the binary
 writes the result, numpy compares it with numpy.einsum: same shape, same
 dtype, integers exactly, floats within a tolerance scaled by the summed
 magnitudes. Cases: every line of tests/corpus/exec.txt and every ASCII line
@@ -21,8 +21,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")
 sys.path.insert(0, os.path.join(ROOT, "grammar"))
 import check_numpy as grammar  # noqa: E402  (the corpus reader and shape builder)
 
-DTYPES = [np.float64, np.float32, np.complex128, np.complex64, np.int64, np.int32]
-EPS = {np.dtype(np.float32): np.finfo(np.float32).eps, np.dtype(np.complex64): np.finfo(np.float32).eps,
+DTYPES = [np.float64, np.float32, np.complex128, np.complex64, np.int64, np.int32, np.float16]
+EPS = {np.dtype(np.float16): np.finfo(np.float16).eps, np.dtype(np.float32): np.finfo(np.float32).eps, np.dtype(np.complex64): np.finfo(np.float32).eps,
        np.dtype(np.float64): np.finfo(np.float64).eps, np.dtype(np.complex128): np.finfo(np.float64).eps}
 
 
@@ -88,9 +88,9 @@ def main():
         for n, (subscripts, shapes) in enumerate(shaped_cases()):
             # Each case in one dtype (cycling), C order; every third also in
             # Fortran order; every fifth with mixed operand dtypes.
-            variants = [([DTYPES[n % 6]] * len(shapes), n % 3 == 0)]
+            variants = [([DTYPES[n % len(DTYPES)]] * len(shapes), n % 3 == 0)]
             if n % 5 == 0 and len(shapes) > 1:
-                variants.append(([DTYPES[(n + k) % 6] for k in range(len(shapes))], False))
+                variants.append(([DTYPES[(n + k) % len(DTYPES)] for k in range(len(shapes))], False))
             for dtypes, fortran in variants:
                 arrays = [sample(rng, s, d) for s, d in zip(shapes, dtypes)]
                 proc, ours = run(binary, subscripts, arrays, tmp, fortran)
