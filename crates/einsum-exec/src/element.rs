@@ -55,6 +55,17 @@ pub(crate) mod sealed {
         /// types: `int8` sums ran 6x slower than numpy's).
         const EXACT: bool = false;
 
+        /// Whether a sum can reach a value no further term changes
+        /// ([`saturated`](Sealed::saturated)): `bool`'s `or` once true.
+        /// Exact sums of such a type stop there.
+        const SATURATES: bool = false;
+
+        /// Whether adding anything to `self` leaves it as it is.
+        #[inline(always)]
+        fn saturated(&self) -> bool {
+            false
+        }
+
         /// Independent accumulators in the leaves of pairwise sums and
         /// dots: 128 bytes of them (four 256-bit vectors, so four additions
         /// are in flight at once), at least 8 and at most
@@ -312,6 +323,11 @@ impl sealed::Sealed for bool {
         Some(crate::kernels::igemm::kernel::<bool, 4, 64>())
     }
     const EXACT: bool = true;
+    const SATURATES: bool = true;
+    #[inline(always)]
+    fn saturated(&self) -> bool {
+        *self
+    }
 }
 impl Element for bool {
     const ZERO: Self = false;
