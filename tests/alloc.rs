@@ -90,6 +90,9 @@ fn the_second_call_allocates_only_its_result() {
     let chain = Einsum::with_options("ij,jk,ajb->aib", serial.clone()).unwrap();
     let matmul = Einsum::with_options("ik,kj->ij", serial).unwrap();
     let big = Array2::from_shape_fn((64, 64), |(i, j)| (i * 64 + j) as f64);
+    // Integer products pack their panels in scratch the thread keeps.
+    let ints = big.mapv(|x| x as i64);
+    let mut out_ints = Array2::<i64>::zeros((64, 64));
 
     let mut out1 = Array1::zeros(8);
     let mut out3 = Array3::zeros((3, 8, 5));
@@ -111,13 +114,18 @@ fn the_second_call_allocates_only_its_result() {
                     .run_into(&[&big, &big], out2.view_mut(), Accum::Replace)
                     .unwrap();
             }),
+            allocations(|| {
+                matmul
+                    .run_into(&[&ints, &ints], out_ints.view_mut(), Accum::Replace)
+                    .unwrap();
+            }),
         ];
         if round > 0 {
             // The GEMM step allocates what the gemm crate itself allocates
             // per call (its packing scratch), nothing of ours.
             assert_eq!(
                 counts,
-                [0, 0, gemm_allocations(&big, &mut out2)],
+                [0, 0, gemm_allocations(&big, &mut out2), 0],
                 "run_into allocated on call {round}"
             );
         }
@@ -129,6 +137,7 @@ fn the_second_call_allocates_only_its_result() {
         }
     }
     assert_eq!(out1, (&a * &a.t()).sum_axis(ndarray::Axis(1)));
+    assert_eq!(out_ints, ints.dot(&ints));
 
     // With two threads, the parallel paths (split rows, a full reduction's
     // partial sums, a batch of products) allocate nothing of ours either.

@@ -55,6 +55,16 @@ pub(crate) mod sealed {
         /// types: `int8` sums ran 6x slower than numpy's).
         const EXACT: bool = false;
 
+        /// Runs `f` with scratch memory for packing this type's matrix
+        /// panels ([`crate::kernels::igemm`]): the thread's own, kept
+        /// between calls so a compiled expression's repeated runs do not
+        /// allocate it again (as the `gemm` crate keeps its own), or a
+        /// fresh one in a call nested on the same thread (a rayon task
+        /// stolen while the thread waits inside a product).
+        fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> R {
+            f(&mut Vec::new())
+        }
+
         /// Whether a sum can reach a value no further term changes
         /// ([`saturated`](Sealed::saturated)): `bool`'s `or` once true.
         /// Exact sums of such a type stop there.
@@ -176,6 +186,16 @@ macro_rules! integer {
                 Some(crate::kernels::igemm::kernel::<$t, $mr, $nr>())
             }
             const EXACT: bool = true;
+            fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> R {
+                thread_local! {
+                    static SCRATCH: std::cell::RefCell<Vec<$t>> =
+                        const { std::cell::RefCell::new(Vec::new()) };
+                }
+                SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+                    Ok(mut mine) => f(&mut mine),
+                    Err(_) => f(&mut Vec::new()),
+                })
+            }
         }
         impl Element for $t {
             const ZERO: Self = 0;
@@ -323,6 +343,16 @@ impl sealed::Sealed for bool {
         Some(crate::kernels::igemm::kernel::<bool, 4, 64>())
     }
     const EXACT: bool = true;
+    fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> R {
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Vec<bool>> =
+                const { std::cell::RefCell::new(Vec::new()) };
+        }
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut mine) => f(&mut mine),
+            Err(_) => f(&mut Vec::new()),
+        })
+    }
     const SATURATES: bool = true;
     #[inline(always)]
     fn saturated(&self) -> bool {

@@ -125,13 +125,62 @@ unsafe fn gemm_tiled<T: Element, const MR: usize, const NR: usize>(
     let kc_max = k.min(KC);
     let nc_max = n.min(NC).next_multiple_of(NR);
     let mc_max = m.min(MC).next_multiple_of(MR);
-    let Some((mut b_pack, mut a_packs)) = buffers::<T>(kc_max * nc_max, tasks * kc_max * mc_max)
-    else {
-        // No memory for the panels: the plain triple loop needs none.
-        // SAFETY: the caller's contract.
-        unsafe { naive(m, n, k, dst, read, lhs, rhs, alpha, beta) };
-        return;
-    };
+    let (b_len, a_len) = (kc_max * nc_max, tasks * kc_max * mc_max);
+    T::with_scratch(|scratch| {
+        let Some(buffers) = scratch_prefix(scratch, b_len + a_len) else {
+            // No memory for the panels: the plain triple loop needs none.
+            // SAFETY: the caller's contract.
+            unsafe { naive(m, n, k, dst, read, lhs, rhs, alpha, beta) };
+            return;
+        };
+        let (b_pack, a_packs) = buffers.split_at_mut(b_len);
+        // SAFETY: the caller's contract; the buffers are as `blocks` needs.
+        unsafe {
+            blocks::<T, MR, NR>(
+                (m, n, k),
+                dst,
+                read,
+                lhs,
+                rhs,
+                (alpha, beta),
+                tasks,
+                b_pack,
+                a_packs,
+            )
+        };
+    });
+}
+
+/// The first `len` elements of a thread's packing scratch, grown (zeroed)
+/// if it is shorter; `None` when the memory is not there.
+fn scratch_prefix<T: Element>(scratch: &mut Vec<T>, len: usize) -> Option<&mut [T]> {
+    if scratch.len() < len {
+        scratch.try_reserve_exact(len - scratch.len()).ok()?;
+        scratch.resize(len, T::ZERO);
+    }
+    scratch.get_mut(..len)
+}
+
+/// The blocked product: panels of the right matrix packed into `b_pack`
+/// (`min(k, KC)` × `min(n, NC)` rounded up to `NR`), each task's panels of
+/// the left into its share of `a_packs` (`tasks` shares of `min(k, KC)` ×
+/// `min(m, MC)` rounded up to `MR`).
+///
+/// # Safety
+/// As [`gemm_tiled`], with `m`, `n` and `k` nonzero.
+#[allow(clippy::too_many_arguments)]
+unsafe fn blocks<T: Element, const MR: usize, const NR: usize>(
+    (m, n, k): (usize, usize, usize),
+    dst: Mat<*mut T>,
+    read: bool,
+    lhs: Mat<*const T>,
+    rhs: Mat<*const T>,
+    (alpha, beta): (T, T),
+    tasks: usize,
+    b_pack: &mut [T],
+    a_packs: &mut [T],
+) {
+    let share = a_packs.len() / tasks;
     let block = block_version::<T, MR, NR>(isa::detected());
     let m_blocks = m.div_ceil(MC);
     for jc in (0..n).step_by(NC) {
@@ -182,10 +231,10 @@ unsafe fn gemm_tiled<T: Element, const MR: usize, const NR: usize>(
                 }
             };
             if tasks == 1 {
-                task(0, &mut a_packs);
+                task(0, a_packs);
             } else {
                 a_packs
-                    .par_chunks_mut(kc_max * mc_max)
+                    .par_chunks_mut(share)
                     .enumerate()
                     .for_each(|(t, a)| task(t, a));
             }
@@ -222,18 +271,6 @@ impl<T> Offset for *mut T {
     fn at(self, by: isize) -> Self {
         self.wrapping_offset(by)
     }
-}
-
-/// The packing buffers, zeroed, or `None` when the memory is not there.
-#[allow(clippy::type_complexity)]
-fn buffers<T: Element>(b: usize, a: usize) -> Option<(Vec<T>, Vec<T>)> {
-    let make = |len: usize| -> Option<Vec<T>> {
-        let mut v = Vec::new();
-        v.try_reserve_exact(len).ok()?;
-        v.resize(len, T::ZERO);
-        Some(v)
-    };
-    Some((make(b)?, make(a)?))
 }
 
 /// Packs `mat` into `out` as panels `W` wide: panel `q` holds indices
