@@ -238,7 +238,9 @@ pub struct Step {
     pub args: Vec<Arg>,
     /// Where the result goes.
     pub out: Dest,
-    /// The result's axes, in memory order (C order for temporaries).
+    /// The result's axes: a temporary's planned layout (the fit lays it
+    /// out in C order of these, or, between two steps that are not
+    /// GEMM-shaped, as its producer's inputs lay the axes out).
     pub out_axes: Vec<AxisId>,
     /// What the step does.
     pub kernel: Kernel,

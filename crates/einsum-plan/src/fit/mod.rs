@@ -370,10 +370,39 @@ pub(crate) fn fit_steps(
     let mut pool = buffers::Pool::default();
     let mut temp_buffer: Vec<Option<BufferId>> = vec![None; temps.len()];
     let mut fitted = Vec::with_capacity(steps.len());
+    let mut temp_strides: Vec<Vec<isize>> = Vec::with_capacity(temps.len());
+    temp_strides.resize(temps.len(), Vec::new());
+    // A temporary between two memory-bound steps follows its producer's
+    // inputs; one that a GEMM-shaped step writes or reads keeps the
+    // planner's layout, made for GEMM (see `followed_strides`).
+    let gemm_shaped = |step: &Step| matches!(step.kernel, Kernel::Gemm { .. });
     for step in steps {
-        let loops = step_loops(bound, step, temps, input_strides, out_strides);
+        if let plan::Dest::Temp(t) = step.out {
+            let reader_gemm = steps.iter().any(|reader| {
+                gemm_shaped(reader)
+                    && reader
+                        .args
+                        .iter()
+                        .any(|arg| arg.source == plan::Source::Temp(t))
+            });
+            temp_strides[t.0] = if gemm_shaped(step) || reader_gemm {
+                loops::c_strides(temps[t.0].iter().map(|&a| bound.axis(a).size))
+            } else {
+                followed_strides(bound, step, temps, &temp_strides, input_strides)
+            };
+        }
+    }
+    for step in steps {
+        let loops = step_loops(
+            bound,
+            step,
+            temps,
+            &temp_strides,
+            input_strides,
+            out_strides,
+        );
         let gemm = target.blas
-            && matches!(step.kernel, Kernel::Gemm { .. })
+            && gemm_shaped(step)
             && step.args.len() == 2
             && loops.points() > 0
             && policy.uses_gemm(loops.points());
@@ -444,32 +473,88 @@ pub(crate) fn fit_steps(
     }
 }
 
-/// A step's loops for the given operand and output strides (temporaries in
-/// C order of their planned layout).
-fn step_loops(
+/// Each input's per-axis strides in a step (operands as given,
+/// temporaries as laid out).
+fn per_axis_strides(
     bound: &Bound,
     step: &Step,
     temps: &[Vec<crate::AxisId>],
+    temp_strides: &[Vec<isize>],
     input_strides: &[&[isize]],
-    out_strides: &[isize],
-) -> Loops {
-    let per_axis: Vec<Vec<isize>> = step
-        .args
+) -> Vec<Vec<isize>> {
+    step.args
         .iter()
         .map(|arg| {
             let strides = match arg.source {
                 plan::Source::Operand(k) => input_strides[k.0].to_vec(),
-                plan::Source::Temp(_) => loops::c_strides(arg.dims.iter().map(|d| d.extent)),
+                plan::Source::Temp(t) => {
+                    debug_assert!(
+                        arg.dims
+                            .iter()
+                            .map(|d| d.axis)
+                            .eq(temps[t.0].iter().copied()),
+                        "a temporary is read in its planned axis order"
+                    );
+                    temp_strides[t.0].clone()
+                }
             };
             loops::axis_strides(bound, arg, &strides)
         })
-        .collect();
+        .collect()
+}
+
+/// The strides of a temporary that a step running as loops writes and
+/// another running as loops reads: C order of its axes sorted as the
+/// producing step's inputs lay them out (each axis by its stride in the
+/// first input that moves along it, largest first; ties keep the planned
+/// order), as numpy's `order='K'` lays out a result. The planner lays
+/// temporaries out for GEMM, assuming C-order operands; for memory-bound
+/// steps that order made `ij,ij,ij->j` write its `ij,ij` product
+/// transposed (6x slower than numpy) and cost F-order operands a
+/// transposition at every step.
+fn followed_strides(
+    bound: &Bound,
+    step: &Step,
+    temps: &[Vec<crate::AxisId>],
+    temp_strides: &[Vec<isize>],
+    input_strides: &[&[isize]],
+) -> Vec<isize> {
+    let plan::Dest::Temp(t) = step.out else {
+        return Vec::new();
+    };
+    let per_axis = per_axis_strides(bound, step, temps, temp_strides, input_strides);
+    let axes = &temps[t.0];
+    let walk = |a: crate::AxisId| -> usize {
+        per_axis
+            .iter()
+            .map(|s| s[a.index()].unsigned_abs())
+            .find(|&s| s != 0)
+            .unwrap_or(usize::MAX)
+    };
+    let mut order: Vec<usize> = (0..axes.len()).collect();
+    order.sort_by_key(|&p| std::cmp::Reverse(walk(axes[p])));
+    let sorted = loops::c_strides(order.iter().map(|&p| bound.axis(axes[p]).size));
+    let mut strides = vec![0isize; axes.len()];
+    for (&p, &stride) in order.iter().zip(&sorted) {
+        strides[p] = stride;
+    }
+    strides
+}
+
+/// A step's loops for the given operand and output strides, and the
+/// temporaries' strides.
+fn step_loops(
+    bound: &Bound,
+    step: &Step,
+    temps: &[Vec<crate::AxisId>],
+    temp_strides: &[Vec<isize>],
+    input_strides: &[&[isize]],
+    out_strides: &[isize],
+) -> Loops {
+    let per_axis = per_axis_strides(bound, step, temps, temp_strides, input_strides);
     let mut dst = vec![0isize; bound.axes().len()];
     let (axes, strides): (&[crate::AxisId], Vec<isize>) = match step.out {
-        plan::Dest::Temp(t) => (
-            &temps[t.0],
-            loops::c_strides(temps[t.0].iter().map(|&a| bound.axis(a).size)),
-        ),
+        plan::Dest::Temp(t) => (&temps[t.0], temp_strides[t.0].clone()),
         plan::Dest::Output => (bound.output(), out_strides.to_vec()),
     };
     for (&axis, &stride) in axes.iter().zip(&strides) {
