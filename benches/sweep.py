@@ -155,7 +155,7 @@ KINDS = [
 ]
 
 
-def cases(caches, kinds, axes):
+def cases(caches, kinds, axes, dtypes=None, layouts=None):
     l2, l3 = caches
     total = {"L2": l2 // 4, "L3": l3 // 4, "DRAM": l3 * 4}
     out = []
@@ -174,9 +174,13 @@ def cases(caches, kinds, axes):
                 out.append(("size", case(kind, size, "float64", "C")))
         if "dtype" in axes:
             for dtype in DTYPES:
+                if dtypes and dtype not in dtypes:
+                    continue
                 out.append(("dtype", case(kind, "L3", dtype, "C")))
         if "layout" in axes:
             for layout in LAYOUTS:
+                if layouts and layout not in layouts:
+                    continue
                 if layout in ("F", "strided", "reversed") and all(len(s) < 2 for s in kind[2](64)):
                     continue  # only vectors: no other layout to give them
                 out.append(("layout", case(kind, "L3", "float64", layout)))
@@ -357,6 +361,8 @@ def main():
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--kinds")
     parser.add_argument("--axes", default="size,dtype,layout")
+    parser.add_argument("--dtypes", help="only these dtypes on the dtype axis (comma-separated)")
+    parser.add_argument("--layouts", help="only these layouts on the layout axis (comma-separated)")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -370,6 +376,11 @@ def main():
     if kinds and kinds - {k[0] for k in KINDS}:
         sys.exit(f"--kinds: unknown {', '.join(sorted(kinds - {k[0] for k in KINDS}))}")
     axes = set(args.axes.split(","))
+    dtypes = set(args.dtypes.split(",")) if args.dtypes else None
+    layouts = set(args.layouts.split(",")) if args.layouts else None
+    for given, known, flag in [(dtypes, DTYPES, "--dtypes"), (layouts, LAYOUTS, "--layouts")]:
+        if given and given - set(known):
+            sys.exit(f"{flag}: unknown {', '.join(sorted(given - set(known)))}")
     budget, min_loop, call_limit = (0.1, 0.01, 5.0) if args.quick else (0.4, 0.05, 10.0)
 
     cp.ensure_environment()
@@ -377,7 +388,7 @@ def main():
                                      capture_output=True, text=True, check=True).stdout)
     limits = cx.machine_limits()
     caches = (limits["l2_bytes"], limits["l3_bytes"])
-    todo = cases(caches, kinds, axes)
+    todo = cases(caches, kinds, axes, dtypes, layouts)
     cx.log(f"{len(todo)} cases x 2 thread counts")
     load_start = os.getloadavg()[0]
     other = cx.OtherLoad()
@@ -411,7 +422,8 @@ def render(rows, limits, caches, info, args, started, load_start, other_cores):
     pools = "; ".join(f"{p.get('internal_api')} {p.get('version')} ({p.get('architecture')})"
                       for p in info["threadpools"])
     flags = (" --quick" if args.quick else "") + (f" --kinds {args.kinds}" if args.kinds else "") \
-        + (f" --axes {args.axes}" if args.axes != "size,dtype,layout" else "")
+        + (f" --axes {args.axes}" if args.axes != "size,dtype,layout" else "") \
+        + (f" --dtypes {args.dtypes}" if args.dtypes else "") + (f" --layouts {args.layouts}" if args.layouts else "")
     dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
                            text=True).stdout.strip()
     out.append(f"- Command: `{COMMAND}{flags}`" + (" (quick: small budgets, noisy figures)" if args.quick else ""))
