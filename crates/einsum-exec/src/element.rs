@@ -133,18 +133,41 @@ pub fn target<T: Element>() -> einsum_plan::fit::Target {
     }
 }
 
+/// `Sealed`'s accumulator items for a type that accumulates in itself.
+macro_rules! own_accumulator {
+    () => {
+        type Acc = Self;
+        #[inline(always)]
+        fn widen(self) -> Self {
+            self
+        }
+        #[inline(always)]
+        fn narrow(acc: Self) -> Self {
+            acc
+        }
+    };
+}
+
+/// `Sealed::with_scratch` from a vector of `$t` each thread keeps.
+macro_rules! thread_scratch {
+    ($t:ty) => {
+        fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> R {
+            thread_local! {
+                static SCRATCH: std::cell::RefCell<Vec<$t>> =
+                    const { std::cell::RefCell::new(Vec::new()) };
+            }
+            SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+                Ok(mut mine) => f(&mut mine),
+                Err(_) => f(&mut Vec::new()),
+            })
+        }
+    };
+}
+
 macro_rules! float {
     ($t:ty, $name:literal, $zero:expr, $one:expr) => {
         impl sealed::Sealed for $t {
-            type Acc = Self;
-            #[inline(always)]
-            fn widen(self) -> Self {
-                self
-            }
-            #[inline(always)]
-            fn narrow(acc: Self) -> Self {
-                acc
-            }
+            own_accumulator!();
             fn gemm_kernel() -> Option<sealed::GemmKernel<Self>> {
                 Some(gemm::gemm::<$t>)
             }
@@ -173,29 +196,12 @@ macro_rules! float {
 macro_rules! integer {
     ($t:ty, $name:literal, $mr:literal, $nr:literal) => {
         impl sealed::Sealed for $t {
-            type Acc = Self;
-            #[inline(always)]
-            fn widen(self) -> Self {
-                self
-            }
-            #[inline(always)]
-            fn narrow(acc: Self) -> Self {
-                acc
-            }
+            own_accumulator!();
             fn gemm_kernel() -> Option<sealed::GemmKernel<Self>> {
                 Some(crate::kernels::igemm::kernel::<$t, $mr, $nr>())
             }
             const EXACT: bool = true;
-            fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> R {
-                thread_local! {
-                    static SCRATCH: std::cell::RefCell<Vec<$t>> =
-                        const { std::cell::RefCell::new(Vec::new()) };
-                }
-                SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
-                    Ok(mut mine) => f(&mut mine),
-                    Err(_) => f(&mut Vec::new()),
-                })
-            }
+            thread_scratch!($t);
         }
         impl Element for $t {
             const ZERO: Self = 0;
@@ -330,29 +336,12 @@ mod half_bits {
 }
 
 impl sealed::Sealed for bool {
-    type Acc = Self;
-    #[inline(always)]
-    fn widen(self) -> Self {
-        self
-    }
-    #[inline(always)]
-    fn narrow(acc: Self) -> Self {
-        acc
-    }
+    own_accumulator!();
     fn gemm_kernel() -> Option<sealed::GemmKernel<Self>> {
         Some(crate::kernels::igemm::kernel::<bool, 4, 64>())
     }
     const EXACT: bool = true;
-    fn with_scratch<R>(f: impl FnOnce(&mut Vec<Self>) -> R) -> R {
-        thread_local! {
-            static SCRATCH: std::cell::RefCell<Vec<bool>> =
-                const { std::cell::RefCell::new(Vec::new()) };
-        }
-        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
-            Ok(mut mine) => f(&mut mine),
-            Err(_) => f(&mut Vec::new()),
-        })
-    }
+    thread_scratch!(bool);
     const SATURATES: bool = true;
     #[inline(always)]
     fn saturated(&self) -> bool {

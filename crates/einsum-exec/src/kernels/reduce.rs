@@ -42,6 +42,15 @@ pub(crate) unsafe fn dot<T: Element>(
     sb: isize,
     n: usize,
 ) -> Acc<T> {
+    if n > 0 && (sa == 0 || sb == 0) {
+        // One side is one element (a broadcast operand): that element
+        // times the other side's sum, as numpy's stride-0 loops compute it
+        // (a strided walk re-reading one element ran 4x slower).
+        let (one, rest, stride) = if sa == 0 { (a, b, sb) } else { (b, a, sa) };
+        // SAFETY: `n > 0`, so element 0 of the stride-0 side is valid; the
+        // other side is the caller's `n` elements.
+        return unsafe { (*one).widen().mul(sum(rest, stride, n)) };
+    }
     let isa = isa::detected();
     if T::EXACT {
         // SAFETY: the caller's contract; the version is this CPU's.
@@ -412,6 +421,26 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_broadcast_side_multiplies_the_other_sides_sum() {
+        let xs: Vec<i64> = (0..1000).map(|i| i * 7 - 300).collect();
+        let two = [3i64];
+        let fs: Vec<f64> = xs.iter().map(|&x| x as f64 * 0.25).collect();
+        // SAFETY: stride 0 reads element 0 only; 1000 elements otherwise.
+        unsafe {
+            let want: i64 = xs.iter().map(|x| 3 * x).sum();
+            assert_eq!(dot(two.as_ptr(), 0, xs.as_ptr(), 1, 1000), want);
+            assert_eq!(dot(xs.as_ptr(), 1, two.as_ptr(), 0, 1000), want);
+            assert_eq!(dot(two.as_ptr(), 0, two.as_ptr(), 0, 5), 45);
+            assert_eq!(dot(two.as_ptr(), 0, xs.as_ptr(), 1, 0), 0);
+            let want: f64 = fs.iter().map(|x| -2.0 * x).sum();
+            assert_eq!(dot([-2.0f64].as_ptr(), 0, fs.as_ptr(), 1, 1000), want);
+            let bs = [false, false, true];
+            assert!(dot([true].as_ptr(), 0, bs.as_ptr(), 1, 3));
+            assert!(!dot([false].as_ptr(), 0, bs.as_ptr(), 1, 3));
         }
     }
 
