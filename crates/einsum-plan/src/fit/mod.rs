@@ -376,16 +376,17 @@ pub(crate) fn fit_steps(
     // inputs; one that a GEMM-shaped step writes or reads keeps the
     // planner's layout, made for GEMM (see `followed_strides`).
     let gemm_shaped = |step: &Step| matches!(step.kernel, Kernel::Gemm { .. });
+    let mut read_by_gemm = vec![false; temps.len()];
+    for step in steps.iter().filter(|step| gemm_shaped(step)) {
+        for arg in &step.args {
+            if let plan::Source::Temp(t) = arg.source {
+                read_by_gemm[t.0] = true;
+            }
+        }
+    }
     for step in steps {
         if let plan::Dest::Temp(t) = step.out {
-            let reader_gemm = steps.iter().any(|reader| {
-                gemm_shaped(reader)
-                    && reader
-                        .args
-                        .iter()
-                        .any(|arg| arg.source == plan::Source::Temp(t))
-            });
-            temp_strides[t.0] = if gemm_shaped(step) || reader_gemm {
+            temp_strides[t.0] = if gemm_shaped(step) || read_by_gemm[t.0] {
                 loops::c_strides(temps[t.0].iter().map(|&a| bound.axis(a).size))
             } else {
                 followed_strides(bound, step, temps, &temp_strides, input_strides)
@@ -503,8 +504,8 @@ fn per_axis_strides(
         .collect()
 }
 
-/// The strides of a temporary that a step running as loops writes and
-/// another running as loops reads: C order of its axes sorted as the
+/// The strides of a temporary that a step not GEMM-shaped writes and
+/// another not GEMM-shaped reads: C order of its axes sorted as the
 /// producing step's inputs lay them out (each axis by its stride in the
 /// first input that moves along it, largest first; ties keep the planned
 /// order), as numpy's `order='K'` lays out a result. The planner lays
