@@ -409,11 +409,9 @@ impl<'py> WithElem for Run<'_, 'py> {
         let fresh = |layout: Layout| -> PyResult<Bound<'py, PyArrayDyn<T>>> {
             let shape = plan.output_shape();
             let order = match layout {
-                Layout::C => return Ok(PyArrayDyn::<T>::zeros(py, shape, false)),
-                Layout::F => return Ok(PyArrayDyn::<T>::zeros(py, shape, true)),
-                Layout::K if shape.len() < 2 => {
-                    return Ok(PyArrayDyn::<T>::zeros(py, shape, false));
-                }
+                Layout::C => return result_array(py, &shape, false),
+                Layout::F => return result_array(py, &shape, true),
+                Layout::K if shape.len() < 2 => return result_array(py, &shape, false),
                 Layout::K => {
                     let strides: SmallVec<[&[isize]; 4]> =
                         typed.iter().map(|a| a.strides()).collect();
@@ -422,10 +420,10 @@ impl<'py> WithElem for Run<'_, 'py> {
             };
             let n = order.len();
             if order.iter().enumerate().all(|(i, &p)| p == i) {
-                return Ok(PyArrayDyn::<T>::zeros(py, shape, false));
+                return result_array(py, &shape, false);
             }
             if order.iter().enumerate().all(|(i, &p)| p == n - 1 - i) {
-                return Ok(PyArrayDyn::<T>::zeros(py, shape, true));
+                return result_array(py, &shape, true);
             }
             // Allocated in the order's memory layout, then viewed with the
             // result's axes.
@@ -434,7 +432,7 @@ impl<'py> WithElem for Run<'_, 'py> {
             for (i, &p) in order.iter().enumerate() {
                 inverse[p] = i;
             }
-            PyArrayDyn::<T>::zeros(py, memory, false).permute(Some(inverse))
+            result_array::<T>(py, &memory, false)?.permute(Some(inverse))
         };
         match self.out {
             None => {
@@ -476,6 +474,39 @@ impl<'py> WithElem for Run<'_, 'py> {
             }
         }
     }
+}
+
+/// Bytes of a result below which [`result_array`] zeroes it (numpy keeps
+/// small blocks, and zeroing them costs less than a call to
+/// `numpy.empty`).
+const ZEROED_BYTES: usize = 1 << 14;
+
+/// A new array of `shape` (C order, or F) for a result the executor writes
+/// whole: a run with `Accum::Replace` writes every element (temporaries
+/// reuse unzeroed buffers on the same rule; the executor's tests run into
+/// NaN-filled results). So it is `numpy.empty`'s memory, not zeroed first:
+/// zeroing an 8 MiB result took 30% of a `ij,ij->ij` call. Small results
+/// and bool's (whose bytes other than 0 and 1 are not values) are zeroed.
+fn result_array<'py, T: einsum::Element + numpy::Element>(
+    py: Python<'py>,
+    shape: &[usize],
+    fortran: bool,
+) -> PyResult<Bound<'py, PyArrayDyn<T>>> {
+    let dtype = T::get_dtype(py);
+    let bytes = shape
+        .iter()
+        .try_fold(dtype.itemsize(), |n, &e| n.checked_mul(e));
+    if dtype.kind() == b'b' || bytes.is_some_and(|b| b < ZEROED_BYTES) {
+        return Ok(PyArrayDyn::<T>::zeros(py, shape, fortran));
+    }
+    // Allocation failures are numpy's MemoryError.
+    let kwargs = PyDict::new(py);
+    kwargs.set_item(intern!(py, "dtype"), dtype)?;
+    kwargs.set_item(intern!(py, "order"), if fortran { "F" } else { "C" })?;
+    Ok(py
+        .import(intern!(py, "numpy"))?
+        .call_method(intern!(py, "empty"), (shape,), Some(&kwargs))?
+        .cast_into::<PyArrayDyn<T>>()?)
 }
 
 /// One slice's run, generic over the element type the table chose.

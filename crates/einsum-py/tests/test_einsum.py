@@ -250,6 +250,47 @@ def test_order(order):
         assert got.strides == want.strides
 
 
+LARGE_RESULTS = [
+    # Results past 16 KiB are numpy.empty's memory, written whole by the
+    # executor: copies, sums, products, permuted (order K) and sliced runs.
+    ("ij,ij->ij", [(64, 96), (64, 96)], {}),
+    ("ij->ji", [(70, 90)], {}),
+    ("ijk->kij", [(9, 30, 40)], {}),
+    ("i,j->ij", [(80,), (70,)], {}),
+    ("ij,jk->ik", [(60, 50), (50, 70)], {}),
+    ("bij,bjk->bik", [(4, 30, 20), (4, 20, 40)], {}),
+    ("ijk->ik", [(40, 7, 90)], {}),
+    ("ij,jk,kl->il", [(60, 30), (30, 40), (40, 80)], {"memory_limit": 1500}),
+    ("ab,bc->ac", [(70, 0), (0, 80)], {}),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128, np.int64, np.uint8,
+                                   np.float16, np.bool_], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("subscripts,shapes,kwargs", LARGE_RESULTS, ids=[e[0] for e in LARGE_RESULTS])
+def test_large_results_are_written_whole(subscripts, shapes, kwargs, dtype):
+    operands = [rand(s, dtype) for s in shapes]
+    for layout in ["C", "F"]:
+        ops = [np.asarray(o, order=layout) for o in operands]
+        want = np.einsum(subscripts, *ops)
+        for _ in range(3):
+            # Freed memory of the result's size, full of NaN or 0xff bytes,
+            # for numpy's allocator to hand out again.
+            junk = np.full(want.size * want.itemsize // 8 + 8, np.nan)
+            junk.view(np.uint8)[::3] = 0xFF
+            del junk
+            got = einsumc.einsum(subscripts, *ops, **kwargs)
+            if dtype == np.float16:
+                # Sums of products round differently from numpy's (ours
+                # accumulate in float32 for longer): a few half ulps.
+                scale = float(np.abs(want).max(initial=1.0))
+                np.testing.assert_allclose(got, want, rtol=1e-2, atol=1e-2 * scale)
+                assert got.dtype == want.dtype
+            else:
+                check(got, want)
+            assert got.strides == want.strides or want.size == 0
+
+
 def test_default_layout_follows_numpy():
     x, y = np.ones((3, 4)), np.ones((4, 5))
     for s in ["ij,jk->ki", "ij,jk->ik", "ij,jk"]:
