@@ -256,13 +256,15 @@ fn check<T: Sample>(case: &ShapedCase, config: &Config) -> Result<(), String> {
         .run_profiled(&views, &mut out, &config.options, &mut workspace)
         .map_err(|e| e.to_string())?;
     // What the report of this fit prints is what ran: the workspace
-    // allocated and every copy made.
+    // allocated (per slice, for each slice run at once) and every copy
+    // made.
     let report = plan.report_fitted(program.fitted());
-    if workspace.len().to_string() != report.workspace_elements.to_string() {
+    let per_lane: usize = report.workspace_elements.to_string().parse().unwrap();
+    if workspace.len() != per_lane * profile.lanes {
         return Err(format!(
-            "allocated {} elements, the report says {}",
+            "allocated {} elements, the report says {per_lane} for each of {} lanes",
             workspace.len(),
-            report.workspace_elements
+            profile.lanes
         ));
     }
     let printed: Vec<usize> = report

@@ -1,6 +1,6 @@
 //! Running a plan: fit it to the arrays' strides, check the fit, run it.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use einsum_plan::Plan;
@@ -63,7 +63,8 @@ pub fn run<T: Element>(
     workspace: &mut Workspace<T>,
 ) -> Result<(), ExecError> {
     let checked = check_for(plan, inputs, out)?;
-    run_checked(&checked, inputs, out, options, workspace, true, |_| Ok(()))
+    run_checked(&checked, inputs, out, options, workspace, None, |_| Ok(()))?;
+    Ok(())
 }
 
 /// Runs slice `slice` of a sliced `plan` alone, writing (or adding) its
@@ -115,6 +116,8 @@ pub fn run_slice<T: Element>(
 /// index per output dimension (0 but along the sliced axes the output
 /// holds); `None` when the plan is not sliced or has no such slice.
 pub fn slice_position(plan: &Plan, slice: usize) -> Option<Vec<usize>> {
+    // Blocks for the cache are not slices to run apart.
+    plan.slices()?;
     let layout = SliceLayout::for_positions(plan)?;
     (slice < layout.count()).then(|| layout.out_position(slice))
 }
@@ -122,11 +125,17 @@ pub fn slice_position(plan: &Plan, slice: usize) -> Option<Vec<usize>> {
 /// What a profiled run measured, per step in plan order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Profile {
-    /// How long each step took (only the steps are timed, not the checks).
+    /// How long each step took (only the steps are timed, not the checks),
+    /// summed over the slices or blocks of a cut plan; when they run
+    /// several at once, each step's share of the run's wall time (its time
+    /// on every lane, scaled to the wall time the run took).
     pub times: Vec<Duration>,
     /// Elements each step copied into or out of workspace buffers (GEMM
     /// steps whose roles are not one stride): counted as the copies run.
     pub copied: Vec<usize>,
+    /// How many slices (or blocks) ran at once, each with its own
+    /// workspace of the plan's per-slice size; 1 for a plan not cut.
+    pub lanes: usize,
 }
 
 /// As [`run`], and returns what each step took: for
@@ -203,36 +212,97 @@ fn profiled<T: Element>(
     workspace: &mut Workspace<T>,
 ) -> Result<Profile, ExecError> {
     // Every slice of a sliced plan runs the same steps: each step's figures
-    // are summed over the slices.
+    // are summed over the slices. Slices run at once as they would unprofiled
+    // (the lanes time their own steps).
     let steps = checked.fitted().steps().len();
-    let mut profile = Profile {
-        times: vec![Duration::ZERO; steps],
-        copied: vec![0; steps],
-    };
-    let mut started = None;
-    let mut count = 0usize;
-    let mut current = 0usize;
-    run_checked(checked, inputs, out, options, workspace, false, |event| {
+    let mut clock = StepClock::new(steps);
+    let lanes = Mutex::new(StepClock::new(steps));
+    let started = Instant::now();
+    let ran_at_once = run_checked(
+        checked,
+        inputs,
+        out,
+        options,
+        workspace,
+        Some(&lanes),
+        |event| {
+            clock.observe(event);
+            Ok(())
+        },
+    )?;
+    let wall = started.elapsed();
+    clock.merge(&lanes.into_inner().unwrap_or_else(|p| p.into_inner()));
+    // Lanes overlap: their steps' summed thread time is more than the run
+    // took; each step is given its share of the run's wall time.
+    let busy: Duration = clock.times.iter().sum();
+    if busy > wall {
+        let scale = wall.as_secs_f64() / busy.as_secs_f64();
+        for t in &mut clock.times {
+            *t = t.mul_f64(scale);
+        }
+    }
+    Ok(Profile {
+        times: clock.times,
+        copied: clock.copied,
+        lanes: ran_at_once,
+    })
+}
+
+/// Per-step times and copies from the events of one thread's steps: the
+/// `k`-th step a thread starts is step `k % steps` of the program (every
+/// slice runs all of them, in order).
+#[derive(Clone, Debug)]
+pub(crate) struct StepClock {
+    times: Vec<Duration>,
+    copied: Vec<usize>,
+    count: usize,
+    current: usize,
+    started: Option<Instant>,
+}
+
+impl StepClock {
+    /// A clock for a program of `steps` steps.
+    pub(crate) fn new(steps: usize) -> StepClock {
+        StepClock {
+            times: vec![Duration::ZERO; steps],
+            copied: vec![0; steps],
+            count: 0,
+            current: 0,
+            started: None,
+        }
+    }
+
+    /// Takes one event of this thread's steps.
+    pub(crate) fn observe(&mut self, event: Event) {
         match event {
             Event::Start => {
-                current = count % steps.max(1);
-                count += 1;
-                started = Some(Instant::now());
+                self.current = self.count % self.times.len().max(1);
+                self.count += 1;
+                self.started = Some(Instant::now());
             }
             Event::Copied(n) => {
-                if let Some(c) = profile.copied.get_mut(current) {
+                if let Some(c) = self.copied.get_mut(self.current) {
                     *c += n;
                 }
             }
             Event::End => {
-                if let Some(t) = profile.times.get_mut(current) {
-                    *t += started.map_or(Duration::ZERO, |t| t.elapsed());
+                if let Some(t) = self.times.get_mut(self.current) {
+                    *t += self.started.map_or(Duration::ZERO, |t| t.elapsed());
                 }
             }
+            Event::Check => {}
         }
-        Ok(())
-    })?;
-    Ok(profile)
+    }
+
+    /// Adds another thread's figures.
+    pub(crate) fn merge(&mut self, other: &StepClock) {
+        for (t, o) in self.times.iter_mut().zip(&other.times) {
+            *t += *o;
+        }
+        for (c, o) in self.copied.iter_mut().zip(&other.copied) {
+            *c += o;
+        }
+    }
 }
 
 fn run_checked<T: Element>(
@@ -241,28 +311,25 @@ fn run_checked<T: Element>(
     out: &mut StridedViewMut<'_, T>,
     options: &RunOptions,
     workspace: &mut Workspace<T>,
-    slices_at_once: bool,
+    lane_clock: Option<&Mutex<StepClock>>,
     observe: impl FnMut(Event) -> Result<(), ExecError>,
-) -> Result<(), ExecError> {
+) -> Result<usize, ExecError> {
     if checked.fitted().target() != target::<T>() {
         return Err(ExecError::ElementMismatch { element: T::NAME });
     }
     let threads = options.par.threads();
     if let Some(layout) = checked.slices() {
-        // Slices at once only when the observer needs no steps in order.
-        let lanes = if slices_at_once {
-            layout.lanes(threads, checked.fitted().workspace_elements())
-        } else {
-            1
-        };
+        let lanes = layout.lanes(threads, checked.fitted().workspace_elements());
         let run = SliceRun {
             program: checked,
             layout,
             inputs,
             accum: options.accum,
             threads,
+            clock: lane_clock,
         };
-        return run.run(out, workspace, lanes, observe);
+        run.run(out, workspace, lanes, observe)?;
+        return Ok(lanes);
     }
     workspace.prepare(checked.fitted().buffers())?;
     kernels::execute(
@@ -273,7 +340,8 @@ fn run_checked<T: Element>(
         options.accum,
         threads,
         observe,
-    )
+    )?;
+    Ok(1)
 }
 
 /// A plan fitted to the strides of its operands and output
@@ -393,9 +461,10 @@ impl Program {
         options: &RunOptions,
         workspace: &mut Workspace<T>,
     ) -> Result<(), ExecError> {
-        run_checked(&self.checked, inputs, out, options, workspace, true, |_| {
+        run_checked(&self.checked, inputs, out, options, workspace, None, |_| {
             Ok(())
-        })
+        })?;
+        Ok(())
     }
 
     /// As [`Program::run`], asking `proceed(step)` before each step: when
@@ -421,9 +490,9 @@ impl Program {
             out,
             options,
             workspace,
-            true,
+            None,
             |event| {
-                if let Event::Start = event {
+                if let Event::Start | Event::Check = event {
                     if !proceed(step) {
                         return Err(ExecError::Interrupted { step });
                     }
@@ -431,7 +500,8 @@ impl Program {
                 }
                 Ok(())
             },
-        )
+        )?;
+        Ok(())
     }
 
     /// As [`Program::run`], and returns what each step took.

@@ -16,6 +16,8 @@
 //! output in order. Any number of lanes (slices at once, each with its own
 //! workspace) computes the same bits.
 
+use std::sync::Mutex;
+
 use einsum_plan::fit::{Fitted, fit};
 use einsum_plan::{AxisId, Plan};
 use rayon::prelude::*;
@@ -26,6 +28,7 @@ use crate::error::ExecError;
 use crate::kernels::{self, Event};
 use crate::memory::{Allocation, try_zeroed};
 use crate::par::Accum;
+use crate::run::StepClock;
 use crate::view::{StridedView, StridedViewMut};
 use crate::workspace::Workspace;
 
@@ -56,7 +59,8 @@ pub(crate) struct SliceLayout {
     per_block: usize,
     /// The plan's partial sums ([`Slices::groups`]).
     groups: usize,
-    /// Elements a lane may hold: the plan's memory limit.
+    /// Elements the lanes may hold together: the plan's memory limit (no
+    /// limit for blocks).
     limit: usize,
     /// The program of a partial sum: the plan fitted to the same operands
     /// and a C-order buffer of the output's shape (when `groups > 1`).
@@ -88,7 +92,8 @@ impl SliceLayout {
 
     /// The layout, with no program for partial sums yet.
     fn unfitted(plan: &Plan) -> Result<Option<SliceLayout>, ExecError> {
-        let Some(slices) = plan.slices() else {
+        // Slices for memory or blocks for the cache: run the same way.
+        let Some(slices) = plan.partition() else {
             return Ok(None);
         };
         let too_many = || ExecError::SlicesTooMany {
@@ -145,7 +150,13 @@ impl SliceLayout {
             blocks,
             per_block,
             groups,
-            limit: slices.limit(),
+            // Blocks for the cache come with no memory limit: as many
+            // lanes as threads.
+            limit: if plan.blocks().is_some() {
+                usize::MAX
+            } else {
+                slices.limit()
+            },
             partial: None,
         }))
     }
@@ -316,9 +327,33 @@ pub(crate) struct SliceRun<'r, 'a, T> {
     pub(crate) inputs: &'r [StridedView<'a, T>],
     pub(crate) accum: Accum,
     pub(crate) threads: usize,
+    /// Where slices run at once add what their steps took (a profiled
+    /// run); `None`: not timed.
+    pub(crate) clock: Option<&'r Mutex<StepClock>>,
 }
 
 impl<T: Element> SliceRun<'_, '_, T> {
+    /// Runs `work` on a lane (one of the slices run at once), with an
+    /// observer that times its steps into [`clock`](Self::clock) when the
+    /// run is profiled.
+    fn in_lane(
+        &self,
+        work: impl FnOnce(&mut dyn FnMut(Event) -> Result<(), ExecError>) -> Result<(), ExecError>,
+    ) -> Result<(), ExecError> {
+        let Some(shared) = self.clock else {
+            return work(&mut |_| Ok(()));
+        };
+        let mut own = StepClock::new(self.program.fitted().steps().len());
+        let result = work(&mut |event| {
+            own.observe(event);
+            Ok(())
+        });
+        shared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .merge(&own);
+        result
+    }
     /// Runs every slice into `out`. `lanes` slices run at once, each on one
     /// thread with its own workspace; with one lane, every slice runs on
     /// all the threads, and `observe` sees every step of every slice.
@@ -362,8 +397,7 @@ impl<T: Element> SliceRun<'_, '_, T> {
             for first in (0..layout.blocks).step_by(wave_len) {
                 let wave: Vec<usize> = (first..(first + wave_len).min(layout.blocks)).collect();
                 // A check between waves (the lanes report nothing).
-                observe(Event::Start)?;
-                observe(Event::End)?;
+                observe(Event::Check)?;
                 let starts: Vec<Vec<usize>> = wave
                     .iter()
                     .map(|&b| layout.out_start(&layout.index(b, 0)))
@@ -375,19 +409,21 @@ impl<T: Element> SliceRun<'_, '_, T> {
                     .zip(wave.par_chunks(per_lane))
                     .zip(workspaces.par_iter_mut())
                     .try_for_each(|((windows, blocks), w)| {
-                        for (window, &block) in windows.iter_mut().zip(blocks) {
-                            self.sum(
-                                block,
-                                0..layout.per_block,
-                                self.program,
-                                window,
-                                self.accum,
-                                w,
-                                1,
-                                &mut |_| Ok(()),
-                            )?;
-                        }
-                        Ok::<(), ExecError>(())
+                        self.in_lane(|observe| {
+                            for (window, &block) in windows.iter_mut().zip(blocks) {
+                                self.sum(
+                                    block,
+                                    0..layout.per_block,
+                                    self.program,
+                                    window,
+                                    self.accum,
+                                    w,
+                                    1,
+                                    observe,
+                                )?;
+                            }
+                            Ok(())
+                        })
                     })?;
             }
             return Ok(());
@@ -413,8 +449,7 @@ impl<T: Element> SliceRun<'_, '_, T> {
             // One parallel region: each lane sums a run of consecutive
             // groups, each into its own buffer (group 0 into the output);
             // then the partial sums are added in order.
-            observe(Event::Start)?;
-            observe(Event::End)?;
+            observe(Event::Check)?;
             let mut jobs: Vec<Job<'_, '_, T>> = Vec::with_capacity(lanes);
             let mut rest: &mut [Vec<T>] = &mut partials;
             let mut out_slot = Some(&mut *out);
@@ -432,15 +467,17 @@ impl<T: Element> SliceRun<'_, '_, T> {
             }
             jobs.into_par_iter()
                 .try_for_each(|(range, mut out, mine, w)| {
-                    let mut buffers = mine.iter_mut();
-                    for g in range {
-                        let target = match (g, out.as_deref_mut()) {
-                            (0, Some(out)) => Target::Out(out),
-                            _ => Target::Partial(buffers.next().expect("a buffer per group")),
-                        };
-                        self.group(g, target, w, 1, &mut |_| Ok(()))?;
-                    }
-                    Ok::<(), ExecError>(())
+                    self.in_lane(|observe| {
+                        let mut buffers = mine.iter_mut();
+                        for g in range {
+                            let target = match (g, out.as_deref_mut()) {
+                                (0, Some(out)) => Target::Out(out),
+                                _ => Target::Partial(buffers.next().expect("a buffer per group")),
+                            };
+                            self.group(g, target, w, 1, observe)?;
+                        }
+                        Ok(())
+                    })
                 })?;
             for partial in &partials {
                 add_partial(out, partial, &layout.out_shape)?;
@@ -464,8 +501,7 @@ impl<T: Element> SliceRun<'_, '_, T> {
                 continue;
             }
             // A check between waves (the lanes report nothing).
-            observe(Event::Start)?;
-            observe(Event::End)?;
+            observe(Event::Check)?;
             // Group 0, when in this wave, writes the output; the others
             // their partial buffers, added below in order.
             let mut out_slot = Some(&mut *out);
@@ -481,8 +517,9 @@ impl<T: Element> SliceRun<'_, '_, T> {
                     (g, target, w)
                 })
                 .collect();
-            jobs.into_par_iter()
-                .try_for_each(|(g, target, w)| self.group(g, target, w, 1, &mut |_| Ok(())))?;
+            jobs.into_par_iter().try_for_each(|(g, target, w)| {
+                self.in_lane(|observe| self.group(g, target, w, 1, observe))
+            })?;
             let summed = wave.iter().filter(|&&g| g != 0).count();
             for partial in &partials[..summed] {
                 add_partial(out, partial, &layout.out_shape)?;

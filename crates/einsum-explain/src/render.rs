@@ -29,6 +29,8 @@ pub struct Analysis {
     pub copied: Vec<usize>,
     /// Elements of workspace the runs allocated.
     pub workspace: usize,
+    /// How many slices or blocks ran at once (1 for a plan not cut).
+    pub lanes: usize,
     /// The machine's limits for this element type and thread count, when
     /// known: each step's rate is then also a fraction of them.
     pub roof: Option<Roof>,
@@ -60,6 +62,7 @@ pub fn time_runs<T: Element>(
         if i == 0 {
             analysis.copied = profile.copied;
             analysis.workspace = workspace.len();
+            analysis.lanes = profile.lanes;
         } else {
             analysis.totals.push(profile.times.iter().sum());
             for (step, t) in analysis.steps.iter_mut().zip(profile.times) {
@@ -154,11 +157,51 @@ fn minimum(times: &[Duration]) -> f64 {
 }
 
 /// Elements a step reads (each input through its distinct, non-broadcast
-/// axes) and writes: the planner's own figure, so a rate measures what the
-/// report predicts, and a product of sizes can never overflow here (it
-/// saturates at `u128::MAX`, which no run reaches).
-fn elements_moved(_plan: &Plan, step: &Step) -> u128 {
-    step.moved
+/// axes) and writes, over every slice or block it runs for (its time is
+/// theirs together): the planner's own figure, so a rate measures what
+/// the report predicts, and a product of sizes can never overflow here
+/// (it saturates at `u128::MAX`, which no run reaches).
+/// In a plan cut into blocks for the cache, the temporaries' traffic stays
+/// in cache: only the operands' and the result's count.
+fn elements_moved(plan: &Plan, step: &Step) -> u128 {
+    let from_memory = if plan.blocks().is_some() {
+        step.moved.saturating_sub(temporary_elements(plan, step))
+    } else {
+        step.moved
+    };
+    from_memory.saturating_mul(runs_of_steps(plan))
+}
+
+/// Elements of temporaries a step reads and writes (one slice's).
+fn temporary_elements(plan: &Plan, step: &Step) -> u128 {
+    let bound = plan.step_bound();
+    let len = |axes: &[einsum::plan::AxisId]| {
+        axes.iter()
+            .fold(1u128, |n, &a| n.saturating_mul(bound.axis(a).size as u128))
+    };
+    let read: u128 = step
+        .args
+        .iter()
+        .filter_map(|arg| match arg.source {
+            Source::Temp(t) => plan.temps().get(t.0).map(|axes| len(axes)),
+            Source::Operand(_) => None,
+        })
+        .sum();
+    let written = match step.out {
+        Dest::Temp(_) => len(&step.out_axes),
+        Dest::Output => 0,
+    };
+    read.saturating_add(written)
+}
+
+/// A step's FLOPs over every slice or block it runs for.
+fn step_flops(plan: &Plan, step: &Step) -> u128 {
+    step.flops.saturating_mul(runs_of_steps(plan))
+}
+
+/// How many times the steps run: once per slice or block.
+fn runs_of_steps(plan: &Plan) -> u128 {
+    plan.partition().map_or(1, |s| s.count())
 }
 
 fn per_second(amount: u128, seconds: f64) -> f64 {
@@ -202,9 +245,14 @@ pub fn text(
         }
     }
     let Some(a) = analysis else { return out };
+    let at_once = match (a.lanes, plan.blocks().is_some()) {
+        (0 | 1, _) => String::new(),
+        (n, true) => format!(" ({n} blocks at once)"),
+        (n, false) => format!(" ({n} slices at once)"),
+    };
     let _ = writeln!(
         out,
-        "\nMeasured: median of {} run{} after one warm-up, {} thread{}, {}",
+        "\nMeasured: median of {} run{} after one warm-up, {} thread{}{at_once}, {}",
         a.repeat,
         if a.repeat == 1 { "" } else { "s" },
         a.threads,
@@ -226,7 +274,7 @@ pub fn text(
         let bytes = elements_moved(plan, step).saturating_mul(elem_size as u128);
         let roof = a.roof.map_or(String::new(), |r| {
             let level = r.level(bytes).level.name();
-            r.fraction(step.flops, bytes, m)
+            r.fraction(step_flops(plan, step), bytes, m)
                 .map_or(String::new(), |f| format!(" {:>5.0}% {level}", f * 100.0))
         });
         let _ = writeln!(
@@ -234,7 +282,7 @@ pub fn text(
             "{i:>5} {:>12} {:>12} {:>10.2} {:>10.2}{roof}",
             human(m),
             human(minimum(times)),
-            per_second(step.flops, m),
+            per_second(step_flops(plan, step), m),
             per_second(bytes, m),
         );
     }
@@ -296,9 +344,11 @@ pub fn json(
                     "copied_elements": a.copied.get(i).copied().unwrap_or(0),
                     "median_seconds": m,
                     "min_seconds": minimum(times),
-                    "gflops_per_second": per_second(step.flops, m),
+                    "gflops_per_second": per_second(step_flops(plan, step), m),
                     "gbytes_per_second": per_second(bytes(step), m),
-                    "roof_fraction": a.roof.and_then(|r| r.fraction(step.flops, bytes(step), m)),
+                    "roof_fraction": a
+                        .roof
+                        .and_then(|r| r.fraction(step_flops(plan, step), bytes(step), m)),
                     "roof_level": a.roof.map(|r| r.level(bytes(step)).level.name()),
                 })
             })
@@ -308,6 +358,7 @@ pub fn json(
             json!({
                 "repeat": a.repeat,
                 "threads": a.threads,
+                "lanes": a.lanes,
                 "workspace_elements": a.workspace,
                 "limits": a.roof.map(|r| json!({
                     "fma_peak_gflops": r.peak_gflops,
@@ -354,12 +405,13 @@ pub fn dot(plan: &Plan, fitted: &Fitted) -> String {
     let mut out = String::from(
         "digraph einsum {\n  rankdir=BT;\n  node [shape=box, fontname=\"monospace\"];\n",
     );
-    let label = match plan.slicing_summary() {
-        Some(slicing) => format!(
-            "{}\\nsliced: {}",
-            escape(&bound.expr().to_string()),
-            escape(&slicing)
-        ),
+    let cut = match (plan.slicing_summary(), plan.blocks_summary()) {
+        (Some(slicing), _) => Some(format!("sliced: {slicing}")),
+        (None, Some(blocks)) => Some(format!("blocked: {blocks}")),
+        (None, None) => None,
+    };
+    let label = match cut {
+        Some(cut) => format!("{}\\n{}", escape(&bound.expr().to_string()), escape(&cut)),
         None => escape(&bound.expr().to_string()),
     };
     let _ = writeln!(out, "  label=\"{label}\";");

@@ -140,6 +140,7 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
             chunks,
             unsliced_flops,
             limit: limit.unwrap_or(usize::MAX),
+            for_cache: false,
         })
     };
     let (tree, slices) = match (options.memory_limit, &options.slicing) {
@@ -197,7 +198,25 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
                 &resolved,
             )
             .map_err(failed)?;
-            (tree, None)
+            // With no memory limit, a memory-bound chain whose temporaries
+            // would spill from the cache runs in blocks.
+            let blocking = options.memory_limit.is_none() && options.slicing == Slicing::WhenNeeded;
+            let blocks = blocking
+                .then(|| order::cache_blocks(&*tree, &temp_inputs, &sizes))
+                .flatten()
+                .map(|(axis, chunk)| {
+                    let axis_id = AxisId::new(axis);
+                    Slices {
+                        bound: bound.sliced(&[axis_id], &[chunk]),
+                        count: Count::product([sizes[axis] / chunk]),
+                        axes: vec![axis_id],
+                        chunks: vec![chunk],
+                        unsliced_flops: order::tree_flops(&*tree, &sizes),
+                        limit: order::BLOCK_TEMP,
+                        for_cache: true,
+                    }
+                });
+            (tree, blocks)
         }
     };
     // From here on, the problem one slice computes (the whole problem when

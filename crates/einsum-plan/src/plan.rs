@@ -79,7 +79,8 @@ pub enum Slicing {
     WhenNeeded,
     /// Never slice: find an order within the limit or fail with
     /// [`MemoryLimitExceeded`](crate::PlanErrorKind::MemoryLimitExceeded)
-    /// (numpy's and opt_einsum's notion of a path under a limit).
+    /// (numpy's and opt_einsum's notion of a path under a limit). With no
+    /// limit, not even in [blocks](Plan::blocks) for the cache.
     Never,
     /// Slice these axes, by label (the order is the optimizer's, with no
     /// limit): a plan made elsewhere, made again exactly (what a worker of
@@ -104,8 +105,12 @@ pub struct Slices {
     /// How many slices: the product over the sliced axes of size / chunk.
     pub(crate) count: Count,
     pub(crate) unsliced_flops: Count,
-    /// The memory limit it was sliced for, in elements.
+    /// The memory limit it was sliced for, in elements (for blocks: the
+    /// size each temporary is cut to).
     pub(crate) limit: usize,
+    /// Cut for the cache, with no memory limit ([`Plan::blocks`]), not for
+    /// memory ([`Plan::slices`]).
+    pub(crate) for_cache: bool,
 }
 
 /// Most partial sums a sliced run keeps (see [`Slices::groups`]).
@@ -303,16 +308,38 @@ impl Plan {
         &self.bound
     }
 
-    /// How the plan is sliced (`None`: it is not). A sliced plan's steps,
-    /// temporaries and per-step figures are those of one slice; its
-    /// headline figures (`optimized_flops`, `moved_elements`) are of all
-    /// slices, and its largest intermediate and temporary of one.
+    /// How the plan is sliced for a memory limit (`None`: it is not). A
+    /// sliced plan's steps, temporaries and per-step figures are those of
+    /// one slice; its headline figures (`optimized_flops`,
+    /// `moved_elements`) are of all slices, and its largest intermediate
+    /// and temporary of one. Slices can be run apart
+    /// ([`einsum_exec::run_slice`], a distributed run).
     pub fn slices(&self) -> Option<&Slices> {
+        self.slices.as_ref().filter(|s| !s.for_cache)
+    }
+
+    /// How the plan is cut into blocks for the cache (`None`: it is not):
+    /// with no memory limit, a chain of memory-bound steps whose
+    /// temporaries would spill from the cache runs block by block along an
+    /// axis every step holds, so each block's temporaries stay in cache
+    /// and only the operands and the result travel to memory, as one fused
+    /// loop over all the operands would (`ij,ij,ij->i` reads three
+    /// matrices once, instead of writing and re-reading a fourth). No FLOP
+    /// is repeated. The steps and per-step figures are one block's, as for
+    /// [`slices`](Plan::slices); blocks are an execution detail, not
+    /// slices to run apart.
+    pub fn blocks(&self) -> Option<&Slices> {
+        self.slices.as_ref().filter(|s| s.for_cache)
+    }
+
+    /// The [`slices`](Plan::slices) or [`blocks`](Plan::blocks) the steps
+    /// run over, whichever the plan has: what the executor walks.
+    pub fn partition(&self) -> Option<&Slices> {
         self.slices.as_ref()
     }
 
-    /// The problem the steps compute: one slice's when the plan is sliced,
-    /// else the whole [`bound`](Plan::bound) problem.
+    /// The problem the steps compute: one slice's (or block's) when the
+    /// plan is cut, else the whole [`bound`](Plan::bound) problem.
     pub fn step_bound(&self) -> &Bound {
         self.slices.as_ref().map_or(&self.bound, |s| &s.bound)
     }

@@ -5,7 +5,7 @@ use std::fmt;
 use crate::count::Count;
 use crate::fit::{self, Fitted, Lowered};
 use crate::kernel::Kernel;
-use crate::plan::{self, Dest, Plan};
+use crate::plan::{self, Dest, Plan, Slices};
 
 /// A plan's report as data: the same figures as `Display`, one field each.
 /// With the `serde` feature it serializes (to JSON, say) with these names.
@@ -49,6 +49,10 @@ pub struct PlanReport {
     /// largest intermediate and temporary and the workspace are one
     /// slice's, and `optimized_flops` and `moved_elements` all slices'.
     pub slicing: Option<SlicingReport>,
+    /// How the plan is cut into blocks for the cache ([`Plan::blocks`];
+    /// `None` when it is not): then, as for slicing, the steps and the
+    /// largest intermediate and temporary are one block's.
+    pub blocks: Option<SlicingReport>,
     /// The steps, in execution order.
     pub steps: Vec<StepReport>,
 }
@@ -219,6 +223,8 @@ impl Plan {
             })
             .collect();
         let speedup = self.speedup();
+        let per_slice_flops: Count = counts.step_flops.iter().cloned().sum();
+        let cut = |s: &Slices| self.cut_report(s, per_slice_flops.clone());
         PlanReport {
             subscripts: bound.expr().to_string(),
             shapes: bound
@@ -238,24 +244,8 @@ impl Plan {
             workspace_elements: counts.workspace.clone(),
             buffers: fitted.buffers().to_vec(),
             moved_elements: counts.moved,
-            slicing: self.slices().map(|s| SlicingReport {
-                axes: s
-                    .axes()
-                    .iter()
-                    .map(|&a| bound.axis(a).name.to_string())
-                    .collect(),
-                sizes: s.axes().iter().map(|&a| bound.axis(a).size).collect(),
-                chunks: s.chunks().to_vec(),
-                stacked: s
-                    .axes()
-                    .iter()
-                    .map(|a| bound.output().contains(a))
-                    .collect(),
-                slices: s.count_exact().clone(),
-                flops_per_slice: counts.step_flops.iter().cloned().sum(),
-                unsliced_flops: s.unsliced_count().clone(),
-                overhead: self.slicing_overhead().min(f64::MAX),
-            }),
+            slicing: self.slices().map(cut),
+            blocks: self.blocks().map(cut),
             steps,
         }
     }
@@ -266,6 +256,30 @@ impl Plan {
     /// `j (64), k (32 in chunks of 4, stacked): 512 slices, overhead 1.234x`.
     pub fn slicing_summary(&self) -> Option<String> {
         let s = self.slices()?;
+        Some(format!(
+            "{}: {} slices, overhead {:.3}x",
+            self.cut_axes(s),
+            s.count_exact(),
+            self.slicing_overhead()
+        ))
+    }
+
+    /// How the plan is cut into blocks for the cache, in one line (`None`
+    /// when it is not): `i (2048 in chunks of 8): 256 blocks, temporaries
+    /// of at most 16384 elements kept in cache`.
+    pub fn blocks_summary(&self) -> Option<String> {
+        let s = self.blocks()?;
+        Some(format!(
+            "{}: {} blocks, temporaries of at most {} elements kept in cache",
+            self.cut_axes(s),
+            s.count_exact(),
+            s.limit()
+        ))
+    }
+
+    /// The axes of slices or blocks, with their sizes, chunks and whether
+    /// they are stacked.
+    fn cut_axes(&self, s: &Slices) -> String {
         let axes: Vec<String> = s
             .axes()
             .iter()
@@ -285,12 +299,32 @@ impl Plan {
                 format!("{} ({}{chunk}{stacked})", axis.name, axis.size)
             })
             .collect();
-        Some(format!(
-            "{}: {} slices, overhead {:.3}x",
-            axes.join(", "),
-            s.count_exact(),
-            self.slicing_overhead()
-        ))
+        axes.join(", ")
+    }
+}
+
+impl Plan {
+    /// The report of slices or blocks `s` of this plan.
+    fn cut_report(&self, s: &Slices, per_slice_flops: Count) -> SlicingReport {
+        let bound = &self.bound;
+        SlicingReport {
+            axes: s
+                .axes()
+                .iter()
+                .map(|&a| bound.axis(a).name.to_string())
+                .collect(),
+            sizes: s.axes().iter().map(|&a| bound.axis(a).size).collect(),
+            chunks: s.chunks().to_vec(),
+            stacked: s
+                .axes()
+                .iter()
+                .map(|a| bound.output().contains(a))
+                .collect(),
+            slices: s.count_exact().clone(),
+            flops_per_slice: per_slice_flops,
+            unsliced_flops: s.unsliced_count().clone(),
+            overhead: self.slicing_overhead().min(f64::MAX),
+        }
     }
 }
 
@@ -346,6 +380,9 @@ impl Plan {
         let per_slice = if let Some(slicing) = self.slicing_summary() {
             writeln!(f, "                Sliced:  {slicing}")?;
             " (per slice)"
+        } else if let Some(blocks) = self.blocks_summary() {
+            writeln!(f, "               Blocked:  {blocks}")?;
+            " (per block)"
         } else {
             ""
         };

@@ -214,11 +214,13 @@ impl Expression {
         let expr = einsum::parse(subscripts).map_err(to_py)?;
         // numpy's and opt_einsum's memory limits choose a path or fail
         // (the compatibility layer then falls back as they do); ours
-        // (`memory_limit=` of `einsum` and `contract`) slice.
-        let slicing = match (&strategy.given, strategy.slicing) {
-            (Some(labels), _) => einsum::Slicing::Given(labels.chars().collect()),
-            (None, true) => einsum::Slicing::WhenNeeded,
-            (None, false) => einsum::Slicing::Never,
+        // (`memory_limit=` of `einsum` and `contract`) slice. With no limit
+        // nothing is sliced, and long memory-bound chains run in blocks
+        // for the cache.
+        let slicing = match (&strategy.given, strategy.slicing, strategy.memory_limit) {
+            (Some(labels), _, _) => einsum::Slicing::Given(labels.chars().collect()),
+            (None, true, _) | (None, false, None) => einsum::Slicing::WhenNeeded,
+            (None, false, Some(_)) => einsum::Slicing::Never,
         };
         let options = Options::new()
             .optimize(strategy.optimize.clone())

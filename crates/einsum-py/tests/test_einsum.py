@@ -262,6 +262,11 @@ LARGE_RESULTS = [
     ("ijk->ik", [(40, 7, 90)], {}),
     ("ij,jk,kl->il", [(60, 30), (30, 40), (40, 80)], {"memory_limit": 1500}),
     ("ab,bc->ac", [(70, 0), (0, 80)], {}),
+    # Chains run in blocks for the cache (Plan.blocks): rows, a summed
+    # axis, a full reduction.
+    ("ij,ij,ij->i", [(300, 400), (300, 400), (300, 400)], {}),
+    ("ij,ij,ij->j", [(300, 400), (300, 400), (300, 400)], {}),
+    ("i,i,i->", [(100_000,), (100_000,), (100_000,)], {}),
 ]
 
 

@@ -93,3 +93,19 @@ def test_dtypes_and_errors():
 
 def test_docstring_example():
     assert doctest.testmod(einsumc._explain).failed == 0
+
+
+def test_blocks_for_the_cache_are_reported_and_not_slices():
+    shapes = [(2048, 2048)] * 3
+    plan = einsumc.explain("ij,ij,ij->i", *shapes).to_dict()
+    assert plan["slicing"] is None
+    assert plan["blocks"]["chunks"] == [8]
+    assert "Blocked:" in str(einsumc.explain("ij,ij,ij->i", *shapes))
+    # A compiled expression in blocks is one slice to a distributed run.
+    small = [(300, 400)] * 3
+    expr = einsumc.contract_expression("ij,ij,ij->i", *small)
+    assert expr.num_slices == 1
+    arrays = [np.arange(120_000, dtype=np.float64).reshape(300, 400) % 7 - 3 for _ in small]
+    want = np.einsum("ij,ij,ij->i", *arrays)
+    np.testing.assert_array_equal(expr.contract_slice(0, *arrays), want)
+    np.testing.assert_array_equal(expr(*arrays), want)

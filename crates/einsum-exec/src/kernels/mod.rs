@@ -32,6 +32,9 @@ pub(crate) enum Event {
     Copied(usize),
     /// It ended.
     End,
+    /// A point between waves of slices run at once, where no step runs on
+    /// the calling thread: the observer may stop the run here.
+    Check,
 }
 
 /// Runs a checked program: the one entry into the kernels.

@@ -20,6 +20,7 @@
 //! number of axes, so small problems do their set algebra in one word; the
 //! tree goes out as a `dyn ContractionTree`, so the builder is not generic.
 
+mod block;
 mod branch;
 mod dp;
 mod greedy;
@@ -37,6 +38,7 @@ mod slice;
 mod subsets;
 mod tree;
 
+pub(crate) use block::{BLOCK_TEMP, cache_blocks};
 pub use path::Path;
 pub(crate) use path::SsaPath;
 pub(crate) use search::{Search, with_merged};
