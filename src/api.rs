@@ -483,11 +483,13 @@ impl Einsum {
             .cache
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let hit = cache
-            .programs
-            .iter()
-            .rev()
-            .find(|p| Arc::ptr_eq(p.plan(), &plan) && p.fits::<T>(&strides, out.strides()));
+        let hit = cache.programs.iter().rev().find(|p| {
+            // The program runs the plan, or the plan whole for arrays
+            // its blocks would cut across.
+            let runs = Arc::ptr_eq(p.plan(), &plan)
+                || plan.unblocked().is_some_and(|w| Arc::ptr_eq(p.plan(), w));
+            runs && p.fits::<T>(&strides, out.strides())
+        });
         if let Some(program) = hit {
             return Ok(program.clone());
         }

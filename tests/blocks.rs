@@ -172,3 +172,39 @@ fn blocks_are_reported_and_not_slices_to_run_apart() {
     assert_eq!(plan.slicing_overhead(), 1.0);
     assert_eq!(einsum::exec::slice_position(&plan, 0), None);
 }
+
+#[test]
+fn blocks_that_would_cut_across_memory_give_way_to_the_plan_whole() {
+    let shapes = [[300usize, 400]; 3];
+    let e = Einsum::new("ij,ij,ij->i").unwrap();
+    let plan = e.plan(&shapes).unwrap();
+    let whole = plan
+        .unblocked()
+        .expect("a plan in blocks keeps its plan whole");
+    assert!(whole.blocks().is_none());
+    let never = Einsum::with_options(
+        "ij,ij,ij->i",
+        Options::new().plan(PlanOptions::new().slicing(Slicing::Never)),
+    )
+    .unwrap();
+    assert_eq!(whole.steps(), never.plan(&shapes).unwrap().steps());
+    assert_eq!(whole.path(), plan.path());
+    // Rows of C-order matrices: the blocks suit them. Fortran order (the
+    // blocked axis innermost): the plan whole. The output, one dimension,
+    // decides nothing.
+    let (c, f) = ([400isize, 1], [1isize, 300]);
+    assert!(plan.unblocked_for(&[&c, &c, &c], &[1]).is_none());
+    assert!(plan.unblocked_for(&[&c, &f, &c], &[1]).is_some());
+    // A broadcast (stride 0) axis is not walked.
+    assert!(plan.unblocked_for(&[&c, &[400, 0], &c], &[1]).is_none());
+    // What runs on Fortran-order arrays is the plan whole.
+    let views: Vec<ArrayD<f64>> = (0..3).map(|k| operand(&[300, 400], k, Layout::F)).collect();
+    let inputs: Vec<einsum::exec::StridedView<'_, f64>> = views
+        .iter()
+        .map(|v| einsum::exec::StridedView::from(v.view()))
+        .collect();
+    let mut result = ndarray::Array1::<f64>::zeros(300);
+    let out = einsum::exec::StridedViewMut::try_from(result.view_mut()).unwrap();
+    let program = einsum::exec::Program::for_arrays(plan.clone(), &inputs, &out).unwrap();
+    assert!(std::sync::Arc::ptr_eq(program.plan(), whole));
+}

@@ -159,6 +159,10 @@ fn check_for<T: Element>(
 ) -> Result<Checked, ExecError> {
     check_shapes(plan, inputs, out)?;
     let strides: SmallVec<[&[isize]; 4]> = inputs.iter().map(|v| v.strides()).collect();
+    // Blocks that would cut across these arrays' memory: the plan whole.
+    let plan = plan
+        .unblocked_for(&strides, out.strides())
+        .map_or(plan, |whole| &**whole);
     let fitted = fit(plan, &strides, out.strides(), target::<T>()).map_err(fit_error)?;
     Checked::new(plan, fitted)
 }
@@ -377,7 +381,9 @@ pub struct Program {
 
 impl Program {
     /// Fits `plan` to operands and an output of element type `T` with these
-    /// element strides, and checks the fit.
+    /// element strides, and checks the fit. A plan in blocks whose blocks
+    /// would cut across these strides runs whole
+    /// ([`Plan::unblocked_for`]): [`plan`](Program::plan) says which.
     ///
     /// # Errors
     /// If there is not one stride list per operand, of the operand's rank,
@@ -387,13 +393,18 @@ impl Program {
         input_strides: &[&[isize]],
         out_strides: &[isize],
     ) -> Result<Program, ExecError> {
+        let plan = plan
+            .unblocked_for(input_strides, out_strides)
+            .cloned()
+            .unwrap_or(plan);
         let fitted = fit(&plan, input_strides, out_strides, target::<T>()).map_err(fit_error)?;
         Program::from_fitted(plan, fitted)
     }
 
     /// Fits `plan` to these arrays (their shapes checked first, so a wrong
     /// shape is reported as one) and checks the fit: what a caller holding
-    /// the arrays uses.
+    /// the arrays uses. As [`Program::new`], a plan in blocks that would
+    /// cut across these arrays' memory runs whole.
     ///
     /// # Errors
     /// If the arrays do not have the plan's shapes.
@@ -402,6 +413,11 @@ impl Program {
         inputs: &[StridedView<'_, T>],
         out: &StridedViewMut<'_, T>,
     ) -> Result<Program, ExecError> {
+        let strides: SmallVec<[&[isize]; 4]> = inputs.iter().map(|v| v.strides()).collect();
+        let plan = plan
+            .unblocked_for(&strides, out.strides())
+            .cloned()
+            .unwrap_or(plan);
         let checked = check_for(&plan, inputs, out)?;
         Ok(Program { plan, checked })
     }

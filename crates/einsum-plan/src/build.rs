@@ -376,7 +376,20 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
         }
     }
     let path = Path::from_ssa(tree.leaves(), &tree.path());
-    Ok(builder.finish(full, slices, path, options, Some(resolved)))
+    let mut plan = builder.finish(full, slices, path, options, Some(resolved));
+    if plan.blocks().is_some() {
+        // The same order run whole, for operands whose layout the blocks
+        // would cut across (`Plan::unblocked_for`).
+        let whole_options = options
+            .clone()
+            .optimize(Optimize::Path(plan.path.clone()))
+            .slicing(Slicing::Never);
+        let mut whole = self::plan(full, &whole_options)?;
+        whole.optimize = plan.optimize.clone();
+        whole.resolved = plan.resolved.clone();
+        plan.whole = Some(std::sync::Arc::new(whole));
+    }
+    Ok(plan)
 }
 
 /// Elements a step reads (each input through its distinct axes: a diagonal
@@ -524,6 +537,7 @@ impl<'a> Builder<'a> {
             largest_temporary,
             step_flops: self.flops,
             step_moved,
+            whole: None,
         }
     }
 }

@@ -287,6 +287,9 @@ pub struct Plan {
     /// Each step's FLOPs and elements moved.
     pub(crate) step_flops: Vec<Count>,
     pub(crate) step_moved: Vec<Count>,
+    /// For a plan in blocks: the same order run whole (no blocks), for
+    /// arrays whose layout the blocks would cut across.
+    pub(crate) whole: Option<std::sync::Arc<Plan>>,
 }
 
 /// A plan's fit to C order, made once when first asked for. Two plans are
@@ -330,6 +333,56 @@ impl Plan {
     /// slices to run apart.
     pub fn blocks(&self) -> Option<&Slices> {
         self.slices.as_ref().filter(|s| s.for_cache)
+    }
+
+    /// For a plan in [`blocks`](Plan::blocks): the same order run whole,
+    /// with no blocks (`None` for a plan not in blocks).
+    pub fn unblocked(&self) -> Option<&std::sync::Arc<Plan>> {
+        self.whole.as_ref()
+    }
+
+    /// The plan to run on arrays of these element strides (per operand,
+    /// then the output's): the plan [`unblocked`](Plan::unblocked) when its
+    /// blocks would cut across contiguous memory, which is when the
+    /// blocked axis is the innermost (smallest stride) of some operand or
+    /// of the output over two or more dimensions (blocks of eight rows of
+    /// a Fortran-order matrix read eight elements of every column, and ran
+    /// 10x slower than the plan whole); `None`: this plan suits them.
+    pub fn unblocked_for(
+        &self,
+        inputs: &[&[isize]],
+        out: &[isize],
+    ) -> Option<&std::sync::Arc<Plan>> {
+        let (blocks, whole) = (self.blocks()?, self.whole.as_ref()?);
+        let bound = &self.bound;
+        let out_dims: Vec<Dim> = bound
+            .output()
+            .iter()
+            .map(|&axis| Dim {
+                axis,
+                extent: bound.axis(axis).size,
+            })
+            .collect();
+        let tensors = bound
+            .operands()
+            .iter()
+            .map(Vec::as_slice)
+            .zip(inputs.iter().copied())
+            .chain(std::iter::once((out_dims.as_slice(), out)));
+        let cut = tensors.into_iter().any(|(dims, strides)| {
+            let walked: Vec<(AxisId, usize)> = dims
+                .iter()
+                .zip(strides)
+                .filter(|(d, s)| d.extent > 1 && d.extent == bound.axis(d.axis).size && **s != 0)
+                .map(|(d, s)| (d.axis, s.unsigned_abs()))
+                .collect();
+            walked.len() >= 2
+                && walked
+                    .iter()
+                    .min_by_key(|(_, s)| *s)
+                    .is_some_and(|(a, _)| blocks.axes().contains(a))
+        });
+        cut.then_some(whole)
     }
 
     /// The [`slices`](Plan::slices) or [`blocks`](Plan::blocks) the steps

@@ -143,7 +143,14 @@ impl WithElem for Explain<'_, '_> {
         let plan = self.expression.plan(py, &shapes)?;
         let output = plan.output_shape();
         let strides: Vec<&[isize]> = strides.iter().map(Vec::as_slice).collect();
-        let fitted = fit(&plan, &strides, &c_order_strides(&output), target::<T>())
+        let out_strides = c_order_strides(&output);
+        // Blocks that would cut across these arrays: the plan whole, as
+        // the executor runs it.
+        let plan = plan
+            .unblocked_for(&strides, &out_strides)
+            .cloned()
+            .unwrap_or(plan);
+        let fitted = fit(&plan, &strides, &out_strides, target::<T>())
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
         let analysis = match self.repeat {
             None => None,
