@@ -484,10 +484,10 @@ impl Einsum {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let hit = cache.programs.iter().rev().find(|p| {
-            // The program runs the plan, or the plan whole for arrays
-            // its blocks would cut across.
+            // The program runs the plan, or its variant for arrays its
+            // blocks would cut across.
             let runs = Arc::ptr_eq(p.plan(), &plan)
-                || plan.unblocked().is_some_and(|w| Arc::ptr_eq(p.plan(), w));
+                || plan.variants().iter().any(|v| Arc::ptr_eq(p.plan(), v));
             runs && p.fits::<T>(&strides, out.strides())
         });
         if let Some(program) = hit {

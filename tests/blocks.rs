@@ -174,7 +174,7 @@ fn blocks_are_reported_and_not_slices_to_run_apart() {
 }
 
 #[test]
-fn blocks_that_would_cut_across_memory_give_way_to_the_plan_whole() {
+fn blocks_that_would_cut_across_memory_give_way_to_a_variant_that_suits_it() {
     let shapes = [[300usize, 400]; 3];
     let e = Einsum::new("ij,ij,ij->i").unwrap();
     let plan = e.plan(&shapes).unwrap();
@@ -189,15 +189,27 @@ fn blocks_that_would_cut_across_memory_give_way_to_the_plan_whole() {
     .unwrap();
     assert_eq!(whole.steps(), never.plan(&shapes).unwrap().steps());
     assert_eq!(whole.path(), plan.path());
-    // Rows of C-order matrices: the blocks suit them. Fortran order (the
-    // blocked axis innermost): the plan whole. The output, one dimension,
-    // decides nothing.
+    // For Fortran order: in blocks along j, the last axis named.
+    let fortran = &plan.variants()[0];
+    let j = fortran.blocks().expect("blocks for Fortran order").axes()[0];
+    assert_eq!(fortran.bound().axis(j).name, 'j');
+    assert_eq!(fortran.path(), plan.path());
+    // Rows of C-order matrices: the blocks suit them. All Fortran order:
+    // the variant for it. Mixed: the plan whole. The output, one
+    // dimension, decides nothing; a broadcast (stride 0) axis is not
+    // walked.
     let (c, f) = ([400isize, 1], [1isize, 300]);
-    assert!(plan.unblocked_for(&[&c, &c, &c], &[1]).is_none());
-    assert!(plan.unblocked_for(&[&c, &f, &c], &[1]).is_some());
-    // A broadcast (stride 0) axis is not walked.
-    assert!(plan.unblocked_for(&[&c, &[400, 0], &c], &[1]).is_none());
-    // What runs on Fortran-order arrays is the plan whole.
+    assert!(plan.for_layout(&[&c, &c, &c], &[1]).is_none());
+    assert!(std::sync::Arc::ptr_eq(
+        plan.for_layout(&[&f, &f, &f], &[1]).unwrap(),
+        fortran
+    ));
+    assert!(std::sync::Arc::ptr_eq(
+        plan.for_layout(&[&c, &f, &c], &[1]).unwrap(),
+        whole
+    ));
+    assert!(plan.for_layout(&[&c, &[400, 0], &c], &[1]).is_none());
+    // What runs on Fortran-order arrays is the variant for them.
     let views: Vec<ArrayD<f64>> = (0..3).map(|k| operand(&[300, 400], k, Layout::F)).collect();
     let inputs: Vec<einsum::exec::StridedView<'_, f64>> = views
         .iter()
@@ -206,5 +218,5 @@ fn blocks_that_would_cut_across_memory_give_way_to_the_plan_whole() {
     let mut result = ndarray::Array1::<f64>::zeros(300);
     let out = einsum::exec::StridedViewMut::try_from(result.view_mut()).unwrap();
     let program = einsum::exec::Program::for_arrays(plan.clone(), &inputs, &out).unwrap();
-    assert!(std::sync::Arc::ptr_eq(program.plan(), whole));
+    assert!(std::sync::Arc::ptr_eq(program.plan(), fortran));
 }

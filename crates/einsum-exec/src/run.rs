@@ -159,10 +159,11 @@ fn check_for<T: Element>(
 ) -> Result<Checked, ExecError> {
     check_shapes(plan, inputs, out)?;
     let strides: SmallVec<[&[isize]; 4]> = inputs.iter().map(|v| v.strides()).collect();
-    // Blocks that would cut across these arrays' memory: the plan whole.
+    // Blocks that would cut across these arrays' memory: the plan's
+    // variant for them.
     let plan = plan
-        .unblocked_for(&strides, out.strides())
-        .map_or(plan, |whole| &**whole);
+        .for_layout(&strides, out.strides())
+        .map_or(plan, |variant| &**variant);
     let fitted = fit(plan, &strides, out.strides(), target::<T>()).map_err(fit_error)?;
     Checked::new(plan, fitted)
 }
@@ -382,8 +383,8 @@ pub struct Program {
 impl Program {
     /// Fits `plan` to operands and an output of element type `T` with these
     /// element strides, and checks the fit. A plan in blocks whose blocks
-    /// would cut across these strides runs whole
-    /// ([`Plan::unblocked_for`]): [`plan`](Program::plan) says which.
+    /// would cut across these strides runs its variant for them
+    /// ([`Plan::for_layout`]): [`plan`](Program::plan) says which.
     ///
     /// # Errors
     /// If there is not one stride list per operand, of the operand's rank,
@@ -394,7 +395,7 @@ impl Program {
         out_strides: &[isize],
     ) -> Result<Program, ExecError> {
         let plan = plan
-            .unblocked_for(input_strides, out_strides)
+            .for_layout(input_strides, out_strides)
             .cloned()
             .unwrap_or(plan);
         let fitted = fit(&plan, input_strides, out_strides, target::<T>()).map_err(fit_error)?;
@@ -404,7 +405,7 @@ impl Program {
     /// Fits `plan` to these arrays (their shapes checked first, so a wrong
     /// shape is reported as one) and checks the fit: what a caller holding
     /// the arrays uses. As [`Program::new`], a plan in blocks that would
-    /// cut across these arrays' memory runs whole.
+    /// cut across these arrays' memory runs its variant for them.
     ///
     /// # Errors
     /// If the arrays do not have the plan's shapes.
@@ -415,7 +416,7 @@ impl Program {
     ) -> Result<Program, ExecError> {
         let strides: SmallVec<[&[isize]; 4]> = inputs.iter().map(|v| v.strides()).collect();
         let plan = plan
-            .unblocked_for(&strides, out.strides())
+            .for_layout(&strides, out.strides())
             .cloned()
             .unwrap_or(plan);
         let checked = check_for(&plan, inputs, out)?;

@@ -266,10 +266,10 @@ fn explain(args: &Args) -> Result<String> {
     let strides: Vec<Vec<isize>> = operands.iter().map(|o| o.strides(dtype)).collect();
     let strides: Vec<&[isize]> = strides.iter().map(Vec::as_slice).collect();
     let out_strides = einsum::plan::fit::c_order_strides(&plan.output_shape());
-    // Blocks that would cut across the files' memory: the plan whole, as
+    // Blocks that would cut across the files' memory: the plan's variant, as
     // the executor runs it.
-    let plan = match plan.unblocked_for(&strides, &out_strides) {
-        Some(whole) => (**whole).clone(),
+    let plan = match plan.for_layout(&strides, &out_strides) {
+        Some(variant) => (**variant).clone(),
         None => plan,
     };
     let fitted = einsum::plan::fit::fit(&plan, &strides, &out_strides, dtype.target())

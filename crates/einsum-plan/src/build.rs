@@ -202,7 +202,22 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
             // would spill from the cache runs in blocks.
             let blocking = options.memory_limit.is_none() && options.slicing == Slicing::WhenNeeded;
             let blocks = blocking
-                .then(|| order::cache_blocks(&*tree, &temp_inputs, &sizes))
+                .then(|| {
+                    let operands: Vec<Vec<usize>> = bound
+                        .operands()
+                        .iter()
+                        .map(|dims| {
+                            let mut axes: Vec<usize> = Vec::new();
+                            for d in dims.iter().filter(|d| d.extent > 1) {
+                                if !axes.contains(&d.axis.index()) {
+                                    axes.push(d.axis.index());
+                                }
+                            }
+                            axes
+                        })
+                        .collect();
+                    order::cache_blocks(&*tree, &temp_inputs, &sizes, &operands, options.blocks_for)
+                })
                 .flatten()
                 .map(|(axis, chunk)| {
                     let axis_id = AxisId::new(axis);
@@ -377,17 +392,26 @@ pub fn plan(bound: &Bound, options: &PlanOptions) -> Result<Plan, PlanError> {
     }
     let path = Path::from_ssa(tree.leaves(), &tree.path());
     let mut plan = builder.finish(full, slices, path, options, Some(resolved));
-    if plan.blocks().is_some() {
-        // The same order run whole, for operands whose layout the blocks
-        // would cut across (`Plan::unblocked_for`).
-        let whole_options = options
-            .clone()
-            .optimize(Optimize::Path(plan.path.clone()))
-            .slicing(Slicing::Never);
-        let mut whole = self::plan(full, &whole_options)?;
-        whole.optimize = plan.optimize.clone();
-        whole.resolved = plan.resolved.clone();
-        plan.whole = Some(std::sync::Arc::new(whole));
+    if plan.blocks().is_some() && options.blocks_for == order::MemoryOrder::C {
+        // The same order in blocks for Fortran order, then whole, for
+        // operands whose layout the blocks would cut across
+        // (`Plan::for_layout`).
+        let same_order = options.clone().optimize(Optimize::Path(plan.path.clone()));
+        let fortran = PlanOptions {
+            blocks_for: order::MemoryOrder::F,
+            ..same_order.clone()
+        };
+        let whole = same_order.slicing(Slicing::Never);
+        for variant_options in [fortran, whole] {
+            let mut variant = self::plan(full, &variant_options)?;
+            if variant.blocks().is_none() && variant_options.slicing != Slicing::Never {
+                // No blocks suit Fortran order: the plan whole serves it.
+                continue;
+            }
+            variant.optimize = plan.optimize.clone();
+            variant.resolved = plan.resolved.clone();
+            plan.variants.push(std::sync::Arc::new(variant));
+        }
     }
     Ok(plan)
 }
@@ -537,7 +561,7 @@ impl<'a> Builder<'a> {
             largest_temporary,
             step_flops: self.flops,
             step_moved,
-            whole: None,
+            variants: Vec::new(),
         }
     }
 }

@@ -18,6 +18,9 @@ pub struct PlanOptions {
     pub(crate) slicing: Slicing,
     pub(crate) objective: Objective,
     pub(crate) gemm: GemmPolicy,
+    /// The memory order blocks for the cache are chosen for (the plan's
+    /// own: C; its variant for Fortran-order arrays: F).
+    pub(crate) blocks_for: crate::order::MemoryOrder,
 }
 
 impl PlanOptions {
@@ -287,9 +290,10 @@ pub struct Plan {
     /// Each step's FLOPs and elements moved.
     pub(crate) step_flops: Vec<Count>,
     pub(crate) step_moved: Vec<Count>,
-    /// For a plan in blocks: the same order run whole (no blocks), for
-    /// arrays whose layout the blocks would cut across.
-    pub(crate) whole: Option<std::sync::Arc<Plan>>,
+    /// For a plan in blocks: the same order in blocks for Fortran-order
+    /// arrays (when it has some), then run whole (no blocks), for arrays
+    /// whose layout this plan's blocks would cut across.
+    pub(crate) variants: Vec<std::sync::Arc<Plan>>,
 }
 
 /// A plan's fit to C order, made once when first asked for. Two plans are
@@ -335,25 +339,43 @@ impl Plan {
         self.slices.as_ref().filter(|s| s.for_cache)
     }
 
+    /// For a plan in [`blocks`](Plan::blocks): the same order for other
+    /// layouts, in blocks for Fortran-order arrays (when some suit them)
+    /// and run whole ([`for_layout`](Plan::for_layout) chooses); empty for
+    /// a plan not in blocks.
+    pub fn variants(&self) -> &[std::sync::Arc<Plan>] {
+        &self.variants
+    }
+
     /// For a plan in [`blocks`](Plan::blocks): the same order run whole,
     /// with no blocks (`None` for a plan not in blocks).
     pub fn unblocked(&self) -> Option<&std::sync::Arc<Plan>> {
-        self.whole.as_ref()
+        self.variants.iter().find(|v| v.blocks().is_none())
     }
 
     /// The plan to run on arrays of these element strides (per operand,
-    /// then the output's): the plan [`unblocked`](Plan::unblocked) when its
-    /// blocks would cut across contiguous memory, which is when the
-    /// blocked axis is the innermost (smallest stride) of some operand or
-    /// of the output over two or more dimensions (blocks of eight rows of
-    /// a Fortran-order matrix read eight elements of every column, and ran
-    /// 10x slower than the plan whole); `None`: this plan suits them.
-    pub fn unblocked_for(
-        &self,
-        inputs: &[&[isize]],
-        out: &[isize],
-    ) -> Option<&std::sync::Arc<Plan>> {
-        let (blocks, whole) = (self.blocks()?, self.whole.as_ref()?);
+    /// then the output's), when it is not this one: a plan in blocks whose
+    /// blocks would cut across contiguous memory (the blocked axis the
+    /// innermost, smallest stride, of some operand or of the output over
+    /// two or more dimensions: blocks of eight rows of a Fortran-order
+    /// matrix read eight elements of every column, and ran 10x slower than
+    /// the plan whole) runs its variant in blocks for Fortran order if
+    /// those suit the strides, else the plan [`unblocked`](Plan::unblocked).
+    /// `None`: this plan suits them.
+    pub fn for_layout(&self, inputs: &[&[isize]], out: &[isize]) -> Option<&std::sync::Arc<Plan>> {
+        if !self.cuts_across(inputs, out) {
+            return None;
+        }
+        self.variants.iter().find(|v| !v.cuts_across(inputs, out))
+    }
+
+    /// Whether this plan's blocks cut across the memory of arrays of these
+    /// strides (see [`for_layout`](Plan::for_layout)); `false` when it has
+    /// no blocks.
+    fn cuts_across(&self, inputs: &[&[isize]], out: &[isize]) -> bool {
+        let Some(blocks) = self.blocks() else {
+            return false;
+        };
         let bound = &self.bound;
         let out_dims: Vec<Dim> = bound
             .output()
@@ -369,7 +391,7 @@ impl Plan {
             .map(Vec::as_slice)
             .zip(inputs.iter().copied())
             .chain(std::iter::once((out_dims.as_slice(), out)));
-        let cut = tensors.into_iter().any(|(dims, strides)| {
+        tensors.into_iter().any(|(dims, strides)| {
             let walked: Vec<(AxisId, usize)> = dims
                 .iter()
                 .zip(strides)
@@ -381,8 +403,7 @@ impl Plan {
                     .iter()
                     .min_by_key(|(_, s)| *s)
                     .is_some_and(|(a, _)| blocks.axes().contains(a))
-        });
-        cut.then_some(whole)
+        })
     }
 
     /// The [`slices`](Plan::slices) or [`blocks`](Plan::blocks) the steps

@@ -144,10 +144,10 @@ impl WithElem for Explain<'_, '_> {
         let output = plan.output_shape();
         let strides: Vec<&[isize]> = strides.iter().map(Vec::as_slice).collect();
         let out_strides = c_order_strides(&output);
-        // Blocks that would cut across these arrays: the plan whole, as
+        // Blocks that would cut across these arrays: the plan's variant, as
         // the executor runs it.
         let plan = plan
-            .unblocked_for(&strides, &out_strides)
+            .for_layout(&strides, &out_strides)
             .cloned()
             .unwrap_or(plan);
         let fitted = fit(&plan, &strides, &out_strides, target::<T>())

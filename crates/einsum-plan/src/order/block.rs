@@ -38,15 +38,31 @@ const BLOCK_MIN: usize = 1 << 10;
 /// left whole.
 const MEMORY_BOUND_FLOPS_PER_ELEMENT: u128 = 2;
 
+/// Which memory order blocks are chosen for: a block along an axis that
+/// is the innermost of some operand reads a few elements of every row (or
+/// column), so the axis is chosen among the others, outermost first.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) enum MemoryOrder {
+    /// C order: an operand's last axis is its innermost.
+    #[default]
+    C,
+    /// Fortran order: its first.
+    F,
+}
+
 /// The axis to cut `tree`'s contraction along, and how many of its
 /// indices one block takes (a divisor of its size), when blocking pays
 /// (see the module's text); `None` otherwise. `temp_inputs` marks the
 /// leaves that are temporaries themselves (operands summed on their own
-/// first); `sizes` are the axes' sizes.
+/// first); `sizes` are the axes' sizes; `operands` each operand's axes in
+/// the order its subscripts name them (those of size one left out), and
+/// `order` the memory order to suit.
 pub(crate) fn cache_blocks(
     tree: &dyn ContractionTree,
     temp_inputs: &[bool],
     sizes: &[usize],
+    operands: &[Vec<usize>],
+    order: MemoryOrder,
 ) -> Option<(usize, usize)> {
     let len = |axes: &[usize]| {
         axes.iter()
@@ -88,19 +104,27 @@ pub(crate) fn cache_blocks(
         return None;
     }
     // Axes every step spans (no step is repeated per block) and every
-    // temporary input holds (none is summed again per block), in the
-    // order the subscripts name them: the first is the outermost of
-    // C-order operands, whose blocks are whole rows (a block of columns
-    // reads a short piece of every row).
-    let candidates: Vec<usize> = (0..sizes.len())
+    // temporary input holds (none is summed again per block), none an
+    // operand's innermost in `order` (`ijk,ijk,k->ij` blocked along `k`
+    // ran 7x slower than whole in C order), outermost first: in the order
+    // the subscripts name them for C order, the reverse for Fortran's.
+    let innermost = |axes: &Vec<usize>| match order {
+        MemoryOrder::C => axes.last().copied(),
+        MemoryOrder::F => axes.first().copied(),
+    };
+    let mut candidates: Vec<usize> = (0..sizes.len())
         .filter(|&a| sizes[a] > 1)
         .filter(|a| spans.iter().all(|s| s.contains(a)))
         .filter(|a| (0..tree.leaves()).all(|k| !is_temp_input(k) || leaves[k].contains(a)))
-        // Not an operand's last axis (its innermost in C order): a block
-        // along it reads a few elements of every row (`ijk,ijk,k->ij`
-        // blocked along `k` ran 7x slower than whole).
-        .filter(|a| leaves.iter().all(|l| l.len() < 2 || l.last() != Some(a)))
+        .filter(|&a| {
+            operands
+                .iter()
+                .all(|axes| axes.len() < 2 || innermost(axes) != Some(a))
+        })
         .collect();
+    if order == MemoryOrder::F {
+        candidates.reverse();
+    }
     for axis in candidates {
         // Each temporary per index of `axis`; one that does not hold it
         // keeps its size in every block.
@@ -167,6 +191,15 @@ mod tests {
     use crate::order::{Optimize, find};
 
     fn blocks(inputs: &[&[usize]], output: &[usize], sizes: &[usize]) -> Option<(usize, usize)> {
+        blocks_for(inputs, output, sizes, MemoryOrder::C)
+    }
+
+    fn blocks_for(
+        inputs: &[&[usize]],
+        output: &[usize],
+        sizes: &[usize],
+        order: MemoryOrder,
+    ) -> Option<(usize, usize)> {
         let inputs: Vec<Vec<usize>> = inputs.iter().map(|i| i.to_vec()).collect();
         let tree = find(
             &inputs,
@@ -177,7 +210,7 @@ mod tests {
             &Optimize::Optimal,
         )
         .unwrap();
-        cache_blocks(&*tree, &[], sizes)
+        cache_blocks(&*tree, &[], sizes, &inputs, order)
     }
 
     #[test]
@@ -202,6 +235,21 @@ mod tests {
         assert_eq!(
             blocks(&[&[0, 1, 2], &[0, 1, 2], &[2]], &[0, 1], &[128, 128, 256]),
             Some((0, 1))
+        );
+        // In Fortran order, along the last axis named.
+        assert_eq!(
+            blocks_for(
+                &[&[0, 1], &[0, 1], &[0, 1]],
+                &[0],
+                &[2048, 2048],
+                MemoryOrder::F
+            ),
+            Some((1, 8))
+        );
+        // A transposed operand: in C order, `ji`'s innermost is i.
+        assert_eq!(
+            blocks(&[&[0, 1], &[0, 1], &[1, 0]], &[0, 1], &[2048, 2048]),
+            None
         );
         // ij,ij,ij->j: along the summed i, in rows.
         assert_eq!(

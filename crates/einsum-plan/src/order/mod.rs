@@ -38,7 +38,7 @@ mod slice;
 mod subsets;
 mod tree;
 
-pub(crate) use block::{BLOCK_TEMP, cache_blocks};
+pub(crate) use block::{BLOCK_TEMP, MemoryOrder, cache_blocks};
 pub use path::Path;
 pub(crate) use path::SsaPath;
 pub(crate) use search::{Search, with_merged};
