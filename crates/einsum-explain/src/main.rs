@@ -83,6 +83,10 @@ struct Args {
     /// With --memory-limit: fail when no order fits, instead of slicing.
     #[arg(long, requires = "memory_limit")]
     no_slice: bool,
+    /// Run a chain of memory-bound steps whole, not in blocks for the
+    /// cache (to compare the two; a memory limit turns blocks off anyway).
+    #[arg(long)]
+    no_blocks: bool,
     /// Element type for shape operands.
     #[arg(long, default_value = "f64", value_parser = ["f16", "f32", "f64", "c64", "c128", "i32", "i64"])]
     dtype: String,
@@ -248,11 +252,13 @@ fn explain(args: &Args) -> Result<String> {
     let options = PlanOptions::new()
         .optimize(optimize)
         .memory_limit(memory_limit)
-        .slicing(if args.no_slice {
-            Slicing::Never
-        } else {
-            Slicing::WhenNeeded
-        });
+        .slicing(
+            if args.no_slice || args.no_blocks && memory_limit.is_none() {
+                Slicing::Never
+            } else {
+                Slicing::WhenNeeded
+            },
+        );
     let plan = einsum::explain(subscripts, &shapes, &options)
         .map_err(|err| name_files(err, &args.operands, &operands))?;
 
