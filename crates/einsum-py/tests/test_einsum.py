@@ -495,3 +495,50 @@ def test_ctrl_c_stops_a_long_run_between_steps():
     # The expression still runs afterwards.
     small = [m[:3, :3] for m in mats]
     np.testing.assert_allclose(einsumc.einsum(subscripts, *small), np.linalg.multi_dot(small))
+
+
+def _random_chain(seed):
+    """A random chain of 3-4 operands over three axes, large enough that its
+    temporaries pass the cache (the planner may cut it into blocks), on
+    random layouts: C, F, transposed, stepped or reversed."""
+    rng = np.random.default_rng(seed)
+    sizes = {"i": int(rng.choice([256, 300, 320])), "j": int(rng.choice([256, 270, 300])),
+             "k": int(rng.choice([1, 2, 3]))}
+    terms = []
+    for _ in range(int(rng.integers(3, 5))):
+        # Mostly every axis (elementwise chains, which block), sometimes
+        # fewer (broadcasts, sums, matrix-vector products).
+        keep = 3 if rng.random() < 0.75 else int(rng.integers(1, 3))
+        axes = list(rng.permutation(["i", "j", "k"]))[:keep]
+        terms.append("".join(axes))
+    labels = sorted(set("".join(terms)))
+    out = "".join(a for a in labels if rng.random() < 0.5)
+    operands = []
+    for t in terms:
+        shape = tuple(sizes[a] for a in t)
+        data = (rng.integers(-3, 4, size=shape)).astype(np.float64)
+        layout = rng.integers(0, 5)
+        if layout == 1:
+            data = np.asfortranarray(data)
+        elif layout == 2 and data.ndim >= 2:
+            data = np.ascontiguousarray(data.T).T
+        elif layout == 3:
+            big = np.zeros(tuple(2 * s for s in shape))
+            view = big[tuple(slice(None, None, 2) for _ in shape)]
+            view[...] = data
+            data = view
+        elif layout == 4:
+            data = data[::-1][::-1].copy()[::-1]
+        operands.append(data)
+    return ",".join(terms) + "->" + out, operands
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_chains_in_blocks_or_whole_match_numpy_exactly(seed):
+    # Integer-valued float64: every sum exact, so blocks, variants and
+    # thread counts must all give numpy's bits.
+    subscripts, operands = _random_chain(seed)
+    want = np.einsum(subscripts, *operands)
+    for threads in (1, 2):
+        got = einsumc.einsum(subscripts, *operands, threads=threads)
+        np.testing.assert_array_equal(got, want, err_msg=subscripts)
