@@ -17,7 +17,7 @@ use pyo3::prelude::*;
 
 use crate::element::{Elem, WithElem};
 use crate::error::{guarded, to_py};
-use crate::expression::{Expression, par};
+use crate::expression::{Expression, k_order, par};
 use crate::operand::readable;
 
 /// A plan's report: `str()` is the einsum-explain text, `to_dict()` its
@@ -143,7 +143,18 @@ impl WithElem for Explain<'_, '_> {
         let plan = self.expression.plan(py, &shapes)?;
         let output = plan.output_shape();
         let strides: Vec<&[isize]> = strides.iter().map(Vec::as_slice).collect();
-        let out_strides = c_order_strides(&output);
+        // The result laid out as a call lays it out (numpy's order='K'):
+        // its dimensions in `order` in memory, outermost first.
+        let order: Vec<usize> = if output.len() < 2 {
+            (0..output.len()).collect()
+        } else {
+            k_order(&plan, &strides).into_vec()
+        };
+        let memory: Vec<usize> = order.iter().map(|&p| output[p]).collect();
+        let mut out_strides = vec![0isize; output.len()];
+        for (&p, &stride) in order.iter().zip(&c_order_strides(&memory)) {
+            out_strides[p] = stride;
+        }
         // Blocks that would cut across these arrays: the plan's variant, as
         // the executor runs it.
         let plan = plan
@@ -167,8 +178,9 @@ impl WithElem for Explain<'_, '_> {
                     .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
                 let views: Vec<ArrayViewD<'_, T>> = guards.iter().map(|g| g.as_array()).collect();
                 let (plan, fitted, par) = (&plan, &fitted, self.par);
+                let order = &order;
                 let mut analysis =
-                    py.detach(|| guarded(|| analyze(plan, fitted, &views, par, repeat)))?;
+                    py.detach(|| guarded(|| analyze(plan, fitted, &views, order, par, repeat)))?;
                 // The roofline: this machine's limits, measured on first use
                 // and cached (einsum_explain::limits says where).
                 let limits = py
@@ -196,11 +208,13 @@ impl WithElem for Explain<'_, '_> {
 }
 
 /// Runs `fitted` once (the result, and the warm-up), then `repeat` times
-/// timed, step by step.
+/// timed, step by step, into a result whose dimensions lie in memory in
+/// `order` (outermost first), as a call's would.
 fn analyze<T: einsum::Element>(
     plan: &Arc<einsum::Plan>,
     fitted: &Fitted,
     views: &[ArrayViewD<'_, T>],
+    order: &[usize],
     par: Par,
     repeat: usize,
 ) -> PyResult<Analysis> {
@@ -209,14 +223,21 @@ fn analyze<T: einsum::Element>(
     let inputs: Vec<StridedView<'_, T>> =
         views.iter().map(|v| StridedView::from(v.clone())).collect();
     let shape = plan.output_shape();
-    let len = einsum::exec::check_shape(&shape, size_of::<T>(), Allocation::Result).map_err(err)?;
+    let memory: Vec<usize> = order.iter().map(|&p| shape[p]).collect();
+    let len =
+        einsum::exec::check_shape(&memory, size_of::<T>(), Allocation::Result).map_err(err)?;
     let data = einsum::exec::try_zeroed::<T>(len, Allocation::Result).map_err(err)?;
-    let mut out = ArrayD::from_shape_vec(IxDyn(&shape), data).map_err(|_| {
+    let laid_out = ArrayD::from_shape_vec(IxDyn(&memory), data).map_err(|_| {
         err(einsum::exec::ExecError::ShapeTooLarge {
             shape: shape.clone(),
             what: Allocation::Result,
         })
     })?;
+    let mut inverse = vec![0; order.len()];
+    for (i, &p) in order.iter().enumerate() {
+        inverse[p] = i;
+    }
+    let mut out = laid_out.permuted_axes(IxDyn(&inverse));
     let program = Program::from_fitted(plan.clone(), fitted.clone()).map_err(err)?;
     let analysis = render::time_runs(&program, &inputs, &mut out, &run, repeat).map_err(err)?;
     Ok(analysis)

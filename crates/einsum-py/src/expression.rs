@@ -81,7 +81,7 @@ impl Layout {
 /// from the fastest-varying axis moves an axis outward when, in the first
 /// operand where both have non-zero strides, its stride is larger. Returns
 /// the output's dimensions outermost first.
-fn k_order(plan: &einsum::Plan, strides: &[&[isize]]) -> SmallVec<[usize; 8]> {
+pub(crate) fn k_order(plan: &einsum::Plan, strides: &[&[isize]]) -> SmallVec<[usize; 8]> {
     let bound = plan.bound();
     let output = bound.output();
     let mut summed: SmallVec<[_; 8]> = bound

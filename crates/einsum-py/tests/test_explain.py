@@ -37,15 +37,24 @@ def test_the_fit_follows_the_arrays_strides():
     c_order = einsumc.explain("abj,jk->abk", a, b).to_dict()
     assert c_order["steps"][0]["runs_as"] == "gemm m=42 n=32 k=48, 1 call"
     assert copies(c_order) == []
-    # The same values with a and b's axes swapped in memory: M is no longer
-    # one stride, so the fit copies the left input first and says why.
+    # The same values with a and b's axes swapped in memory: the result a
+    # call writes follows them (numpy's order='K'), so M is one stride in
+    # both and the fit still copies nothing.
     swapped = np.ascontiguousarray(a.transpose(1, 0, 2)).transpose(1, 0, 2)
+    assert einsumc.einsum("abj,jk->abk", swapped, b).strides == (32 * 8, 6 * 32 * 8, 8)
     fitted = einsumc.explain("abj,jk->abk", swapped, b).to_dict()
+    assert fitted["steps"][0]["runs_as"] == "gemm m=42 n=32 k=48, 1 call"
+    assert copies(fitted) == []
+    # A left input whose M axes are apart in memory (j between them), so
+    # no order of the result makes M one stride: the fit copies the left
+    # input first and says why.
+    apart = np.ascontiguousarray(a.transpose(0, 2, 1)).transpose(0, 2, 1)
+    fitted = einsumc.explain("abj,jk->abk", apart, b).to_dict()
     (copy,) = copies(fitted)
     assert copy["tensor"] == "left input" and copy["elements"] == 6 * 7 * 48 and copy["because"] == "M"
     assert fitted["workspace_elements"] == 6 * 7 * 48
     # Analyzed, the executor counts the copy the report promised.
-    analyzed = einsumc.explain("abj,jk->abk", swapped, b, analyze=True, repeat=1).to_dict()["analyze"]
+    analyzed = einsumc.explain("abj,jk->abk", apart, b, analyze=True, repeat=1).to_dict()["analyze"]
     assert analyzed["steps"][0]["copied_elements"] == 6 * 7 * 48
     assert analyzed["workspace_elements"] == 6 * 7 * 48
 
